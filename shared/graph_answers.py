@@ -1,0 +1,124 @@
+"""What Graph's answers mean for the caller: values out of 200s, OData errors into errors that say what to fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ApiError
+from .validation import MEETING_ID_PATTERN, MeetingQuery, validate_meeting_id
+
+LOOKUP = "lookup"
+JOIN_WEB_URL = "joinWebUrl"
+
+_ROLE = {JOIN_WEB_URL: "VirtualAppointment.Read.All", LOOKUP: "OnlineMeetings.Read.All"}
+
+
+@dataclass(frozen=True)
+class GraphReply:
+    status: int
+    body: Any
+    retry_after: float | None = None
+    request_id: str | None = None
+
+
+def join_web_url_from(reply: GraphReply, query: MeetingQuery) -> str:
+    if reply.status == 200:
+        value = reply.body.get("value") if isinstance(reply.body, dict) else None
+        if isinstance(value, str) and value.startswith("https://"):
+            return value
+        raise _unexpected(reply, "a 200 without a join URL in 'value'")
+    raise error_for(reply, JOIN_WEB_URL, query)
+
+
+def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
+    if reply.status != 200:
+        raise error_for(reply, LOOKUP, query)
+    meetings = reply.body.get("value") if isinstance(reply.body, dict) else None
+    if not isinstance(meetings, list):
+        raise _unexpected(reply, "a lookup answer without a 'value' list")
+    if not meetings:
+        what = "numeric meeting ID" if query.join_meeting_id is not None else "join link"
+        raise ApiError(
+            404,
+            "MeetingNotFound",
+            f"No online meeting organized by {query.organizer_id} has that {what}. Check the {what}, and that "
+            "organizerId is the meeting's organizer (the link alone does not tell Graph whose calendar to search).",
+            graph_request_id=reply.request_id,
+        )
+    meeting_id = meetings[0].get("id") if isinstance(meetings[0], dict) else None
+    if not isinstance(meeting_id, str):
+        raise _unexpected(reply, "a meeting without an 'id'")
+    try:
+        return validate_meeting_id(meeting_id)
+    except ApiError:
+        raise _unexpected(reply, f"a meeting ID outside {MEETING_ID_PATTERN}") from None
+
+
+def error_for(reply: GraphReply, operation: str, query: MeetingQuery) -> ApiError:
+    """A non-200 Graph answer that retrying did not or could not fix."""
+    graph_code, graph_message = odata_error(reply.body)
+    said = f" Graph said: {graph_code}: {graph_message}" if graph_code or graph_message else ""
+    status = reply.status
+    if status in (401, 403):
+        return ApiError(
+            403,
+            "GraphAccessDenied",
+            f"Microsoft Graph refused access (HTTP {status}). Usual causes: the function's managed identity lacks "
+            f"the Graph application permission {_ROLE[operation]} (granted as an app role, not in the portal); no "
+            f"Teams application access policy covers organizer {query.organizer_id} (Grant-CsApplicationAccessPolicy, "
+            f"up to 30 minutes to take effect); or the tenant does not allow app-only access to this API.{said}",
+            graph_request_id=reply.request_id,
+        )
+    if status == 404:
+        return ApiError(
+            404,
+            "MeetingNotFound",
+            f"Graph found no such meeting for organizer {query.organizer_id}. Check the meeting ID, and that "
+            f"organizerId is the meeting's organizer.{said}",
+            graph_request_id=reply.request_id,
+        )
+    if status == 400:
+        return ApiError(
+            400, "GraphBadRequest", f"Graph rejected the request as invalid.{said}", graph_request_id=reply.request_id
+        )
+    if status == 429:
+        return ApiError(
+            429,
+            "Throttled",
+            "Microsoft Graph is throttling these calls. Retry after the number of seconds in Retry-After.",
+            retry_after=reply.retry_after if reply.retry_after is not None else 1.0,
+            graph_request_id=reply.request_id,
+        )
+    if status in (503, 504):
+        return ApiError(
+            503,
+            "GraphUnavailable",
+            f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries. Try again later.{said}",
+            retry_after=reply.retry_after,
+            graph_request_id=reply.request_id,
+        )
+    return _unexpected(reply, f"HTTP {status}" if status else "no answer for this item in its $batch reply")
+
+
+def odata_error(body: Any) -> tuple[str, str]:
+    """(code, message) of an OData error body; empty strings when the body is not one."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+    code, message = error.get("code"), error.get("message")
+    return (
+        code if isinstance(code, str) else "",
+        message[:300] if isinstance(message, str) else "",
+    )
+
+
+def _unexpected(reply: GraphReply, what: str) -> ApiError:
+    _, graph_message = odata_error(reply.body)
+    return ApiError(
+        502,
+        "GraphError",
+        f"Microsoft Graph answered with {what}, which this function cannot use. Try again; if it persists, "
+        f"report it with the request-id header.{' Graph said: ' + graph_message if graph_message else ''}",
+        graph_request_id=reply.request_id,
+    )

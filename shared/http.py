@@ -1,0 +1,67 @@
+"""The Azure Functions edge: reading requests and shaping every answer the same way."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.functions as func
+
+from . import app
+from .errors import ApiError, invalid_request
+from .invocation import Invocation
+from .logs import log_invocation
+from .settings import Settings
+
+BATCH_ACTION = "batch"
+
+
+def begin(req: func.HttpRequest) -> Invocation:
+    """Start the invocation's clock; a broken configuration still gets a deadline (and then its error)."""
+    try:
+        seconds = app.settings().request_deadline_seconds
+    except ApiError:
+        seconds = Settings.request_deadline_seconds
+    return Invocation.start(req.headers, seconds)
+
+
+def request_fields(req: func.HttpRequest) -> dict[str, Any]:
+    """Query-string values, overlaid by the JSON body's (POST)."""
+    fields: dict[str, Any] = dict(req.params)
+    raw = req.get_body() if req.method == "POST" else b""
+    if raw and raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise invalid_request('The request body is not valid JSON. Send an object such as {"meetingId": "..."}.') from None
+        if not isinstance(body, dict):
+            raise invalid_request('The request body must be a JSON object such as {"meetingId": "..."}.')
+        fields.update(body)
+    return fields
+
+
+def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:
+    """`/api/GetJoinUrl/batch`, or any body with `meetings`: one function key serves both."""
+    action = req.route_params.get("action") or None
+    if action not in (None, BATCH_ACTION):
+        raise ApiError(404, "NotFound", f"No such action '{action}'. Use /api/GetJoinUrl or /api/GetJoinUrl/batch.")
+    if action == BATCH_ACTION and "meetings" not in fields:
+        raise invalid_request('POST a JSON body such as {"meetings": [{"meetingId": "..."}]} to the batch action.')
+    return "meetings" in fields
+
+
+def json_response(call: Invocation, status: int, body: Any, error: ApiError | None = None) -> func.HttpResponse:
+    """Every answer: JSON, never cached (a join URL opens the lobby), correlated, and logged once."""
+    headers = {"client-request-id": call.client_request_id, "Cache-Control": "no-store"}
+    if call.graph_request_id:
+        headers["request-id"] = call.graph_request_id
+    if error is not None and error.retry_after is not None:
+        headers["Retry-After"] = error.retry_after_header()
+    log_invocation(call, status, error.code if error is not None else "OK")
+    return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/json")
+
+
+def error_response(call: Invocation, error: ApiError) -> func.HttpResponse:
+    if error.graph_request_id and not call.graph_request_id:
+        call.graph_request_id = error.graph_request_id
+    return json_response(call, error.status, error.body(), error)

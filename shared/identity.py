@@ -1,0 +1,137 @@
+"""Graph tokens from the managed identity: one credential per process, one refresh in flight at a time.
+
+azure-identity caches per credential but does not single-flight concurrent first calls, retries a failing
+endpoint for seconds and waits on sockets for minutes. This wrapper keeps the hot path to one attribute read,
+refreshes ahead of expiry in the background, and never lets a caller wait past its deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from azure.core.credentials import TokenCredential
+from azure.identity import AzureCliCredential, EnvironmentCredential, ManagedIdentityCredential
+
+from .deadline import Deadline
+from .errors import ApiError
+from .settings import Settings
+
+log = logging.getLogger("getjoinurl.identity")
+
+REFRESH_AHEAD_SECONDS = 240.0  # azure-identity itself renews inside 300 s, so a refresh here gets a new token
+EXPIRY_SKEW_SECONDS = 30.0  # never send a token this close to its expiry
+RETRY_FAILED_REFRESH_SECONDS = 10.0  # while the old token lasts, wait this long between failed refreshes
+IDENTITY_RETRY_AFTER_SECONDS = 5.0  # azure-identity holds a failed answer this long
+
+
+def build_credential(settings: Settings) -> TokenCredential:
+    """Managed identity in Azure; Azure CLI or a service principal from the environment elsewhere."""
+    kind = settings.graph_credential
+    if kind == "auto":
+        if os.environ.get("IDENTITY_ENDPOINT") or os.environ.get("MSI_ENDPOINT"):
+            kind = "managed_identity"
+        elif os.environ.get("AZURE_TENANT_ID") and (
+            os.environ.get("AZURE_CLIENT_SECRET") or os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
+        ):
+            kind = "environment"
+        else:
+            kind = "azure_cli"
+    if kind == "environment":
+        return EnvironmentCredential()
+    if kind == "azure_cli":
+        return AzureCliCredential(process_timeout=settings.graph_timeout_seconds)
+    timeout = settings.graph_timeout_seconds
+    return ManagedIdentityCredential(
+        client_id=settings.azure_client_id,
+        retry_total=0,  # callers (and Power Automate) retry a 503; azure-identity's own loop would blow the deadline
+        connection_timeout=timeout,
+        read_timeout=timeout,
+    )
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    expires_on: float
+    refresh_at: float
+
+
+class _Flight:
+    """One token request that any number of callers may wait on."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class TokenProvider:
+    def __init__(self, credential: TokenCredential, scope: str) -> None:
+        self._credential = credential
+        self._scope = scope
+        self._token: _Token | None = None
+        self._flight: _Flight | None = None
+        self._next_background_try = 0.0
+        self._lock = threading.Lock()
+
+    def token(self, deadline: Deadline) -> str:
+        current = self._token
+        now = time.time()
+        if current is not None and now < current.refresh_at:
+            return current.value
+        if current is not None and now < current.expires_on - EXPIRY_SKEW_SECONDS:
+            if now >= self._next_background_try:
+                self._start_flight()
+            return current.value
+        flight = self._start_flight()
+        if not flight.done.wait(max(0.0, deadline.remaining())):
+            raise ApiError(
+                503,
+                "IdentityUnavailable",
+                "The managed identity endpoint did not answer in time, so Graph was not called. Try again shortly.",
+                retry_after=IDENTITY_RETRY_AFTER_SECONDS,
+            )
+        if flight.error is not None or self._token is None:
+            raise _identity_error(flight.error)
+        return self._token.value
+
+    def _start_flight(self) -> _Flight:
+        with self._lock:
+            if self._flight is None:
+                self._flight = _Flight()
+                threading.Thread(target=self._refresh, args=(self._flight,), name="token-refresh", daemon=True).start()
+            return self._flight
+
+    def _refresh(self, flight: _Flight) -> None:
+        try:
+            access = self._credential.get_token(self._scope)
+            now = time.time()
+            expires_on = float(access.expires_on)
+            refresh_at = expires_on - min(REFRESH_AHEAD_SECONDS, (expires_on - now) / 2)
+            previous = self._token
+            if previous is not None and expires_on <= previous.expires_on:
+                refresh_at = min(now + RETRY_FAILED_REFRESH_SECONDS, expires_on - EXPIRY_SKEW_SECONDS)
+            self._token = _Token(access.token, expires_on, refresh_at)
+        except Exception as exc:  # every failure is reported to the waiters, none is kept
+            flight.error = exc
+            self._next_background_try = time.time() + RETRY_FAILED_REFRESH_SECONDS
+            log.warning("Token request failed: %s: %s", type(exc).__name__, str(exc)[:300])
+        finally:
+            with self._lock:
+                self._flight = None
+            flight.done.set()
+
+
+def _identity_error(exc: BaseException | None) -> ApiError:
+    reason = type(exc).__name__ if exc is not None else "no token"
+    return ApiError(
+        503,
+        "IdentityUnavailable",
+        f"Could not get a Graph token from the function's managed identity ({reason}), so Graph was not called. "
+        "If this lasts, check that the function app has a managed identity enabled and, for a user-assigned one, "
+        "that AZURE_CLIENT_ID is its client ID.",
+        retry_after=IDENTITY_RETRY_AFTER_SECONDS,
+    )

@@ -1,0 +1,34 @@
+"""Per-invocation state that travels from the HTTP layer to Graph and into the log line."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .deadline import Deadline
+
+_GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_ACCEPT_LANGUAGE_RE = re.compile(r"[A-Za-z0-9*,;=. -]{1,200}")
+
+
+@dataclass
+class Invocation:
+    client_request_id: str
+    deadline: Deadline
+    accept_language: str | None = None
+    graph_attempts: int = 0
+    graph_request_id: str | None = None
+    extra_log_fields: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, headers: Mapping[str, str], deadline_seconds: float) -> Invocation:
+        """The caller's client-request-id when it is a GUID (what Graph and Microsoft support expect), else a new one."""
+        given = headers.get("client-request-id") or ""
+        language = headers.get("accept-language")
+        return cls(
+            client_request_id=given if _GUID_RE.fullmatch(given) else str(uuid.uuid4()),
+            deadline=Deadline(deadline_seconds),
+            accept_language=language if language and _ACCEPT_LANGUAGE_RE.fullmatch(language) else None,
+        )

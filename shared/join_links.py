@@ -1,0 +1,117 @@
+"""The use case: from a meeting (by ID, Teams link or number) to its virtual-appointment join URL.
+
+One path serves single calls (plain GETs) and batches (`$batch`): look up the meetings that need it, then ask
+for every join URL, each item failing on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .errors import ApiError, invalid_request
+from .graph_answers import GraphReply, join_web_url_from, meeting_id_from
+from .graph_client import GraphClient
+from .graph_paths import join_web_url_path, meeting_lookup_path
+from .invocation import Invocation
+from .settings import Settings
+from .validation import MeetingQuery, parse_meeting_query
+
+BATCH_MAX_ITEMS = 100
+
+Outcome = dict[str, str] | ApiError
+
+
+class JoinLinkService:
+    def __init__(self, settings: Settings, graph: GraphClient) -> None:
+        self._default_organizer = settings.default_organizer_id
+        self._allowed = settings.allowed_organizer_ids
+        self._graph = graph
+
+    def resolve(self, fields: Mapping[str, Any], call: Invocation) -> dict[str, str]:
+        outcome = self._resolve_all([self._query(fields)], call, batch=False)[0]
+        if isinstance(outcome, ApiError):
+            raise outcome
+        return outcome
+
+    def resolve_batch(self, meetings: Any, call: Invocation) -> list[dict[str, Any]]:
+        """One result per item, in the order given; a bad item fails alone and never reaches Graph."""
+        if not isinstance(meetings, list) or not 1 <= len(meetings) <= BATCH_MAX_ITEMS:
+            raise invalid_request(f"meetings must be a list of 1 to {BATCH_MAX_ITEMS} items.")
+        items: list[MeetingQuery | ApiError] = []
+        for item in meetings:
+            try:
+                if not isinstance(item, dict):
+                    raise invalid_request('Each item of meetings must be an object such as {"meetingId": "..."}.')
+                items.append(self._query(item))
+            except ApiError as error:
+                items.append(error)
+        call.extra_log_fields["items"] = len(items)
+        outcomes = self._resolve_all(items, call, batch=True)
+        call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
+        return [_batch_result(item, outcome) for item, outcome in zip(items, outcomes)]
+
+    def _query(self, fields: Mapping[str, Any]) -> MeetingQuery:
+        query = parse_meeting_query(fields, self._default_organizer)
+        if self._allowed is not None and query.organizer_id.lower() not in self._allowed:
+            raise ApiError(
+                403,
+                "OrganizerNotAllowed",
+                f"Organizer {query.organizer_id} is not in this function's ALLOWED_ORGANIZER_IDS. "
+                "Ask the function's administrator to add it (GUID or UPN, as you send it).",
+            )
+        return query
+
+    def _resolve_all(
+        self, items: Sequence[MeetingQuery | ApiError], call: Invocation, *, batch: bool
+    ) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [item if isinstance(item, ApiError) else None for item in items]
+        meeting_ids = {i: item.meeting_id for i, item in enumerate(items) if isinstance(item, MeetingQuery)}
+
+        def step(indexes: list[int], path: Callable[[int], str], use: Callable[[int, GraphReply], None]) -> None:
+            replies = self._fetch([path(i) for i in indexes], call, batch=batch)
+            for i, reply in zip(indexes, replies):
+                try:
+                    if isinstance(reply, ApiError):
+                        raise reply
+                    use(i, reply)
+                except ApiError as error:
+                    outcomes[i] = error
+
+        def found(i: int, reply: GraphReply) -> None:
+            meeting_ids[i] = meeting_id_from(reply, items[i])
+
+        def answered(i: int, reply: GraphReply) -> None:
+            outcomes[i] = {
+                "joinWebUrl": join_web_url_from(reply, items[i]),
+                "meetingId": meeting_ids[i],
+                "organizerId": items[i].organizer_id,
+            }
+
+        lookups = [i for i, meeting_id in meeting_ids.items() if meeting_id is None]
+        if lookups:
+            step(lookups, lambda i: meeting_lookup_path(items[i]), found)
+        ready = [i for i, meeting_id in meeting_ids.items() if meeting_id is not None and outcomes[i] is None]
+        if ready:
+            step(ready, lambda i: join_web_url_path(items[i].organizer_id, meeting_ids[i]), answered)
+        return outcomes  # type: ignore[return-value]  # every index was set by one of the steps
+
+    def _fetch(self, paths: list[str], call: Invocation, *, batch: bool) -> list[GraphReply | ApiError]:
+        if batch:
+            return self._graph.get_many(paths, call)
+        try:
+            return [self._graph.get(paths[0], call)]
+        except ApiError as error:
+            return [error]
+
+
+def _batch_result(item: MeetingQuery | ApiError, outcome: Outcome) -> dict[str, Any]:
+    if isinstance(outcome, dict):
+        return outcome
+    result: dict[str, Any] = {}
+    if isinstance(item, MeetingQuery):
+        if item.meeting_id is not None:
+            result["meetingId"] = item.meeting_id
+        result["organizerId"] = item.organizer_id
+    result.update(outcome.body())
+    return result

@@ -1,0 +1,121 @@
+"""App settings: read from the environment once, validated in one place.
+
+Every setting has a default, a line in the README's settings table and one in
+local.settings.sample.json. A bad value surfaces as a 500 `ConfigurationError`
+naming the setting, never as an opaque crash at import.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import ApiError
+from .validation import parse_allowed_organizers, validate_organizer_id
+
+GRAPH_API_VERSIONS = ("v1.0", "beta")
+CREDENTIALS = ("auto", "managed_identity", "environment", "azure_cli")
+
+
+@dataclass(frozen=True)
+class Settings:
+    graph_base_url: str = "https://graph.microsoft.com"
+    graph_api_version: str = "v1.0"
+    default_organizer_id: str | None = None
+    allowed_organizer_ids: frozenset[str] | None = None
+    graph_credential: str = "auto"
+    azure_client_id: str | None = None
+    graph_max_retries: int = 3
+    graph_timeout_seconds: float = 10.0
+    request_deadline_seconds: float = 25.0
+
+    @property
+    def graph_scope(self) -> str:
+        """The token scope for whichever Graph cloud GRAPH_BASE_URL names."""
+        return f"{self.graph_base_url}/.default"
+
+    @property
+    def graph_root(self) -> str:
+        return f"{self.graph_base_url}/{self.graph_api_version}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def text(name: str) -> str:
+            return env.get(name, "").strip()
+
+        base_url = text("GRAPH_BASE_URL").rstrip("/") or defaults.graph_base_url
+        _check_base_url(base_url)
+        version = text("GRAPH_API_VERSION") or defaults.graph_api_version
+        if version not in GRAPH_API_VERSIONS:
+            raise _bad("GRAPH_API_VERSION", f"must be one of {', '.join(GRAPH_API_VERSIONS)}")
+        credential = (text("GRAPH_CREDENTIAL") or defaults.graph_credential).lower()
+        if credential not in CREDENTIALS:
+            raise _bad("GRAPH_CREDENTIAL", f"must be one of {', '.join(CREDENTIALS)}")
+        default_organizer = text("DEFAULT_ORGANIZER_ID") or None
+        if default_organizer is not None:
+            try:
+                validate_organizer_id(default_organizer)
+            except ApiError as exc:
+                raise _bad("DEFAULT_ORGANIZER_ID", exc.message) from None
+        try:
+            allowed = parse_allowed_organizers(text("ALLOWED_ORGANIZER_IDS"))
+        except ApiError as exc:
+            raise _bad("ALLOWED_ORGANIZER_IDS", exc.message) from None
+        return cls(
+            graph_base_url=base_url,
+            graph_api_version=version,
+            default_organizer_id=default_organizer,
+            allowed_organizer_ids=allowed,
+            graph_credential=credential,
+            azure_client_id=text("AZURE_CLIENT_ID") or None,
+            graph_max_retries=int(_number(env, "GRAPH_MAX_RETRIES", defaults.graph_max_retries, 0, 10, whole=True)),
+            graph_timeout_seconds=_number(env, "GRAPH_TIMEOUT_SECONDS", defaults.graph_timeout_seconds, 0.1, 120),
+            request_deadline_seconds=_number(
+                env, "REQUEST_DEADLINE_SECONDS", defaults.request_deadline_seconds, 0.5, 110
+            ),
+        )
+
+
+def _bad(name: str, why: str) -> ApiError:
+    return ApiError(500, "ConfigurationError", f"App setting {name} is invalid: {why}. Fix it and restart the app.")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, whole: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        raise _bad(name, f"{raw!r} is not {kind} from {low:g} to {high:g}")
+    return value
+
+
+def _check_base_url(url: str) -> None:
+    """https only, except plain http to a loopback host (the local emulator)."""
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or not parts.hostname or parts.path not in ("", "/"):
+        raise _bad("GRAPH_BASE_URL", f"{url!r} must be a bare origin such as https://graph.microsoft.com")
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return
+    raise _bad("GRAPH_BASE_URL", f"{url!r} must use https (plain http is allowed only for localhost)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,163 @@
+"""Caller input, checked before anything leaves the process.
+
+The patterns are ECMAScript-compatible on purpose: the connector's OpenAPI definition
+uses the very same strings, and a test holds the two to the same good and hostile values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .errors import invalid_request
+
+MEETING_ID_MAX = 1024
+MEETING_ID_PATTERN = r"^[A-Za-z0-9+=_-]{1,1024}$"
+
+ORGANIZER_ID_MAX = 113  # Entra ID's limit for a user principal name
+_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_UPN = rf"[A-Za-z0-9_'+-]+(\.[A-Za-z0-9_'+-]+)*@{_LABEL}(\.{_LABEL})+"
+ORGANIZER_ID_PATTERN = rf"^({_GUID}|{_UPN})$"
+
+JOIN_URL_MAX = 2048
+TEAMS_HOSTS = ("teams.microsoft.com", "gov.teams.microsoft.us", "dod.teams.microsoft.us", "teams.microsoftonline.cn")
+_HOSTS = "|".join(re.escape(host) for host in TEAMS_HOSTS)
+_CLASSIC = r"l/meetup-join/[A-Za-z0-9._~%!$&()*+,;=:@/?-]+"
+_SHORT = r"meet/[0-9]{6,20}([?][A-Za-z0-9._~%&=+-]*)?"
+JOIN_URL_PATTERN = rf"^https://({_HOSTS})/({_CLASSIC}|{_SHORT})$"
+
+JOIN_MEETING_ID_MAX = 64
+JOIN_MEETING_ID_PATTERN = r"^ *[0-9]( *[0-9]){5,19} *$"
+
+SELECTORS = ("meetingId", "joinUrl", "joinMeetingId")
+
+_MEETING_ID_RE = re.compile(MEETING_ID_PATTERN)
+_ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
+_GUID_RE = re.compile(_GUID)
+_JOIN_URL_RE = re.compile(JOIN_URL_PATTERN)
+_JOIN_MEETING_ID_RE = re.compile(JOIN_MEETING_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class MeetingQuery:
+    """A validated request for one meeting: either its ID, or a Teams link or number to look it up by."""
+
+    organizer_id: str
+    meeting_id: str | None = None
+    join_url: str | None = None
+    join_meeting_id: str | None = None
+
+
+def validate_meeting_id(value: str) -> str:
+    if not _MEETING_ID_RE.fullmatch(value):
+        raise invalid_request(
+            f"meetingId is not a Teams online meeting ID: it must be 1 to {MEETING_ID_MAX} characters of letters, "
+            "digits, '+', '=', '-' or '_' (the 'id' Graph gives an onlineMeeting). "
+            "To start from a Teams join link, send it as joinUrl instead."
+        )
+    return value
+
+
+def validate_organizer_id(value: str) -> str:
+    if len(value) > ORGANIZER_ID_MAX or not _ORGANIZER_ID_RE.fullmatch(value):
+        raise invalid_request(
+            "organizerId must be the meeting organizer's Entra object ID (a GUID) or user principal name "
+            f"(name@domain, at most {ORGANIZER_ID_MAX} characters)."
+        )
+    return value
+
+
+def validate_join_url(value: str) -> str:
+    if len(value) > JOIN_URL_MAX or not _JOIN_URL_RE.fullmatch(value):
+        raise invalid_request(
+            "joinUrl must be a Teams meeting link exactly as Teams gave it: "
+            f"https://{TEAMS_HOSTS[0]}/l/meetup-join/... or https://{TEAMS_HOSTS[0]}/meet/<digits>?p=<passcode> "
+            f"(hosts: {', '.join(TEAMS_HOSTS)}; at most {JOIN_URL_MAX} characters, no quotes or spaces)."
+        )
+    return value
+
+
+def validate_join_meeting_id(value: str) -> str:
+    """Returns the digits alone: invites print the number in groups ("123 456 789 012")."""
+    if len(value) > JOIN_MEETING_ID_MAX or not _JOIN_MEETING_ID_RE.fullmatch(value):
+        raise invalid_request(
+            "joinMeetingId must be the numeric Teams meeting ID from the invite (6 to 20 digits; spaces are allowed)."
+        )
+    return value.replace(" ", "")
+
+
+def organizer_from_join_url(join_url: str) -> str | None:
+    """A classic Teams link carries the organizer's object ID (Oid) in its context parameter."""
+    context = parse_qs(urlsplit(join_url).query).get("context")
+    if not context:
+        return None
+    try:
+        oid = json.loads(context[0]).get("Oid")
+    except (ValueError, AttributeError):
+        return None
+    return oid if isinstance(oid, str) and _GUID_RE.fullmatch(oid) else None
+
+
+def short_link_number(join_url: str) -> str | None:
+    """The digits of a https://teams.microsoft.com/meet/<digits> link, which are its joinMeetingId."""
+    path = unquote(urlsplit(join_url).path)
+    return path.removeprefix("/meet/") if path.startswith("/meet/") else None
+
+
+def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
+    """One meeting from a query string, a JSON body or a batch item."""
+    given = [name for name in SELECTORS if _present(fields.get(name))]
+    if not given:
+        raise invalid_request(
+            "Send one of meetingId (the online meeting ID), joinUrl (the Teams join link) "
+            "or joinMeetingId (the numeric meeting ID from the invite)."
+        )
+    if len(given) > 1:
+        raise invalid_request(f"Send only one of meetingId, joinUrl and joinMeetingId, not {' and '.join(given)}.")
+    selector = given[0]
+    value = _text(fields, selector)
+    query: dict[str, str] = {}
+    implied_organizer = None
+    if selector == "meetingId":
+        query["meeting_id"] = validate_meeting_id(value)
+    elif selector == "joinUrl":
+        query["join_url"] = validate_join_url(value)
+        number = short_link_number(value)
+        if number is not None:
+            query["join_meeting_id"] = number
+        implied_organizer = organizer_from_join_url(value)
+    else:
+        query["join_meeting_id"] = validate_join_meeting_id(value)
+
+    organizer = _text(fields, "organizerId") if _present(fields.get("organizerId")) else None
+    organizer = organizer or implied_organizer or default_organizer
+    if organizer is None:
+        raise invalid_request(
+            "organizerId is missing: send the meeting organizer's object ID or user principal name, "
+            "or set the app setting DEFAULT_ORGANIZER_ID."
+        )
+    return MeetingQuery(organizer_id=validate_organizer_id(organizer), **query)
+
+
+def parse_allowed_organizers(raw: str) -> frozenset[str] | None:
+    """ALLOWED_ORGANIZER_IDS: comma-separated GUIDs and UPNs, compared case-insensitively."""
+    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    return frozenset(validate_organizer_id(entry).lower() for entry in entries) or None
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    value = fields[name]
+    if name == "joinMeetingId" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise invalid_request(f"{name} must be a string.")
+    return value
