@@ -33,7 +33,9 @@ def request_fields(req: func.HttpRequest) -> dict[str, Any]:
         try:
             body = json.loads(raw)
         except ValueError:
-            raise invalid_request('The request body is not valid JSON. Send an object such as {"meetingId": "..."}.') from None
+            raise invalid_request(
+                'The request body is not valid JSON. Send an object such as {"meetingId": "..."}.'
+            ) from None
         if not isinstance(body, dict):
             raise invalid_request('The request body must be a JSON object such as {"meetingId": "..."}.')
         fields.update(body)

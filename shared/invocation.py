@@ -24,7 +24,7 @@ class Invocation:
 
     @classmethod
     def start(cls, headers: Mapping[str, str], deadline_seconds: float) -> Invocation:
-        """The caller's client-request-id when it is a GUID (what Graph and Microsoft support expect), else a new one."""
+        """Keeps the caller's client-request-id when it is a GUID (what Graph expects), else makes one."""
         given = headers.get("client-request-id") or ""
         language = headers.get("accept-language")
         return cls(

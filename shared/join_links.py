@@ -49,7 +49,7 @@ class JoinLinkService:
         call.extra_log_fields["items"] = len(items)
         outcomes = self._resolve_all(items, call, batch=True)
         call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
-        return [_batch_result(item, outcome) for item, outcome in zip(items, outcomes)]
+        return [_batch_result(item, outcome) for item, outcome in zip(items, outcomes, strict=False)]
 
     def _query(self, fields: Mapping[str, Any]) -> MeetingQuery:
         query = parse_meeting_query(fields, self._default_organizer)
@@ -62,15 +62,13 @@ class JoinLinkService:
             )
         return query
 
-    def _resolve_all(
-        self, items: Sequence[MeetingQuery | ApiError], call: Invocation, *, batch: bool
-    ) -> list[Outcome]:
+    def _resolve_all(self, items: Sequence[MeetingQuery | ApiError], call: Invocation, *, batch: bool) -> list[Outcome]:
         outcomes: list[Outcome | None] = [item if isinstance(item, ApiError) else None for item in items]
         meeting_ids = {i: item.meeting_id for i, item in enumerate(items) if isinstance(item, MeetingQuery)}
 
         def step(indexes: list[int], path: Callable[[int], str], use: Callable[[int, GraphReply], None]) -> None:
             replies = self._fetch([path(i) for i in indexes], call, batch=batch)
-            for i, reply in zip(indexes, replies):
+            for i, reply in zip(indexes, replies, strict=False):
                 try:
                     if isinstance(reply, ApiError):
                         raise reply

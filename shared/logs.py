@@ -40,7 +40,12 @@ def log_invocation(call: Invocation, status: int, outcome: str) -> None:
 
 
 def log_retry(call: Invocation, reason: str, wait_seconds: float, attempt: int) -> None:
-    _emit(logging.WARNING, "graphRetry", call, {"reason": reason, "waitSeconds": round(wait_seconds, 3), "attempt": attempt})
+    _emit(
+        logging.WARNING,
+        "graphRetry",
+        call,
+        {"reason": reason, "waitSeconds": round(wait_seconds, 3), "attempt": attempt},
+    )
 
 
 def log_give_up(call: Invocation, reason: str, attempt: int) -> None:

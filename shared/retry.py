@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
@@ -24,7 +24,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -16,6 +16,17 @@ from urllib.parse import urlsplit
 from .errors import ApiError
 from .validation import parse_allowed_organizers, validate_organizer_id
 
+SETTING_NAMES = (
+    "GRAPH_BASE_URL",
+    "GRAPH_API_VERSION",
+    "DEFAULT_ORGANIZER_ID",
+    "ALLOWED_ORGANIZER_IDS",
+    "GRAPH_CREDENTIAL",
+    "AZURE_CLIENT_ID",
+    "GRAPH_MAX_RETRIES",
+    "GRAPH_TIMEOUT_SECONDS",
+    "REQUEST_DEADLINE_SECONDS",
+)
 GRAPH_API_VERSIONS = ("v1.0", "beta")
 CREDENTIALS = ("auto", "managed_identity", "environment", "azure_cli")
 
