@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+ and make: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench fuzz clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator (GRAPH=real for real Graph).
+run: $(STAMP)
+	$(BIN)/python -m devhost $(if $(filter real,$(GRAPH)),--real,)
+
+## Lint and run every test.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## Benchmark against the official msgraph-sdk and a raw requests call (own virtualenv, see bench/README.md).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+## Fuzz the API from the connector's OpenAPI definition with schemathesis, against the `make run` server.
+fuzz: $(STAMP)
+	$(BIN)/python connector/fuzz.py

@@ -1,0 +1,137 @@
+"""A small stand-in for the Functions host and Python worker, for machines without Core Tools.
+
+It loads functions exactly as the worker does (app root on sys.path, the `__app__` namespace package,
+`function.json`'s `scriptFile` and `entryPoint`), routes `/api/<route>` by each httpTrigger's route template and
+methods, and runs invocations on a thread pool. Like Core Tools, it does not check function keys.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import azure.functions as func
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+ROUTE_PREFIX = "/api/"
+_CONSTRAINTS = {"alpha": "[A-Za-z]+", "int": "[0-9]+", "guid": "[0-9A-Fa-f-]{36}"}
+
+
+def load_function(name: str, app_root: Path = APP_ROOT) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The entry point of `app_root/name`, imported as `__app__.<name>` like the Python worker does."""
+    root = str(app_root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    if "__app__" not in sys.modules:
+        spec = importlib.util.spec_from_loader("__app__", loader=None, is_package=True)
+        package = importlib.util.module_from_spec(spec)
+        package.__path__ = [root]
+        sys.modules["__app__"] = package
+    config = json.loads((app_root / name / "function.json").read_text())
+    script = Path(config.get("scriptFile", "__init__.py"))
+    module_name = f"__app__.{name}" if script.name == "__init__.py" else f"__app__.{name}.{script.stem}"
+    module = importlib.import_module(module_name)
+    return getattr(module, config.get("entryPoint", "main")), config
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str]
+    entry: Callable[..., Any]
+
+
+def route_pattern(template: str) -> re.Pattern[str]:
+    """`GetJoinUrl/{action:alpha?}` -> a case-insensitive regex with named groups, as ASP.NET routing reads it."""
+    regex = ""
+    for part in template.strip("/").split("/"):
+        match = re.fullmatch(r"\{(\w+)(?::(\w+))?(\?)?\}", part)
+        if match is None:
+            regex += "/" + re.escape(part)
+            continue
+        name, constraint, optional = match.groups()
+        group = f"/(?P<{name}>{_CONSTRAINTS.get(constraint or '', '[^/]+')})"
+        regex += f"(?:{group})?" if optional else group
+    return re.compile(regex.removeprefix("/") + "/?", re.IGNORECASE)
+
+
+def discover(app_root: Path = APP_ROOT) -> list[Route]:
+    routes = []
+    for config_path in sorted(app_root.glob("*/function.json")):
+        name = config_path.parent.name
+        trigger = next((b for b in json.loads(config_path.read_text())["bindings"] if b["type"] == "httpTrigger"), None)
+        if trigger is None:
+            continue
+        entry, _ = load_function(name, app_root)
+        methods = frozenset(m.upper() for m in trigger.get("methods") or ["GET", "POST"])
+        routes.append(Route(name, route_pattern(trigger.get("route") or name), methods, entry))
+    return routes
+
+
+def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServer:
+    routes = discover(app_root)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """The function logs each invocation itself."""
+
+        def do_GET(self) -> None:
+            self._invoke()
+
+        def do_POST(self) -> None:
+            self._invoke()
+
+        def _invoke(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = url.path.removeprefix(ROUTE_PREFIX) if url.path.startswith(ROUTE_PREFIX) else None
+            matches = [(r, m) for r in routes if path is not None and (m := r.pattern.fullmatch(path))]
+            if not matches:
+                self._write(func.HttpResponse(status_code=404))
+                return
+            route, match = matches[0]
+            if self.command not in route.methods:
+                self._write(func.HttpResponse(status_code=405))
+                return
+            request = func.HttpRequest(
+                method=self.command,
+                url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
+                headers=dict(self.headers.items()),
+                params=dict(parse_qsl(url.query, keep_blank_values=True)),
+                route_params={k: v for k, v in match.groupdict().items() if v is not None},
+                body=body,
+            )
+            try:
+                response = route.entry(request)
+            except Exception:
+                self.server.handle_error(self.request, self.client_address)
+                response = func.HttpResponse("Internal Server Error", status_code=500)
+            self._write(response)
+
+        def _write(self, response: func.HttpResponse) -> None:
+            payload = response.get_body() or b""
+            self.send_response(response.status_code)
+            headers = dict(response.headers)
+            headers.setdefault("Content-Type", response.mimetype or "text/plain")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
