@@ -1,0 +1,122 @@
+// The function app: Flex Consumption plan (FC1, Linux) running Python, with the user-assigned identity for
+// storage, deployment, telemetry and Graph. Flex Consumption takes the runtime from functionAppConfig, so
+// FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE are not set.
+
+param name string
+param planName string
+param location string
+param tags object = {}
+
+@description('Resource ID of the user-assigned identity.')
+param identityId string
+@description('Client ID of the user-assigned identity.')
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsName string
+
+param pythonVersion string
+param maximumInstanceCount int
+param instanceMemoryMB int
+
+// Settings the function reads; main.bicep documents them and holds the defaults.
+param graphBaseUrl string
+param graphApiVersion string
+param defaultOrganizerId string
+param allowedOrganizerIds string
+param graphMaxRetries int
+param graphTimeoutSeconds string
+param requestDeadlineSeconds string
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  // azd finds the app to deploy service 'api' (azure.yaml) by this tag.
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+}
+
+// The complete set of app settings (this resource replaces whatever was there).
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: {
+    // Host storage by identity: no connection string, no key.
+    AzureWebJobsStorage__accountName: storage.name
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+    // Telemetry with Entra ID auth (the component has local auth disabled).
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    // Read by the function (shared/settings.py).
+    GRAPH_BASE_URL: graphBaseUrl
+    GRAPH_API_VERSION: graphApiVersion
+    DEFAULT_ORGANIZER_ID: defaultOrganizerId
+    ALLOWED_ORGANIZER_IDS: allowedOrganizerIds
+    GRAPH_CREDENTIAL: 'managed_identity'
+    AZURE_CLIENT_ID: identityClientId
+    GRAPH_MAX_RETRIES: string(graphMaxRetries)
+    GRAPH_TIMEOUT_SECONDS: graphTimeoutSeconds
+    REQUEST_DEADLINE_SECONDS: requestDeadlineSeconds
+  }
+}
+
+output name string = functionApp.name
+output uri string = 'https://${functionApp.properties.defaultHostName}'

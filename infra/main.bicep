@@ -1,0 +1,189 @@
+// GetJoinUrl on Azure: a Python function app on the Flex Consumption plan (FC1, Linux), a user-assigned
+// managed identity, keyless storage, Log Analytics + Application Insights, and Microsoft Graph app roles.
+//
+// Why Flex Consumption: it is the serverless Linux plan Microsoft develops further (Linux Consumption takes no
+// new Python versions and is being retired), it runs Python, scales to zero, and it deploys from a blob
+// container that the app reads with its managed identity, so no storage key is needed anywhere. The app keeps
+// the v1 programming model (function.json); nothing here depends on the v2 decorators.
+//
+// Written for the tree-sitter-bicep grammar our tests use: no spread (...), no typed variables, no
+// resourceInput<>. Not compiled here (no Bicep CLI): see the README, "What we could not check here".
+
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used in resource names and the azd-env-name tag.')
+param environmentName string
+
+@minLength(1)
+@description('Region for all resources. It must offer Flex Consumption: az functionapp list-flexconsumption-locations')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group name. Empty: rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Python version of the function app.')
+@allowed([
+  '3.10'
+  '3.11'
+  '3.12'
+])
+param pythonVersion string = '3.11'
+
+@description('Upper bound for scale-out (Flex Consumption allows 40 to 1000).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory per instance in MB.')
+@allowed([
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+// ---- Settings the function reads (shared/settings.py). Defaults equal the function's own defaults. ----
+
+@description('GRAPH_BASE_URL: Microsoft Graph origin, e.g. https://graph.microsoft.us for a national cloud.')
+param graphBaseUrl string = 'https://graph.microsoft.com'
+
+@description('GRAPH_API_VERSION: Graph API version.')
+@allowed([
+  'v1.0'
+  'beta'
+])
+param graphApiVersion string = 'v1.0'
+
+@description('DEFAULT_ORGANIZER_ID: organizer (object ID or UPN) used when a request names none. Empty: none.')
+param defaultOrganizerId string = ''
+
+@description('ALLOWED_ORGANIZER_IDS: comma-separated object IDs / UPNs allowed as organizers. Empty: any.')
+param allowedOrganizerIds string = ''
+
+@description('GRAPH_MAX_RETRIES: retries for throttled or failed Graph calls.')
+@minValue(0)
+@maxValue(10)
+param graphMaxRetries int = 3
+
+@description('GRAPH_TIMEOUT_SECONDS: timeout of one Graph HTTP call, in seconds (0.1 to 120).')
+param graphTimeoutSeconds string = '10'
+
+@description('REQUEST_DEADLINE_SECONDS: time budget of one invocation, in seconds (0.5 to 110).')
+param requestDeadlineSeconds string = '25'
+
+@description('Grant the identity the Graph app roles in this deployment. Needs AppRoleAssignment.ReadWrite.All (e.g. Privileged Role Administrator); set false to grant them separately.')
+param grantGraphAppRoles bool = true
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = 'func-api-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+// The app's only identity: it reads storage, sends telemetry and calls Graph.
+module identity './app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage './app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module monitoring './app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-${resourceToken}'
+    applicationInsightsName: 'appi-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+// Storage Blob Data Owner and Monitoring Metrics Publisher for the identity.
+module rbac './app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+module api './app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    pythonVersion: pythonVersion
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    graphBaseUrl: graphBaseUrl
+    graphApiVersion: graphApiVersion
+    defaultOrganizerId: defaultOrganizerId
+    allowedOrganizerIds: allowedOrganizerIds
+    graphMaxRetries: graphMaxRetries
+    graphTimeoutSeconds: graphTimeoutSeconds
+    requestDeadlineSeconds: requestDeadlineSeconds
+  }
+  // The host reaches storage with the identity as soon as it starts: grant the roles first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+// VirtualAppointment.Read.All and OnlineMeetings.Read.All for the identity (Microsoft Graph Bicep extension).
+module graphAppRoles './app/graph-app-roles.bicep' = if (grantGraphAppRoles) {
+  name: 'graphAppRoles'
+  scope: rg
+  params: {
+    principalId: identity.outputs.principalId
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output SERVICE_API_NAME string = api.outputs.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_FUNCTION_APP_URL string = api.outputs.uri
+@description('Client (application) ID of the identity: the -AppId of scripts/Grant-TeamsAccessPolicy.ps1.')
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+@description('Object (principal) ID of the identity: the principal of the Graph app role assignments.')
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output GRAPH_APP_ROLES_GRANTED bool = grantGraphAppRoles
