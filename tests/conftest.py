@@ -1,0 +1,114 @@
+"""Fixtures: the function loaded as the worker loads it, talking over loopback HTTP to the emulator."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+if str(APP_ROOT) not in sys.path:
+    sys.path.insert(0, str(APP_ROOT))
+
+from devhost.emulator import GraphEmulator, Meeting  # noqa: E402
+from devhost.host import load_function  # noqa: E402
+from shared import app  # noqa: E402
+
+ORGANIZER_ID = "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
+ORGANIZER_UPN = "adele.vance@contoso.example"
+
+# Small timeouts keep the fault tests fast; each test can override any of them.
+TEST_SETTINGS = {
+    "GRAPH_API_VERSION": "v1.0",
+    "GRAPH_MAX_RETRIES": "3",
+    "GRAPH_TIMEOUT_SECONDS": "1",
+    "REQUEST_DEADLINE_SECONDS": "3",
+}
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[GraphEmulator]:
+    server = GraphEmulator().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def main() -> Callable[[func.HttpRequest], func.HttpResponse]:
+    entry, _ = load_function("GetJoinUrl", APP_ROOT)
+    return entry
+
+
+@pytest.fixture
+def configure(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Point the function at the emulator with test settings; call again to change settings (a restart)."""
+
+    def apply(**overrides: str | None) -> None:
+        for name, value in {**emulator.settings(), **TEST_SETTINGS, **overrides}.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        app.reset()
+
+    for name in ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    emulator.reset()
+    apply()
+    yield apply
+    app.reset()
+
+
+@pytest.fixture
+def meeting(emulator: GraphEmulator, configure: Callable[..., None]) -> Meeting:
+    return emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN, join_meeting_id="123456789012")
+
+
+@pytest.fixture
+def call(
+    main: Callable[[func.HttpRequest], func.HttpResponse], configure: Callable[..., None]
+) -> Callable[..., Answer]:
+    """Invoke the function with a request built directly, as azure-functions-python-library's tests do."""
+
+    def invoke(
+        method: str = "GET",
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        action: str | None = None,
+        raw_body: bytes | None = None,
+    ) -> Answer:
+        payload = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else b"")
+        request = func.HttpRequest(
+            method=method,
+            url="http://localhost:7071/api/GetJoinUrl" + (f"/{action}" if action else ""),
+            headers=headers or {},
+            params=params or {},
+            route_params={"action": action} if action else {},
+            body=payload,
+        )
+        response = main(request)
+        assert response.mimetype == "application/json"
+        return Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
+
+    return invoke
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="getjoinurl")
+    return caplog

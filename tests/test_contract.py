@@ -1,0 +1,281 @@
+"""Issue 3: the HTTP contract, end to end over loopback HTTP to the emulated Graph and identity endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import unquote
+
+import pytest
+
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+
+
+def test_get_answers_the_join_url(call, meeting, emulator):
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert answer.status == 200
+    assert answer.body == {
+        "joinWebUrl": meeting.appointment_url,
+        "meetingId": meeting.meeting_id,
+        "organizerId": ORGANIZER_ID,
+    }
+    assert answer.headers["Cache-Control"] == "no-store"
+    [sent] = emulator.graph_calls()
+    assert sent.method == "GET"
+    assert sent.target.startswith(f"/v1.0/users/{ORGANIZER_ID}/onlineMeetings/")
+    assert sent.target.endswith("/getVirtualAppointmentJoinWebUrl")
+    assert answer.headers["request-id"]  # Graph's, for Microsoft support
+
+
+def test_post_body_and_upn_organizer(call, meeting, emulator):
+    answer = call("POST", body={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
+    assert answer.status == 200
+    assert answer.body["organizerId"] == ORGANIZER_UPN
+    assert answer.body["joinWebUrl"] == meeting.appointment_url
+    [sent] = emulator.graph_calls()
+    assert f"/users/{ORGANIZER_UPN.replace('@', '%40')}/" in sent.target
+
+
+def test_every_path_segment_is_percent_encoded(call, meeting, emulator):
+    assert meeting.meeting_id.endswith("=")
+    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
+    [sent] = emulator.graph_calls()
+    assert "%3D" in sent.target and "=" not in sent.target.split("?")[0]
+    assert unquote(sent.target.split("/")[5]) == meeting.meeting_id
+
+
+def test_default_organizer_from_settings(call, meeting, configure):
+    configure(DEFAULT_ORGANIZER_ID=ORGANIZER_UPN)
+    answer = call(params={"meetingId": meeting.meeting_id})
+    assert answer.status == 200
+    assert answer.body["organizerId"] == ORGANIZER_UPN
+
+
+def test_missing_organizer_without_default_is_400(call, meeting, emulator):
+    answer = call(params={"meetingId": meeting.meeting_id})
+    assert answer.status == 400
+    assert answer.body["error"]["code"] == "InvalidRequest"
+    assert "DEFAULT_ORGANIZER_ID" in answer.body["error"]["message"]
+    assert emulator.state.graph_requests == []
+
+
+def test_beta_api_version(call, meeting, configure, emulator):
+    configure(GRAPH_API_VERSION="beta")
+    assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
+    assert emulator.graph_calls()[0].target.startswith("/beta/users/")
+
+
+def test_accept_language_and_client_request_id_pass_through(call, meeting, emulator):
+    request_id = str(uuid.uuid4())
+    answer = call(
+        params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
+        headers={"client-request-id": request_id, "Accept-Language": "fr-FR"},
+    )
+    assert answer.headers["client-request-id"] == request_id
+    sent = emulator.graph_calls()[0].headers
+    assert sent["client-request-id"] == request_id
+    assert sent["Accept-Language"] == "fr-FR"
+
+
+def test_a_client_request_id_is_made_when_none_or_junk_is_given(call, meeting, emulator):
+    answer = call(
+        params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
+        headers={"client-request-id": "not a guid\r\nX-Evil: 1"},
+    )
+    made = answer.headers["client-request-id"]
+    assert uuid.UUID(made) and made == emulator.graph_calls()[0].headers["client-request-id"]
+
+
+def test_token_is_fetched_once_for_twenty_calls(call, meeting, emulator):
+    for _ in range(20):
+        assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
+    assert len(emulator.state.identity_requests) == 1
+    sent = emulator.state.identity_requests[0]
+    assert "api-version=2019-08-01" in sent.target
+    assert f"resource={emulator.base_url}" in sent.target  # the scope follows GRAPH_BASE_URL, less /.default
+    assert sent.headers["X-IDENTITY-HEADER"] == emulator.identity_header
+
+
+def test_graph_scope_follows_graph_base_url(configure, emulator):
+    from shared.settings import Settings
+
+    assert Settings.from_env({"GRAPH_BASE_URL": "https://graph.microsoft.us/"}).graph_scope == (
+        "https://graph.microsoft.us/.default"
+    )
+
+
+def test_no_token_in_answers_or_logs(call, meeting, emulator, logs):
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    [token] = emulator.state.tokens
+    assert token not in str(answer.headers) + str(answer.body)
+    assert token not in logs.text
+    assert meeting.appointment_url not in logs.text
+
+
+# --- the error table -----------------------------------------------------------------------------------------
+
+
+def test_unknown_meeting_is_404(call, meeting):
+    answer = call(params={"meetingId": "MSpub3RoZXJlCg==", "organizerId": ORGANIZER_ID})
+    assert answer.status == 404
+    assert answer.body["error"]["code"] == "MeetingNotFound"
+    assert answer.headers["request-id"]
+
+
+def test_missing_access_policy_is_403_with_causes(call, meeting, emulator):
+    emulator.state.no_policy.add(ORGANIZER_ID)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert answer.status == 403
+    error = answer.body["error"]
+    assert error["code"] == "GraphAccessDenied"
+    for cause in ("VirtualAppointment.Read.All", "application access policy", "app-only"):
+        assert cause in error["message"]
+    assert "No application access policy found" in error["message"]  # Graph's own words
+
+
+def test_missing_app_role_is_403(call, meeting, emulator):
+    emulator.state.roles.discard("VirtualAppointment.Read.All")
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphAccessDenied")
+
+
+def test_token_graph_rejects_is_403(call, meeting, emulator):
+    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    emulator.state.tokens.clear()  # Graph no longer accepts the cached token: it answers 401
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphAccessDenied")
+    assert "HTTP 401" in answer.body["error"]["message"]
+
+
+def test_graph_400_is_graph_bad_request(call, meeting, emulator):
+    from devhost.emulator import Fault
+
+    emulator.state.graph_faults.append(Fault(status=400))
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (400, "GraphBadRequest")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>oops</html>", b'{"value": 42}', b'{"value": "javascript:alert(1)"}', b"[]"],
+    ids=["html", "number", "not-https", "list"],
+)
+def test_unusable_graph_answer_is_502(call, meeting, emulator, body):
+    from devhost.emulator import Fault
+
+    emulator.state.graph_faults.append(Fault(status=200, body=body))
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
+
+
+def test_unexpected_graph_status_is_502(call, meeting, emulator):
+    from devhost.emulator import Fault
+
+    emulator.state.graph_faults.append(Fault(status=500))
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
+    assert len(emulator.state.graph_requests) == 1  # a 500 is not retried
+
+
+# --- bad input never reaches Graph ---------------------------------------------------------------------------
+
+HOSTILE_MEETING_IDS = [
+    "",
+    "../../me",
+    "..%2F..%2Fme",
+    "abc/def",
+    "abc?x=1",
+    "abc#frag",
+    "abc%2Fdef",
+    "abc%00",
+    "abc\x00def",
+    "abc\r\nX-Injected: 1",
+    "abc def",
+    "abc\tdef",
+    "a" * 1025,
+    "\uff2d\uff33\uff50",  # fullwidth letters
+    "MSp\u200bkYz",  # zero-width space
+    "MSpkYz\u0130",  # dotted capital I
+    "мeeting",  # Cyrillic
+    "abc'def",
+    'abc"def',
+    "abc\n",
+    "$batch",
+    "%2e%2e",
+]
+
+HOSTILE_ORGANIZERS = [
+    "../users",
+    "user@contoso.example/../../x",
+    "user@contoso.example?x=1",
+    "user@contoso.example#x",
+    "user%40contoso.example",
+    "user@contoso",
+    "@contoso.example",
+    "user@@contoso.example",
+    "user@contoso.example\r\n",
+    "user\x00@contoso.example",
+    "a" * 100 + "@contoso.example",
+    "user@contoso.éxample",
+    "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9",
+    "8b1f6c3e2a4d4e9ba7c15d3e2f1a0b9c",
+    " user@contoso.example",
+    "me",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_MEETING_IDS, ids=range(len(HOSTILE_MEETING_IDS)))
+def test_hostile_meeting_ids_are_400_with_no_graph_call(call, emulator, value):
+    for method in ("GET", "POST"):
+        if method == "GET":
+            answer = call(params={"meetingId": value, "organizerId": ORGANIZER_ID})
+        else:
+            answer = call("POST", body={"meetingId": value, "organizerId": ORGANIZER_ID})
+        assert answer.status == 400, (method, value)
+        assert answer.body["error"]["code"] == "InvalidRequest"
+    assert emulator.state.graph_requests == [] and emulator.state.identity_requests == []
+
+
+@pytest.mark.parametrize("value", HOSTILE_ORGANIZERS, ids=range(len(HOSTILE_ORGANIZERS)))
+def test_hostile_organizers_are_400_with_no_graph_call(call, emulator, value):
+    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": value})
+    assert answer.status == 400, value
+    assert answer.body["error"]["code"] == "InvalidRequest"
+    assert emulator.state.graph_requests == [] and emulator.state.identity_requests == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b"[1, 2]", b'"meetingId"', b"\xff\xfe\x00", b"null"],
+    ids=["broken", "array", "string", "bad-utf8", "null"],
+)
+def test_malformed_bodies_are_400(call, emulator, raw):
+    answer = call("POST", raw_body=raw)
+    assert answer.status == 400
+    assert answer.body["error"]["code"] == "InvalidRequest"
+    assert emulator.state.graph_requests == []
+
+
+def test_non_string_meeting_id_is_400(call, emulator):
+    answer = call("POST", body={"meetingId": 12345, "organizerId": ORGANIZER_ID})
+    assert answer.status == 400
+    assert "string" in answer.body["error"]["message"]
+
+
+def test_unknown_action_is_404(call, emulator):
+    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}, action="frobnicate")
+    assert (answer.status, answer.body["error"]["code"]) == (404, "NotFound")
+
+
+def test_every_error_is_json_with_correlation_headers(call, emulator):
+    answer = call(params={})
+    assert answer.status == 400
+    assert set(answer.body) == {"error"} and set(answer.body["error"]) == {"code", "message"}
+    assert uuid.UUID(answer.headers["client-request-id"])
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_bad_setting_is_a_500_that_names_it(call, configure, emulator):
+    configure(GRAPH_TIMEOUT_SECONDS="soon")
+    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (500, "ConfigurationError")
+    assert "GRAPH_TIMEOUT_SECONDS" in answer.body["error"]["message"]
