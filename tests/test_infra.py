@@ -1,0 +1,405 @@
+"""Static checks of infra/ (Bicep) and azure.yaml: Bicep cannot be compiled here, so these tests parse every
+`.bicep` file with tree-sitter-bicep and check what the deployment promises.
+
+- every file parses without ERROR or MISSING nodes;
+- the app settings infra sets are exactly the ones the function reads (shared.settings.SETTING_NAMES) plus the
+  platform's own, with the function's defaults and GRAPH_CREDENTIAL=managed_identity;
+- the identity gets Graph's VirtualAppointment.Read.All and OnlineMeetings.Read.All app roles;
+- no storage account allows shared-key access, and no key or connection string is read anywhere;
+- the app is a Flex Consumption Python app that azd can find for service `api`.
+
+The grammar predates the `extension` statement that Bicep 0.30+ requires for the Microsoft Graph extension
+(the older `provider`/`import` forms are gone from Bicep). Before parsing, a line that is exactly
+`extension <alias>` is blanked out (same length, so positions stay), and a test checks that each such alias is
+declared in infra/bicepconfig.json. Nothing else is masked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import tree_sitter_bicep
+from tree_sitter import Language, Node, Parser
+
+from shared.settings import SETTING_NAMES, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra"
+BICEP_PATHS = sorted(INFRA.rglob("*.bicep"))
+
+# App settings the platform reads (Functions host, Application Insights), set by infra next to the function's.
+PLATFORM_SETTINGS = frozenset(
+    {
+        "AzureWebJobsStorage__accountName",
+        "AzureWebJobsStorage__credential",
+        "AzureWebJobsStorage__clientId",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    }
+)
+# Flex Consumption rejects or ignores these (the runtime lives in functionAppConfig); a key would be a secret.
+FORBIDDEN_SETTINGS = frozenset(
+    {
+        "AzureWebJobsStorage",
+        "FUNCTIONS_WORKER_RUNTIME",
+        "FUNCTIONS_EXTENSION_VERSION",
+        "WEBSITE_RUN_FROM_PACKAGE",
+        "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+        "APPINSIGHTS_INSTRUMENTATIONKEY",
+    }
+)
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+# Microsoft Graph permissions reference (https://learn.microsoft.com/graph/permissions-reference), application.
+GRAPH_APP_ROLES = {
+    "VirtualAppointment.Read.All": "d4f67ec2-59b5-4bdc-b4af-d78f6f9c1954",
+    "OnlineMeetings.Read.All": "c1684f21-1984-47fa-9d61-2dc8c296bb70",
+}
+STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+
+EXTENSION_LINE = re.compile(rb"^[ \t]*extension[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*$", re.MULTILINE)
+PARSER = Parser(Language(tree_sitter_bicep.language()))
+
+
+@dataclass
+class Resource:
+    symbol: str
+    type: str
+    existing: bool
+    body: Node  # the object literal (inside `if (...)` or `[for ...]` when there is one)
+
+
+@dataclass
+class BicepFile:
+    path: Path
+    source: bytes  # after masking extension lines
+    root: Node
+    extensions: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.relative_to(INFRA).as_posix()
+
+    def declarations(self, kind: str) -> Iterator[Node]:
+        return (child for child in self.root.named_children if child.type == kind)
+
+    def params(self) -> dict[str, Node | None]:
+        """Parameter name -> default value node (None when the parameter has no default)."""
+        found = {}
+        for node in self.declarations("parameter_declaration"):
+            named = node.named_children
+            found[text(named[0])] = named[2] if len(named) > 2 else None
+        return found
+
+    def variables(self) -> dict[str, Node]:
+        return {text(n.named_children[0]): n.named_children[1] for n in self.declarations("variable_declaration")}
+
+    def outputs(self) -> dict[str, Node]:
+        return {text(n.named_children[0]): n.named_children[-1] for n in self.declarations("output_declaration")}
+
+    def resources(self) -> list[Resource]:
+        """Every resource declaration, nested ones included."""
+        return [
+            Resource(
+                symbol=text(node.named_children[0]),
+                type=string_value(node.named_children[1]),
+                existing=any(child.type == "existing" for child in node.children),
+                body=body_object(node),
+            )
+            for node in walk(self.root)
+            if node.type == "resource_declaration"
+        ]
+
+    def modules(self) -> dict[str, tuple[str, Node]]:
+        """Module symbol -> (path relative to infra/, body object)."""
+        found = {}
+        for node in self.declarations("module_declaration"):
+            path = (self.path.parent / string_value(node.named_children[1])).resolve().relative_to(INFRA)
+            found[text(node.named_children[0])] = (path.as_posix(), body_object(node))
+        return found
+
+
+def walk(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children:
+        yield from walk(child)
+
+
+def text(node: Node) -> str:
+    return node.text.decode()
+
+
+def string_value(node: Node) -> str:
+    """The value of a string literal without interpolation."""
+    assert node.type == "string", f"expected a string literal, got {node.type}: {text(node)}"
+    assert not any(c.type == "interpolation" for c in node.named_children), f"interpolated: {text(node)}"
+    return text(node)[1:-1]
+
+
+def body_object(declaration: Node) -> Node:
+    for node in walk(declaration.named_children[-1]):
+        if node.type == "object":
+            return node
+    raise AssertionError(f"no object body in {text(declaration)[:80]}")
+
+
+def props(obj: Node) -> dict[str, Node]:
+    """Key -> value node of an object literal's own properties."""
+    assert obj.type == "object", f"expected an object literal, got {obj.type}: {text(obj)[:80]}"
+    found = {}
+    for prop in obj.named_children:
+        if prop.type != "object_property":
+            continue
+        key, value = prop.named_children[0], prop.named_children[-1]
+        found[string_value(key) if key.type == "string" else text(key)] = value
+    return found
+
+
+def literal(node: Node) -> object:
+    """Python value of a literal string, number or boolean."""
+    if node.type == "string":
+        return string_value(node)
+    if node.type == "number":
+        return int(text(node))
+    if node.type == "boolean":
+        return text(node) == "true"
+    raise AssertionError(f"not a literal: {text(node)}")
+
+
+@pytest.fixture(scope="session")
+def bicep() -> dict[str, BicepFile]:
+    """Every .bicep file under infra/, parsed once for all tests; keyed by path relative to infra/."""
+    parsed = {}
+    for path in BICEP_PATHS:
+        raw = path.read_bytes()
+        aliases = [m.decode() for m in EXTENSION_LINE.findall(raw)]
+        masked = EXTENSION_LINE.sub(lambda m: b" " * len(m.group(0)), raw)
+        file = BicepFile(path, masked, PARSER.parse(masked).root_node, aliases)
+        parsed[file.name] = file
+    return parsed
+
+
+@pytest.fixture(scope="session")
+def resources(bicep: dict[str, BicepFile]) -> list[tuple[BicepFile, Resource]]:
+    return [(file, resource) for file in bicep.values() for resource in file.resources()]
+
+
+@pytest.fixture(scope="session")
+def app_settings(resources: list[tuple[BicepFile, Resource]]) -> tuple[BicepFile, dict[str, Node]]:
+    """The app settings object: the one `Microsoft.Web/sites/config` resource named 'appsettings'."""
+    found = [
+        (file, props(props(r.body)["properties"]))
+        for file, r in resources
+        if r.type.split("@")[0] in ("Microsoft.Web/sites/config", "config")
+        and literal(props(r.body)["name"]) == "appsettings"
+    ]
+    assert len(found) == 1, f"expected one appsettings resource, found {len(found)}"
+    return found[0]
+
+
+def test_infra_has_bicep_files() -> None:
+    assert INFRA / "main.bicep" in BICEP_PATHS
+    assert len(BICEP_PATHS) > 1
+
+
+@pytest.mark.parametrize("path", BICEP_PATHS, ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_bicep_file_parses(bicep: dict[str, BicepFile], path: Path) -> None:
+    file = bicep[path.relative_to(INFRA).as_posix()]
+    problems = [
+        f"{file.name}:{node.start_point[0] + 1}:{node.start_point[1] + 1}: "
+        f"{'MISSING' if node.is_missing else 'ERROR'} {text(node)[:60]!r}"
+        for node in walk(file.root)
+        if node.is_error or node.is_missing
+    ]
+    assert not problems, "\n".join(problems)
+    assert not file.root.has_error
+
+
+def test_extension_aliases_are_configured(bicep: dict[str, BicepFile], resources) -> None:
+    config = json.loads((INFRA / "bicepconfig.json").read_text())
+    extensions = config.get("extensions", {})
+    for file in bicep.values():
+        for alias in file.extensions:
+            assert alias in extensions, f"{file.name}: extension {alias} is not in bicepconfig.json"
+            assert extensions[alias].startswith("br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:")
+    graph_files = {file.name for file, r in resources if r.type.startswith("Microsoft.Graph/")}
+    assert graph_files, "no Microsoft Graph resources"
+    for name in graph_files:
+        assert bicep[name].extensions == ["microsoftGraphV1"], f"{name} uses Graph types without the extension"
+
+
+def test_setting_names_cover_what_settings_reads() -> None:
+    """SETTING_NAMES is the list infra is checked against: it must name every setting settings.py reads."""
+    source = (ROOT / "shared" / "settings.py").read_text()
+    read = set(re.findall(r"""(?:env\.get|text|_number\(\s*env,)\(?\s*["']([A-Z][A-Z0-9_]+)["']""", source))
+    assert read == set(SETTING_NAMES)
+
+
+def test_app_settings_are_exactly_the_function_settings_and_platform_ones(app_settings) -> None:
+    _, settings = app_settings
+    names = set(settings)
+    assert not names & FORBIDDEN_SETTINGS
+    assert names - PLATFORM_SETTINGS == set(SETTING_NAMES)
+    assert names & PLATFORM_SETTINGS == PLATFORM_SETTINGS
+
+
+def test_app_settings_use_the_managed_identity(app_settings) -> None:
+    _, settings = app_settings
+    assert literal(settings["GRAPH_CREDENTIAL"]) == "managed_identity"
+    assert literal(settings["AzureWebJobsStorage__credential"]) == "managedidentity"
+    client_id = text(settings["AZURE_CLIENT_ID"])
+    assert "clientid" in client_id.lower()
+    assert text(settings["AzureWebJobsStorage__clientId"]) == client_id
+    telemetry_auth = text(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"])
+    assert telemetry_auth == f"'ClientId=${{{client_id}}};Authorization=AAD'"
+
+
+def test_app_setting_defaults_match_the_function(bicep: dict[str, BicepFile], app_settings) -> None:
+    """Settings fed from main.bicep params (through the module) default to what Settings defaults to."""
+    settings_file, settings = app_settings
+    main = bicep["main.bicep"]
+    main_params = main.params()
+    [module_params] = [
+        props(props(body)["params"]) for path, body in main.modules().values() if path == settings_file.name
+    ]
+    defaults = Settings()
+    # The other two are fixed by the deployment: see test_app_settings_use_the_managed_identity.
+    for name in set(SETTING_NAMES) - {"GRAPH_CREDENTIAL", "AZURE_CLIENT_ID"}:
+        value = settings[name]
+        if value.type == "call_expression" and text(value).startswith("string("):
+            value = value.named_children[-1].named_children[0]
+        assert value.type == "identifier", f"{name} should come from a parameter: {text(value)}"
+        param = text(value)
+        assert param in settings_file.params(), f"{name}: {param} is not a parameter of {settings_file.name}"
+        assert text(module_params[param]) == param, f"main.bicep does not pass {param} through"
+        default = main_params[param]
+        assert default is not None, f"main.bicep param {param} ({name}) has no default"
+        expected = getattr(defaults, name.lower())
+        actual = literal(default)
+        if expected is None:
+            assert actual == "", f"{name}: unset in the function, so the default must be empty"
+        elif isinstance(expected, float):
+            assert float(actual) == expected, name
+        else:
+            assert actual == expected, name
+
+
+def test_graph_app_roles_are_granted_to_the_identity(bicep: dict[str, BicepFile], resources) -> None:
+    assignments = [(f, r) for f, r in resources if r.type == "Microsoft.Graph/appRoleAssignedTo@v1.0"]
+    assert len(assignments) == len(GRAPH_APP_ROLES)
+    granted = {}
+    for file, assignment in assignments:
+        body = props(assignment.body)
+        role = body["appRoleId"]
+        assert role.type == "subscript_expression", f"appRoleId should name the role: {text(role)}"
+        table = literal_table(file.variables()[text(role.named_children[0])])
+        role_name = literal(role.named_children[1])
+        granted[role_name] = table[role_name]
+        # resourceId: Microsoft Graph's service principal, looked up by its well-known app ID.
+        target = text(body["resourceId"])
+        [graph_sp] = [r for r in file.resources() if f"{r.symbol}.id" == target]
+        assert graph_sp.type == "Microsoft.Graph/servicePrincipals@v1.0"
+        assert graph_sp.existing
+        app_id = props(graph_sp.body)["appId"]
+        if app_id.type == "identifier":
+            app_id = file.variables()[text(app_id)]
+        assert literal(app_id) == GRAPH_APP_ID
+        assert text(body["principalId"]) == "principalId"
+    assert granted == GRAPH_APP_ROLES
+    # The module receives the identity's principal ID.
+    [(_, module)] = [(s, b) for s, (p, b) in bicep["main.bicep"].modules().items() if p == file.name]
+    assert text(props(props(module)["params"])["principalId"]) == "identity.outputs.principalId"
+
+
+def literal_table(obj: Node) -> dict[str, object]:
+    return {key: literal(value) for key, value in props(obj).items()}
+
+
+def test_no_storage_account_allows_shared_key_access(bicep: dict[str, BicepFile], resources) -> None:
+    accounts = [r for _, r in resources if r.type.startswith("Microsoft.Storage/storageAccounts@")]
+    created = [r for r in accounts if not r.existing]
+    assert created, "no storage account is created"
+    for account in created:
+        properties = props(props(account.body)["properties"])
+        assert literal(properties["allowSharedKeyAccess"]) is False, account.symbol
+        assert literal(properties["allowBlobPublicAccess"]) is False, account.symbol
+    for file in bicep.values():
+        source = file.source.decode()
+        assert "listKeys(" not in source and "AccountKey=" not in source, file.name
+
+
+def test_identity_has_the_storage_and_telemetry_roles(bicep: dict[str, BicepFile], resources) -> None:
+    roles = {}  # role definition ID -> type of the resource it is assigned on
+    for file, r in resources:
+        if not r.type.startswith("Microsoft.Authorization/roleAssignments@"):
+            continue
+        properties = props(props(r.body)["properties"])
+        definition = properties["roleDefinitionId"]  # subscriptionResourceId('...roleDefinitions', <variable>)
+        assert text(definition).startswith("subscriptionResourceId('Microsoft.Authorization/roleDefinitions',")
+        role_id = definition.child_by_field_name("arguments").named_children[-1]
+        if role_id.type == "identifier":
+            role_id = file.variables()[text(role_id)]
+        scope = text(props(r.body)["scope"])
+        [target] = [t.type.split("@")[0] for t in file.resources() if t.symbol == scope]
+        roles[literal(role_id)] = target
+        assert literal(properties["principalType"]) == "ServicePrincipal"
+        assert text(properties["principalId"]) == "principalId"
+    assert roles == {
+        STORAGE_BLOB_DATA_OWNER: "Microsoft.Storage/storageAccounts",
+        MONITORING_METRICS_PUBLISHER: "Microsoft.Insights/components",
+    }
+    module_params = [props(props(body)["params"]) for path, body in bicep["main.bicep"].modules().values()]
+    rbac_params = [p for p in module_params if "principalId" in p and "storageAccountName" in p]
+    assert [text(p["principalId"]) for p in rbac_params] == ["identity.outputs.principalId"]
+
+
+def test_function_app_is_flex_consumption_python_deployed_by_identity(resources) -> None:
+    [plan] = [r for _, r in resources if r.type.startswith("Microsoft.Web/serverfarms@")]
+    sku = props(props(plan.body)["sku"])
+    assert (literal(sku["name"]), literal(sku["tier"])) == ("FC1", "FlexConsumption")
+    assert literal(props(props(plan.body)["properties"])["reserved"]) is True
+
+    [site] = [r for _, r in resources if r.type.startswith("Microsoft.Web/sites@")]
+    body = props(site.body)
+    assert literal(body["kind"]) == "functionapp,linux"
+    assert literal(props(body["identity"])["type"]) == "UserAssigned"
+    config = props(props(body["properties"])["functionAppConfig"])
+    assert literal(props(config["runtime"])["name"]) == "python"
+    auth = props(props(props(config["deployment"])["storage"])["authentication"])
+    assert literal(auth["type"]) == "UserAssignedIdentity"
+    assert "'azd-service-name': 'api'" in text(body["tags"])
+
+
+def test_azure_yaml_deploys_the_api_service() -> None:
+    yaml = pytest.importorskip("yaml")
+    project = yaml.safe_load((ROOT / "azure.yaml").read_text())
+    assert project["services"] == {"api": {"project": ".", "language": "python", "host": "function"}}
+
+
+def test_main_parameters_json_matches_main_bicep(bicep: dict[str, BicepFile]) -> None:
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    main_params = bicep["main.bicep"].params()
+    assert set(parameters) <= set(main_params)
+    assert {name for name, default in main_params.items() if default is None} <= set(parameters)
+
+
+def test_main_outputs_what_the_admin_needs(bicep: dict[str, BicepFile]) -> None:
+    outputs = {name: text(value) for name, value in bicep["main.bicep"].outputs().items()}
+    assert outputs["AZURE_FUNCTION_APP_NAME"] == "api.outputs.name"
+    assert outputs["AZURE_FUNCTION_APP_URL"] == "api.outputs.uri"
+    assert outputs["MANAGED_IDENTITY_CLIENT_ID"] == "identity.outputs.clientId"
+    assert outputs["MANAGED_IDENTITY_PRINCIPAL_ID"] == "identity.outputs.principalId"
+
+
+def test_local_settings_sample_lists_the_function_settings() -> None:
+    sample = ROOT / "local.settings.sample.json"
+    if not sample.exists():
+        pytest.skip("local.settings.sample.json not written yet")
+    values = json.loads(sample.read_text())["Values"]
+    assert set(SETTING_NAMES) <= set(values)
