@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from azure.core.credentials import TokenCredential
@@ -69,9 +70,10 @@ class _Flight:
 
 
 class TokenProvider:
-    def __init__(self, credential: TokenCredential, scope: str) -> None:
+    def __init__(self, credential: TokenCredential, scope: str, clock: Callable[[], float] = time.time) -> None:
         self._credential = credential
         self._scope = scope
+        self._clock = clock
         self._token: _Token | None = None
         self._flight: _Flight | None = None
         self._next_background_try = 0.0
@@ -79,7 +81,7 @@ class TokenProvider:
 
     def token(self, deadline: Deadline) -> str:
         current = self._token
-        now = time.time()
+        now = self._clock()
         if current is not None and now < current.refresh_at:
             return current.value
         if current is not None and now < current.expires_on - EXPIRY_SKEW_SECONDS:
@@ -108,7 +110,7 @@ class TokenProvider:
     def _refresh(self, flight: _Flight) -> None:
         try:
             access = self._credential.get_token(self._scope)
-            now = time.time()
+            now = self._clock()
             expires_on = float(access.expires_on)
             refresh_at = expires_on - min(REFRESH_AHEAD_SECONDS, (expires_on - now) / 2)
             previous = self._token
@@ -117,7 +119,7 @@ class TokenProvider:
             self._token = _Token(access.token, expires_on, refresh_at)
         except Exception as exc:  # every failure is reported to the waiters, none is kept
             flight.error = exc
-            self._next_background_try = time.time() + RETRY_FAILED_REFRESH_SECONDS
+            self._next_background_try = self._clock() + RETRY_FAILED_REFRESH_SECONDS
             log.warning("Token request failed: %s: %s", type(exc).__name__, str(exc)[:300])
         finally:
             with self._lock:

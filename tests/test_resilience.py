@@ -1,0 +1,155 @@
+"""Issue 4: throttling, outages, hangs and identity faults, each answered in time with something to act on.
+
+Settings come from conftest: 1 s per Graph attempt, a 3 s deadline, 3 retries. Bounds on elapsed time are
+generous on purpose: these machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from devhost.emulator import Fault
+from tests.conftest import ORGANIZER_ID
+
+
+def timed(call, meeting, **kwargs):
+    started = time.monotonic()
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}, **kwargs)
+    return answer, time.monotonic() - started
+
+
+def test_429_with_retry_after_is_waited_out_then_answered(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=429, retry_after="1"))
+    answer, elapsed = timed(call, meeting)
+    assert answer.status == 200
+    assert len(emulator.graph_calls()) == 2
+    assert 1.0 <= elapsed < 2.5
+
+
+def test_429_asking_for_more_than_the_deadline_is_passed_on_at_once(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=429, retry_after="30"))
+    answer, elapsed = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (429, "Throttled")
+    assert answer.headers["Retry-After"] == "30"
+    assert len(emulator.graph_calls()) == 1
+    assert elapsed < 1.0
+
+
+def test_two_503s_then_200_answers_200(call, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(status=503), Fault(status=503)])
+    answer, elapsed = timed(call, meeting)
+    assert answer.status == 200
+    assert len(emulator.graph_calls()) == 3
+    assert elapsed < 2.5  # backoff from a small base
+
+
+def test_503_that_never_clears_is_graph_unavailable_after_all_retries(call, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(status=503, retry_after="0")] * 4)
+    answer, _ = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
+    assert "Retry-After" in answer.headers
+    assert len(emulator.graph_calls()) == 4  # the first try and GRAPH_MAX_RETRIES=3
+
+
+def test_503_with_a_retry_after_beyond_the_deadline_is_passed_on(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=503, retry_after="120"))
+    answer, elapsed = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
+    assert answer.headers["Retry-After"] == "120"
+    assert elapsed < 1.0
+
+
+def test_504_and_connection_resets_are_retried(call, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(status=504), Fault(reset=True)])
+    answer, _ = timed(call, meeting)
+    assert answer.status == 200
+    assert len(emulator.graph_calls()) == 3
+
+
+def test_resets_that_never_clear_are_graph_unavailable(call, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(reset=True)] * 4)
+    answer, elapsed = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
+    assert elapsed < 3.5
+
+
+def test_other_4xx_are_never_retried(call, meeting, emulator):
+    answer = call(params={"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID})
+    assert answer.status == 404
+    assert len(emulator.graph_calls()) == 1
+
+
+def test_hanging_graph_is_504_within_the_deadline(call, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(delay=30, status=200)] * 5)
+    answer, elapsed = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
+    assert elapsed < 3.0 + 0.5  # REQUEST_DEADLINE_SECONDS, not the sum of per-attempt timeouts
+    assert len(emulator.graph_calls()) >= 2  # a read timeout is worth a retry while time is left
+
+
+def test_slow_graph_under_the_attempt_timeout_succeeds(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(delay=0.5))
+    answer, _ = timed(call, meeting)
+    assert answer.status == 200
+
+
+def test_identity_500_is_identity_unavailable_without_graph(call, meeting, emulator):
+    emulator.state.identity_faults.append(Fault(status=500))
+    answer, elapsed = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
+    assert answer.headers["Retry-After"]
+    assert emulator.state.graph_requests == []
+    assert len(emulator.state.identity_requests) == 1  # azure-identity's own retry loop is off
+    assert elapsed < 1.5
+
+
+def test_identity_non_json_500_is_identity_unavailable(call, meeting, emulator):
+    emulator.state.identity_faults.append(Fault(status=500, body=b"<html>Internal error</html>"))
+    answer, _ = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
+    assert emulator.state.graph_requests == []
+
+
+def test_hanging_identity_is_identity_unavailable_within_the_deadline(call, meeting, emulator):
+    emulator.state.identity_faults.append(Fault(delay=30, status=200))
+    answer, elapsed = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
+    assert elapsed < 3.5
+    assert emulator.state.graph_requests == []
+
+
+def test_identity_recovers_after_azure_identity_stops_holding_the_failure(call, meeting, emulator):
+    emulator.state.identity_faults.append(Fault(status=500, retry_after="1"))
+    assert timed(call, meeting)[0].status == 503
+    deadline = time.monotonic() + 10  # azure-identity holds a failed answer for Retry-After (1 s here)
+    answer = None
+    while time.monotonic() < deadline:
+        answer, _ = timed(call, meeting)
+        if answer.status == 200:
+            break
+        time.sleep(0.2)
+    assert answer is not None and answer.status == 200
+    assert len(emulator.state.identity_requests) == 2  # nothing of ours kept the failure
+
+
+def test_cold_burst_of_16_threads_makes_one_identity_call(main, call, meeting, emulator):
+    emulator.state.identity_faults.append(Fault(delay=0.3, status=None))  # slow enough that all 16 overlap
+    start = threading.Barrier(16)
+
+    def one(_: int) -> int:
+        start.wait(timeout=10)
+        return call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(one, range(16)))
+    assert statuses == [200] * 16
+    assert len(emulator.state.identity_requests) == 1
+    assert len(emulator.graph_calls()) == 16
+
+
+def test_sequential_calls_share_one_pooled_connection(call, meeting, emulator):
+    for _ in range(10):
+        assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
+    assert emulator.state.connections <= 2  # one to the identity endpoint, one to Graph

@@ -1,0 +1,124 @@
+"""Unit tests of the token cache's timing rules, with a hand-made credential and clock (pure helper)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from azure.core.credentials import AccessToken
+
+from shared.deadline import Deadline
+from shared.errors import ApiError
+from shared.identity import TokenProvider
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Credential:
+    """Hands out token-1, token-2, ...; can be made to block or fail."""
+
+    def __init__(self, clock: Clock, lifetime: float = 3600) -> None:
+        self.clock = clock
+        self.lifetime = lifetime
+        self.calls = 0
+        self.fail = False
+        self.release = threading.Event()
+        self.release.set()
+
+    def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+        self.calls += 1
+        self.release.wait(5)
+        if self.fail:
+            raise RuntimeError("identity endpoint down")
+        return AccessToken(f"token-{self.calls}", int(self.clock.now + self.lifetime))
+
+
+def wait_idle(tokens: TokenProvider) -> None:
+    """Bounded poll until no refresh is in flight (its result is then stored)."""
+    for _ in range(500):
+        if tokens._flight is None:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("refresh still in flight")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_token_is_reused_until_the_refresh_point(clock):
+    credential = Credential(clock)
+    tokens = TokenProvider(credential, "scope", clock=clock)
+    assert tokens.token(Deadline(1)) == "token-1"
+    clock.now += 3000
+    assert tokens.token(Deadline(1)) == "token-1"
+    assert credential.calls == 1
+
+
+def test_refresh_ahead_returns_the_old_token_without_waiting(clock):
+    credential = Credential(clock)
+    tokens = TokenProvider(credential, "scope", clock=clock)
+    tokens.token(Deadline(1))
+    clock.now += 3600 - 200  # inside the refresh window, well before expiry
+    credential.release.clear()  # the refresh hangs
+    assert tokens.token(Deadline(0.01)) == "token-1"  # no wait on the refresh
+    credential.release.set()
+    wait_idle(tokens)
+    assert tokens.token(Deadline(1)) == "token-2"
+
+
+def test_failed_refresh_keeps_serving_the_valid_token(clock):
+    credential = Credential(clock)
+    tokens = TokenProvider(credential, "scope", clock=clock)
+    tokens.token(Deadline(1))
+    clock.now += 3600 - 200
+    credential.fail = True
+    assert tokens.token(Deadline(1)) == "token-1"
+    wait_idle(tokens)
+    calls = credential.calls
+    assert tokens.token(Deadline(1)) == "token-1"  # no new refresh until the back-off passes
+    assert credential.calls == calls
+
+
+def test_expired_token_with_failing_identity_is_identity_unavailable(clock):
+    credential = Credential(clock)
+    tokens = TokenProvider(credential, "scope", clock=clock)
+    tokens.token(Deadline(1))
+    clock.now += 3600
+    credential.fail = True
+    with pytest.raises(ApiError) as raised:
+        tokens.token(Deadline(1))
+    assert (raised.value.status, raised.value.code) == (503, "IdentityUnavailable")
+    credential.fail = False
+    assert tokens.token(Deadline(1)) == "token-3"  # the failure is not kept
+
+
+def test_waiting_for_a_first_token_stops_at_the_deadline(clock):
+    credential = Credential(clock)
+    credential.release.clear()
+    tokens = TokenProvider(credential, "scope", clock=clock)
+    with pytest.raises(ApiError) as raised:
+        tokens.token(Deadline(0.2))
+    assert raised.value.code == "IdentityUnavailable"
+    credential.release.set()
+
+
+def test_a_renewal_that_returns_the_same_expiry_does_not_spin(clock):
+    credential = Credential(clock)
+    tokens = TokenProvider(credential, "scope", clock=clock)
+    tokens.token(Deadline(1))
+    expiry = clock.now + 3600
+    clock.now = expiry - 100
+    credential.lifetime = 100  # azure-identity handed back its cached token
+    tokens.token(Deadline(1))
+    wait_idle(tokens)
+    calls = credential.calls
+    tokens.token(Deadline(1))
+    assert credential.calls == calls
