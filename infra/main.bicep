@@ -77,7 +77,8 @@ param graphTimeoutSeconds string = '10'
 @description('REQUEST_DEADLINE_SECONDS: time budget of one invocation, in seconds (0.5 to 110).')
 param requestDeadlineSeconds string = '25'
 
-@description('Grant the identity the Graph app roles in this deployment. Needs AppRoleAssignment.ReadWrite.All (e.g. Privileged Role Administrator); set false to grant them separately.')
+// Granting needs AppRoleAssignment.ReadWrite.All (e.g. Privileged Role Administrator); false: grant separately.
+@description('Grant the identity its Microsoft Graph app roles in this deployment.')
 param grantGraphAppRoles bool = true
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))

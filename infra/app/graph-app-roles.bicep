@@ -20,7 +20,8 @@ var graphAppId = '00000003-0000-0000-c000-000000000000'
 // (https://learn.microsoft.com/graph/permissions-reference), application permissions:
 //   VirtualAppointment.Read.All  d4f67ec2-59b5-4bdc-b4af-d78f6f9c1954  getVirtualAppointmentJoinWebUrl
 //   OnlineMeetings.Read.All      c1684f21-1984-47fa-9d61-2dc8c296bb70  find a meeting by its join link
-// Check in a tenant: az ad sp show --id 00000003-0000-0000-c000-000000000000 --query "appRoles[?value=='OnlineMeetings.Read.All'].id"
+// To check them in a tenant:
+//   az ad sp show --id 00000003-0000-0000-c000-000000000000 --query "appRoles[?value=='OnlineMeetings.Read.All'].id"
 var appRoleIds = {
   'VirtualAppointment.Read.All': 'd4f67ec2-59b5-4bdc-b4af-d78f6f9c1954'
   'OnlineMeetings.Read.All': 'c1684f21-1984-47fa-9d61-2dc8c296bb70'
