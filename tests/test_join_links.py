@@ -1,0 +1,207 @@
+"""Issue 6: Teams join links and numbers as input, and many meetings in one call through Graph's `$batch`."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from devhost.emulator import Fault
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+
+
+def lookup_filter(recorded) -> str:
+    return parse_qs(urlsplit(recorded.target).query)["$filter"][0]
+
+
+def test_classic_join_link_is_looked_up_then_answered(call, meeting, emulator):
+    answer = call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_UPN})
+    assert answer.status == 200
+    assert answer.body == {
+        "joinWebUrl": meeting.appointment_url,
+        "meetingId": meeting.meeting_id,
+        "organizerId": ORGANIZER_UPN,
+    }
+    lookup, join = emulator.graph_calls()
+    assert lookup_filter(lookup) == f"JoinWebUrl eq '{meeting.join_web_url}'"  # exactly as Teams wrote it
+    assert "'" not in lookup.target and " " not in lookup.target  # the whole query is URL-encoded
+    assert join.target.endswith("/getVirtualAppointmentJoinWebUrl")
+
+
+def test_classic_link_names_its_organizer(call, meeting):
+    answer = call("POST", body={"joinUrl": meeting.join_web_url})
+    assert answer.status == 200
+    assert answer.body["organizerId"] == ORGANIZER_ID  # the Oid in the link's context
+
+
+def test_short_link_is_looked_up_by_its_number(call, meeting, emulator):
+    link = "https://teams.microsoft.com/meet/123456789012?p=AbCdEf123"
+    answer = call(params={"joinUrl": link, "organizerId": ORGANIZER_ID})
+    assert answer.status == 200 and answer.body["meetingId"] == meeting.meeting_id
+    assert lookup_filter(emulator.graph_calls()[0]) == "joinMeetingIdSettings/joinMeetingId eq '123456789012'"
+
+
+def test_meeting_number_from_the_invite(call, meeting, emulator):
+    answer = call("POST", body={"joinMeetingId": "123 456 789 012", "organizerId": ORGANIZER_ID})
+    assert answer.status == 200 and answer.body["meetingId"] == meeting.meeting_id
+    assert lookup_filter(emulator.graph_calls()[0]).endswith("eq '123456789012'")
+
+
+def test_no_match_is_meeting_not_found(call, meeting):
+    answer = call(params={"joinMeetingId": "999999999999", "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (404, "MeetingNotFound")
+    assert "organizer" in answer.body["error"]["message"]
+
+
+def test_lookup_without_the_role_names_it(call, meeting, emulator):
+    emulator.state.roles.discard("OnlineMeetings.Read.All")
+    answer = call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphAccessDenied")
+    assert "OnlineMeetings.Read.All" in answer.body["error"]["message"]
+
+
+def test_more_than_one_selector_is_400(call, meeting, emulator):
+    answer = call(params={"meetingId": meeting.meeting_id, "joinMeetingId": "123456789012"})
+    assert answer.status == 400
+    assert "only one" in answer.body["error"]["message"]
+    assert emulator.state.graph_requests == []
+
+
+BAD_LINKS = [
+    "http://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+    "https://teams.microsoft.com.evil.example/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+    "https://teams.microsoft.com@evil.example/l/meetup-join/x",
+    "https://evil.example/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+    "https://teams.microsoft.com/l/meetup-join/abc' or JoinWebUrl ne '",
+    "https://teams.microsoft.com/l/meetup-join/abc%27",  # fine: percent-escaped quote is just text
+    "https://teams.microsoft.com/l/meetup-join/abc def",
+    "https://teams.microsoft.com/l/meetup-join/abc#frag",
+    "https://teams.microsoft.com/l/channel/19%3aabc/General",
+    "https://teams.microsoft.com/meet/12ab?p=x",
+    "https://teams.microsoft.com/meet/123456789012?p=x'y",
+    "javascript:alert(1)",
+    "https://teams.microsoft.com/l/meetup-join/" + "a" * 2048,
+    "https://teams.microsoft.com/l/meetup-join/\u0430bc",
+    "https://teams.microsoft.com/l/meetup-join/abc\r\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("link", BAD_LINKS, ids=range(len(BAD_LINKS)))
+def test_only_teams_links_are_accepted(call, meeting, emulator, link):
+    answer = call(params={"joinUrl": link, "organizerId": ORGANIZER_ID})
+    if link.endswith("abc%27"):
+        assert answer.status == 404  # valid shape, no such meeting; the filter held
+        assert lookup_filter(emulator.graph_calls()[0]) == f"JoinWebUrl eq '{link}'"
+        return
+    assert answer.status == 400, link
+    assert emulator.state.graph_requests == []
+
+
+@pytest.mark.parametrize(
+    "number", ["12345", "1" * 21, "123-456", "".join(chr(0xFF11 + i) for i in range(9)), "123456789'"]
+)
+def test_bad_meeting_numbers_are_400(call, emulator, number):
+    answer = call(params={"joinMeetingId": number, "organizerId": ORGANIZER_ID})
+    assert answer.status == 400
+    assert emulator.state.graph_requests == []
+
+
+# --- batch ---------------------------------------------------------------------------------------------------
+
+
+def batch_calls(emulator):
+    return [r for r in emulator.state.graph_requests if r.target.endswith("/$batch")]
+
+
+def test_batch_answers_in_order_given(call, emulator, configure):
+    meetings = [
+        emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN, join_meeting_id=f"1000000000{i:02}") for i in range(3)
+    ]
+    items = [
+        {"meetingId": meetings[0].meeting_id, "organizerId": ORGANIZER_ID},
+        {"meetingId": "../../etc", "organizerId": ORGANIZER_ID},
+        {"joinUrl": meetings[1].join_web_url},
+        {"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_UPN},
+        {"joinMeetingId": "1000000000 02", "organizerId": ORGANIZER_UPN},
+        "not an object",
+    ]
+    answer = call("POST", body={"meetings": items}, action="batch")
+    assert answer.status == 200
+    results = answer.body["results"]
+    assert [r.get("joinWebUrl") for r in results] == [
+        meetings[0].appointment_url,
+        None,
+        meetings[1].appointment_url,
+        None,
+        meetings[2].appointment_url,
+        None,
+    ]
+    assert results[0] == {**items[0], "joinWebUrl": meetings[0].appointment_url}
+    assert set(results[1]) == {"error"}  # nothing unvalidated is echoed
+    assert results[1]["error"]["code"] == "InvalidRequest"
+    assert results[2]["meetingId"] == meetings[1].meeting_id
+    assert results[3]["error"]["code"] == "MeetingNotFound" and results[3]["meetingId"] == "MSpub3RoZXJl"
+    assert results[5]["error"]["code"] == "InvalidRequest"
+    assert len(batch_calls(emulator)) == 2  # one round of lookups, one of join URLs
+    assert all("../" not in str(r.body) for r in batch_calls(emulator))
+
+
+def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
+    meeting = emulator.add_meeting(ORGANIZER_ID)
+    answer = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}] * 45})
+    assert answer.status == 200
+    assert [r["joinWebUrl"] for r in answer.body["results"]] == [meeting.appointment_url] * 45
+    sizes = [len(r.body["requests"]) for r in batch_calls(emulator)]
+    assert sizes == [20, 20, 5]
+    assert emulator.graph_calls() == []  # no single GETs
+
+
+def test_batch_items_throttled_are_retried_in_a_later_batch(call, meeting, emulator):
+    emulator.state.batch_item_faults.extend([Fault(status=429, retry_after="1")] * 2)
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item] * 5})
+    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [meeting.appointment_url] * 5
+    sizes = [len(r.body["requests"]) for r in batch_calls(emulator)]
+    assert sizes == [5, 2]
+
+
+def test_batch_items_throttled_past_the_deadline_fail_alone(call, meeting, emulator):
+    emulator.state.batch_item_faults.append(Fault(status=429, retry_after="60"))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item] * 3})
+    assert answer.status == 200
+    codes = [r.get("error", {}).get("code") for r in answer.body["results"]]
+    assert sorted(codes, key=str) == [None, None, "Throttled"]
+    assert len(batch_calls(emulator)) == 1
+
+
+def test_whole_batch_throttled_is_retried(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=429, retry_after="1"))
+    answer = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}]})
+    assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
+    assert len(batch_calls(emulator)) == 2
+
+
+def test_batch_with_graph_down_fails_every_item_as_unavailable(call, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(reset=True)] * 4)
+    answer = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}] * 2})
+    assert answer.status == 200
+    assert [r["error"]["code"] for r in answer.body["results"]] == ["GraphUnavailable"] * 2
+
+
+@pytest.mark.parametrize("meetings", [[], [{"meetingId": "MSpkYzE3"}] * 101, "MSpkYzE3", {"meetingId": "x"}])
+def test_batch_size_and_shape_are_checked(call, emulator, meetings):
+    answer = call("POST", body={"meetings": meetings})
+    assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+    assert emulator.state.graph_requests == []
+
+
+def test_batch_action_needs_meetings(call, emulator):
+    answer = call("POST", body={"meetingId": "MSpkYzE3"}, action="batch")
+    assert answer.status == 400
+    assert "meetings" in answer.body["error"]["message"]
+
+
+def test_single_call_still_works_beside_the_batch_route(call, meeting):
+    assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
