@@ -238,7 +238,7 @@ def test_setting_names_cover_what_settings_reads() -> None:
     """SETTING_NAMES is the list infra is checked against: it must name every setting settings.py reads."""
     source = (ROOT / "shared" / "settings.py").read_text()
     read = set(re.findall(r"""(?:env\.get|text|_number\(\s*env,)\(?\s*["']([A-Z][A-Z0-9_]+)["']""", source))
-    assert read == set(SETTING_NAMES)
+    assert read == set(SETTING_NAMES), "settings.py reads settings that SETTING_NAMES does not list, or vice versa"
 
 
 def test_app_settings_are_exactly_the_function_settings_and_platform_ones(app_settings) -> None:

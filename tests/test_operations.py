@@ -1,0 +1,104 @@
+"""Issue 7: organizer allow-list, answers no cache keeps, and one structured log line per invocation."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from devhost.emulator import Fault
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+
+
+def invocation_records(logs):
+    return [r for r in logs.records if getattr(r, "getjoinurl", {}).get("event") == "invocation"]
+
+
+def test_allow_list_admits_listed_organizers_case_insensitively(call, meeting, configure):
+    configure(ALLOWED_ORGANIZER_IDS=f" {ORGANIZER_UPN.upper()} , 00000000-0000-0000-0000-000000000001")
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
+    assert answer.status == 200
+
+
+def test_allow_list_refuses_others_before_any_token_or_graph_call(call, meeting, configure, emulator):
+    configure(ALLOWED_ORGANIZER_IDS="someone.else@contoso.example")
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (403, "OrganizerNotAllowed")
+    assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
+
+
+def test_allow_list_applies_to_batch_items_and_implied_organizers(call, meeting, configure, emulator):
+    configure(ALLOWED_ORGANIZER_IDS=ORGANIZER_UPN)
+    answer = call(
+        "POST",
+        body={
+            "meetings": [
+                {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN},
+                {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
+                {"joinUrl": meeting.join_web_url},  # its Oid is not on the list
+            ]
+        },
+    )
+    results = answer.body["results"]
+    assert results[0]["joinWebUrl"] == meeting.appointment_url
+    assert results[1]["error"]["code"] == "OrganizerNotAllowed"
+    assert results[2]["error"]["code"] == "OrganizerNotAllowed"
+
+
+def test_bad_allow_list_is_a_configuration_error(call, configure):
+    configure(ALLOWED_ORGANIZER_IDS="alice@contoso.example, not an id")
+    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (500, "ConfigurationError")
+    assert "ALLOWED_ORGANIZER_IDS" in answer.body["error"]["message"]
+
+
+def test_every_answer_says_no_store(call, meeting):
+    ok = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    bad = call(params={"meetingId": "../x", "organizerId": ORGANIZER_ID})
+    batch = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}]})
+    assert {a.headers["Cache-Control"] for a in (ok, bad, batch)} == {"no-store"}
+
+
+def test_one_structured_line_per_invocation(call, meeting, logs):
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    [record] = invocation_records(logs)
+    assert record.levelno == logging.INFO
+    fields = json.loads(record.getMessage())
+    assert fields == record.getjoinurl
+    assert fields["clientRequestId"] == answer.headers["client-request-id"]
+    assert fields["graphRequestId"] == answer.headers["request-id"]
+    assert (fields["outcome"], fields["status"], fields["graphAttempts"]) == ("OK", 200, 1)
+    assert fields["durationMs"] >= 0
+
+
+def test_failures_are_logged_with_their_code(call, meeting, logs):
+    call(params={"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID})
+    [record] = invocation_records(logs)
+    assert (record.getjoinurl["outcome"], record.getjoinurl["status"]) == ("MeetingNotFound", 404)
+
+
+def test_retries_are_warnings_with_the_correlation_fields(call, meeting, emulator, logs):
+    emulator.state.graph_faults.append(Fault(status=503, retry_after="0"))
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    warnings = [r for r in logs.records if r.levelno == logging.WARNING and r.name == "getjoinurl"]
+    assert [w.getjoinurl["event"] for w in warnings] == ["graphRetry"]
+    assert warnings[0].getjoinurl["clientRequestId"] == answer.headers["client-request-id"]
+    assert warnings[0].getjoinurl["reason"] == "HTTP 503"
+    assert invocation_records(logs)[0].getjoinurl["graphAttempts"] == 2
+
+
+def test_batch_line_counts_items(call, meeting, logs):
+    call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}, {"x": 1}]})
+    [record] = invocation_records(logs)
+    assert (record.getjoinurl["items"], record.getjoinurl["failedItems"]) == (2, 1)
+
+
+def test_no_token_at_any_level_and_no_join_url_at_info(call, meeting, emulator, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, azure-identity and azure-core included
+    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_ID})
+    assert emulator.state.tokens and caplog.records
+    for token in emulator.state.tokens:
+        assert token not in caplog.text
+    assert emulator.identity_header not in caplog.text
+    loud = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert meeting.appointment_url not in loud and meeting.join_web_url not in loud
