@@ -1,0 +1,128 @@
+"""Unit tests of pure helpers: settings, validation, OData literals, Retry-After and backoff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from shared.errors import ApiError
+from shared.graph_paths import join_web_url_path, meeting_lookup_path, odata_string
+from shared.retry import BACKOFF_CAP_SECONDS, backoff_seconds, retry_after_seconds
+from shared.settings import SETTING_NAMES, Settings
+from shared.validation import (
+    MeetingQuery,
+    organizer_from_join_url,
+    parse_allowed_organizers,
+    parse_meeting_query,
+    validate_join_meeting_id,
+)
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert settings.graph_root == "https://graph.microsoft.com/v1.0"
+    assert settings.graph_scope == "https://graph.microsoft.com/.default"
+    assert (settings.graph_max_retries, settings.graph_timeout_seconds, settings.request_deadline_seconds) == (
+        3,
+        10,
+        25,
+    )
+    assert settings.allowed_organizer_ids is None and settings.default_organizer_id is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GRAPH_BASE_URL", "http://graph.microsoft.com"),
+        ("GRAPH_BASE_URL", "https://graph.microsoft.com/v1.0"),
+        ("GRAPH_BASE_URL", "https://graph.microsoft.com?x=1"),
+        ("GRAPH_API_VERSION", "v2"),
+        ("GRAPH_CREDENTIAL", "password"),
+        ("GRAPH_MAX_RETRIES", "1.5"),
+        ("GRAPH_MAX_RETRIES", "-1"),
+        ("GRAPH_TIMEOUT_SECONDS", "0"),
+        ("REQUEST_DEADLINE_SECONDS", "300"),
+        ("DEFAULT_ORGANIZER_ID", "nobody"),
+    ],
+)
+def test_bad_settings_name_themselves(name, value):
+    with pytest.raises(ApiError) as raised:
+        Settings.from_env({name: value})
+    assert (raised.value.status, raised.value.code) == (500, "ConfigurationError")
+    assert name in raised.value.message
+
+
+def test_plain_http_only_to_loopback():
+    assert Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:7072"}).graph_base_url == "http://127.0.0.1:7072"
+    assert Settings.from_env({"GRAPH_BASE_URL": "http://localhost:1"}).graph_root == "http://localhost:1/v1.0"
+
+
+def test_every_setting_is_in_the_sample_and_the_readme():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sample = json.loads((root / "local.settings.sample.json").read_text())["Values"]
+    readme = (root / "README.md").read_text()
+    for name in SETTING_NAMES:
+        assert name in sample, name
+        assert f"| `{name}` |" in readme, name
+
+
+def test_odata_string_doubles_quotes():
+    assert odata_string("it's") == "'it''s'"
+
+
+def test_paths_encode_every_segment():
+    assert join_web_url_path("a@b.example", "x+y=") == (
+        "/users/a%40b.example/onlineMeetings/x%2By%3D/getVirtualAppointmentJoinWebUrl"
+    )
+    path = meeting_lookup_path(MeetingQuery("a@b.example", join_url="https://teams.microsoft.com/l/meetup-join/a'b"))
+    assert path.startswith("/users/a%40b.example/onlineMeetings?$filter=JoinWebUrl%20eq%20%27")
+    assert "%27%27" in path  # the quote doubled, then encoded
+
+
+def test_meeting_number_loses_its_spaces():
+    assert validate_join_meeting_id(" 123 456 789 012 ") == "123456789012"
+
+
+def test_organizer_comes_from_a_classic_links_context():
+    link = (
+        "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context="
+        "%7b%22Tid%22%3a%2272f988bf-86f1-41af-91ab-2d7cd011db47%22%2c%22Oid%22%3a%22"
+        "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c%22%7d"
+    )
+    assert organizer_from_join_url(link) == "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
+    assert organizer_from_join_url(link.replace("8b1f6c3e", "../../x")) is None
+    assert organizer_from_join_url("https://teams.microsoft.com/l/meetup-join/x?context=%7bbroken") is None
+
+
+def test_explicit_organizer_beats_the_link_and_the_default():
+    query = parse_meeting_query({"meetingId": "MSpk", "organizerId": "a@b.example"}, "c@d.example")
+    assert query.organizer_id == "a@b.example"
+    assert parse_meeting_query({"meetingId": "MSpk"}, "c@d.example").organizer_id == "c@d.example"
+
+
+def test_numeric_meeting_number_in_json_is_accepted():
+    assert parse_meeting_query({"joinMeetingId": 123456789012}, "c@d.example").join_meeting_id == "123456789012"
+
+
+def test_allow_list_parsing():
+    assert parse_allowed_organizers("") is None
+    assert parse_allowed_organizers(" A@B.example ,, c@d.example ") == {"a@b.example", "c@d.example"}
+
+
+def test_retry_after_in_both_forms():
+    assert retry_after_seconds({"Retry-After": "7"}) == 7
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= retry_after_seconds({"Retry-After": when}) <= 31
+    assert retry_after_seconds({"Retry-After": "soon"}) is None
+    assert retry_after_seconds({}) is None
+
+
+def test_backoff_grows_with_jitter_and_a_cap():
+    first = [backoff_seconds(1) for _ in range(50)]
+    assert all(0.25 <= w <= 0.5 for w in first) and len(set(first)) > 1
+    assert all(w <= BACKOFF_CAP_SECONDS for w in (backoff_seconds(10) for _ in range(50)))
