@@ -1,0 +1,60 @@
+"""A schemathesis check for `make fuzz`, loaded by connector/fuzz.py through SCHEMATHESIS_HOOKS.
+
+The batch answers 200 even when single items are invalid (each gets its own error), so the schema cannot carry the
+single lookup's patterns for its items. This check holds every batch answer to them instead: 200 only for a list of
+1 to 100 meetings, one result per item, and an item gets InvalidRequest exactly when the single lookup's rules (the
+GET operation's parameter patterns and lengths, one of meetingId/joinUrl/joinMeetingId) reject it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+
+SPEC = json.loads((Path(__file__).resolve().parent / "apiDefinition.swagger.json").read_text(encoding="utf-8"))
+RULES = {p["name"]: p for p in SPEC["paths"]["/GetJoinUrl"]["get"]["parameters"] if p.get("in") == "query"}
+MEETINGS = SPEC["definitions"]["BatchRequest"]["properties"]["meetings"]
+SELECTORS = ("meetingId", "joinUrl", "joinMeetingId")
+
+
+def conforms(name: str, value: Any) -> bool:
+    """ECMAScript semantics for the anchored patterns: re.fullmatch, so '$' never matches before a final newline."""
+    if name == "joinMeetingId" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # the function also takes a JSON number here; OpenAPI 2.0 cannot say string-or-number
+    rule = RULES[name]
+    if not isinstance(value, str) or len(value) > rule["maxLength"]:
+        return False
+    return re.fullmatch(rule["pattern"], value) is not None
+
+
+def item_is_valid(item: Any) -> bool:
+    """With DEFAULT_ORGANIZER_ID set (fuzz.py sets it), organizerId may be left out; empty or null means left out."""
+    if not isinstance(item, dict):
+        return False
+    given = [name for name in (*SELECTORS, "organizerId") if item.get(name) not in (None, "")]
+    selectors = [name for name in given if name in SELECTORS]
+    return len(selectors) == 1 and all(conforms(name, item[name]) for name in given)
+
+
+@schemathesis.check
+def batch_items_fail_alone(ctx: Any, response: Any, case: Any) -> bool | None:
+    if case.operation.path != "/GetJoinUrl/batch" or response.status_code != 200:
+        return None
+    meetings = case.body.get("meetings") if isinstance(case.body, dict) else None
+    if not isinstance(meetings, list) or not MEETINGS["minItems"] <= len(meetings) <= MEETINGS["maxItems"]:
+        raise AssertionError(
+            f"200 for a batch whose meetings is not a list of {MEETINGS['minItems']} to {MEETINGS['maxItems']} items"
+        )
+    results = response.json().get("results")
+    if not isinstance(results, list) or len(results) != len(meetings):
+        raise AssertionError(f"{len(meetings)} meetings sent, but results is {results!r}")
+    for index, (item, result) in enumerate(zip(meetings, results, strict=True)):
+        code = (result.get("error") or {}).get("code")
+        if item_is_valid(item) == (code == "InvalidRequest"):
+            verdict = "valid" if item_is_valid(item) else "invalid"
+            raise AssertionError(f"meetings[{index}] {item!r} is {verdict} for the single lookup, yet got {result!r}")
+    return True

@@ -1,0 +1,469 @@
+"""Issue 6: the Power Automate custom connector (connector/) and the OpenApi function that serves its definition.
+
+The definition must describe the real API exactly: its patterns are the very strings in shared/validation.py, and
+they accept and refuse the same good and hostile values as the function's validators (here with Python's `re`, and
+with a real ECMAScript engine when node is installed, since Power Automate evaluates them as ECMAScript).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from openapi_spec_validator import OpenAPIV2SpecValidator, validate
+
+from devhost.host import load_function, route_pattern
+from shared import validation
+from shared.errors import ApiError
+from shared.join_links import BATCH_MAX_ITEMS
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+CONNECTOR = APP_ROOT / "connector"
+SPEC: dict[str, Any] = json.loads((CONNECTOR / "apiDefinition.swagger.json").read_text(encoding="utf-8"))
+PROPERTIES: dict[str, Any] = json.loads((CONNECTOR / "apiProperties.json").read_text(encoding="utf-8"))
+
+OPERATIONS = {
+    ("get", "/GetJoinUrl"): "GetJoinUrl",
+    ("post", "/GetJoinUrl"): "GetJoinUrlFromBody",
+    ("post", "/GetJoinUrl/batch"): "GetJoinUrls",
+}
+ERROR_STATUSES = ("400", "403", "404", "429", "500", "502", "503", "504")
+# Words that keep their capitals inside a sentence-case summary.
+PROPER_WORDS = {"URL", "URLs", "ID", "IDs", "Teams", "Microsoft", "Graph"}
+
+RULES = {
+    "meetingId": (validation.MEETING_ID_PATTERN, validation.MEETING_ID_MAX, validation.validate_meeting_id),
+    "organizerId": (validation.ORGANIZER_ID_PATTERN, validation.ORGANIZER_ID_MAX, validation.validate_organizer_id),
+    "joinUrl": (validation.JOIN_URL_PATTERN, validation.JOIN_URL_MAX, validation.validate_join_url),
+    "joinMeetingId": (
+        validation.JOIN_MEETING_ID_PATTERN,
+        validation.JOIN_MEETING_ID_MAX,
+        validation.validate_join_meeting_id,
+    ),
+}
+
+GUID = "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
+CLASSIC = (
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjkxMGI0ZTEtZDA4Ni00NzE1LWE5ZjYtZDcxZTI0N2Q1ZTQ2%40thread.v2"
+    "/0?context=%7b%22Tid%22%3a%2272f988bf-86f1-41af-91ab-2d7cd011db47%22%2c%22Oid%22%3a%22" + GUID + "%22%7d"
+)
+SHORT = "https://teams.microsoft.com/meet/123456789012?p=AbCdEf123"
+
+# Hostile to every field: separators, escapes, control characters, quotes, look-alikes, sheer length.
+HOSTILE_EVERYWHERE = [
+    "",
+    "../../etc/passwd",
+    "..%2F..%2Fusers",
+    "a?b=c",
+    "a#frag",
+    "a%2Fb",
+    "a/b",
+    "a\\b",
+    "a b",
+    "\x00",
+    "a\x00b",
+    "a\tb",
+    "\r\nSet-Cookie: x=1",
+    "'",
+    '"',
+    "a'b",
+    'a"b',
+    "' or 1 eq 1 or '",
+    "<script>alert(1)</script>",
+    "\u202eabc",  # right-to-left override
+    "a\u200bb",  # zero-width space
+    "\ufeffabc",  # byte order mark
+    "x" * 5000,
+]
+
+GOOD = {
+    "meetingId": [
+        "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZi",
+        "MSo4YjFmNmMzZS0yYTRkLTRlOWItYTdjMS01ZDNlMmYxYTBiOWMqMCoqMTk6bWVldGluZ19hYmNAdGhyZWFkLnYy==",
+        "a",
+        "A-b_c+d=",
+        "x" * validation.MEETING_ID_MAX,
+    ],
+    "organizerId": [
+        GUID,
+        GUID.upper(),
+        "adele.vance@contoso.example",
+        "o'brien@contoso.com",  # a quote is legal in a UPN; organizerId only ever goes into a URL path, encoded
+        "first.last+tag@sub.contoso.co.uk",
+        "a" * 64 + "@" + "b" * 40 + ".example",  # 113 characters, the limit
+    ],
+    "joinUrl": [
+        CLASSIC,
+        SHORT,
+        "https://teams.microsoft.com/meet/123456",
+        "https://gov.teams.microsoft.us/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+        "https://dod.teams.microsoft.us/meet/12345678901234567890?p=x",
+        "https://teams.microsoftonline.cn/l/meetup-join/x",
+        # Dots and slashes are part of classic links; the link is only ever an OData string literal, never a path.
+        "https://teams.microsoft.com/l/meetup-join/../../users",
+        "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.JOIN_URL_MAX - 42),  # 2048, the limit
+    ],
+    "joinMeetingId": [
+        "123456789012",
+        "123 456 789 012",
+        " 123456 ",
+        "123456",
+        "1" * 20,
+        "1 2 3 4 5 6",
+    ],
+}
+
+HOSTILE = {
+    "meetingId": [
+        "x" * (validation.MEETING_ID_MAX + 1),
+        "abc\n",  # Python's `$` alone would let the newline through; ECMAScript's does not
+        "abc.def",
+        "abc:def",
+        "abc@def",
+        "\u0430bc",  # Cyrillic a
+        "\uff41bc",  # fullwidth a
+        "abc%3D",
+        "abc=\n",
+    ],
+    "organizerId": [
+        "adele@contoso",
+        "@contoso.com",
+        "adele@",
+        "a..b@contoso.com",
+        ".adele@contoso.com",
+        "adele@-contoso.com",
+        "adele@contoso-.com",
+        "adele@contoso..com",
+        "adele@contoso.com\n",
+        "adele@contoso.com/../../users",
+        "adele@contoso.com?$filter=x",
+        "adele@contoso.com#",
+        "{" + GUID + "}",
+        GUID + "\n",
+        GUID[:-1],
+        GUID.replace("8", "\uff18"),  # fullwidth digit
+        "adele@c\u043entoso.com",  # Cyrillic o
+        "adele@contoso.com'",
+        "a" * 65 + "@" + "b" * 40 + ".example",  # 114 characters: the pattern allows it, maxLength does not
+    ],
+    "joinUrl": [
+        "http://teams.microsoft.com/l/meetup-join/x",
+        "https://teams.microsoft.com/l/meetup-join/",
+        "https://teams.microsoft.com/l/meetup-join/x'y",
+        "https://teams.microsoft.com/l/meetup-join/x'%20or%20'1'%20eq%20'1",
+        'https://teams.microsoft.com/l/meetup-join/x"y',
+        "https://teams.microsoft.com/l/meetup-join/x y",
+        "https://teams.microsoft.com/l/meetup-join/x#frag",
+        "https://teams.microsoft.com/l/meetup-join/x\n",
+        "https://teams.microsoft.com/l/meetup-join/x\\y",
+        "https://teams.microsoft.com/l/meetup-join/x<y>",
+        "https://teams.microsoft.com.evil.example/l/meetup-join/x",
+        "https://teams.microsoft.com@evil.example/l/meetup-join/x",
+        "https://evil.example/teams.microsoft.com/l/meetup-join/x",
+        "https://evil.example/?u=https://teams.microsoft.com/l/meetup-join/x",
+        "https://teams.microsoft.com:8443/l/meetup-join/x",
+        "https://TEAMS.MICROSOFT.COM/l/meetup-join/x",
+        "https://teams.microsoft.com/l/meetup-join/\uff58",  # fullwidth x
+        "https://teams.microsoft.com/meet/12345",
+        "https://teams.microsoft.com/meet/" + "1" * 21,
+        "https://teams.microsoft.com/meet/123456?p=a'b",
+        "https://teams.microsoft.com/meet/123456?p=a/b",
+        "https://teams.microsoft.com/meet/123456/../../x",
+        "https://teams.microsoft.com/meet/\uff11\uff12\uff13\uff14\uff15\uff16",  # fullwidth digits
+        "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.JOIN_URL_MAX - 41),  # 2049
+        "javascript:alert(1)//https://teams.microsoft.com/l/meetup-join/x",
+    ],
+    "joinMeetingId": [
+        "12345",
+        "1" * 21,
+        "\uff11\uff12\uff13\uff14\uff15\uff16",  # fullwidth digits
+        "\u0661\u0662\u0663\u0664\u0665\u0666",  # Arabic-Indic digits: Python's \d would take them, [0-9] does not
+        "123456\n",
+        "123-456-789",
+        "123456'",
+        "123\t456",
+        " " * 58 + "123456",  # 64 characters: allowed
+        " " * 59 + "123456",  # 65 characters: the pattern allows it, maxLength does not
+        "0x123456",
+        "+123456",
+    ],
+}
+HOSTILE["joinMeetingId"].remove(" " * 58 + "123456")
+GOOD["joinMeetingId"].append(" " * 58 + "123456")
+
+
+def cases() -> Iterator[tuple[str, str, bool]]:
+    for field in RULES:
+        yield from ((field, value, True) for value in GOOD[field])
+        yield from ((field, value, False) for value in HOSTILE[field] + HOSTILE_EVERYWHERE)
+
+
+CASES = list(cases())
+
+
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        section, name = node["$ref"].removeprefix("#/").split("/")
+        node = SPEC[section][name]
+    return node
+
+
+def operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in SPEC["paths"].items():
+        for method, operation in item.items():
+            yield method, path, operation
+
+
+def parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    return [resolve(parameter) for parameter in operation["parameters"]]
+
+
+def query_rules(name: str) -> tuple[str, int]:
+    [parameter] = [p for p in parameters(SPEC["paths"]["/GetJoinUrl"]["get"]) if p["name"] == name]
+    return parameter["pattern"], parameter["maxLength"]
+
+
+def swagger_accepts(field: str, value: str) -> bool:
+    """JSON Schema's maxLength and pattern. The patterns are anchored (^...$), so ECMAScript's RegExp.test is
+    re.fullmatch: under re.search, Python's `$` would also match just before a final newline."""
+    pattern, max_length = query_rules(field)
+    return len(value) <= max_length and re.fullmatch(pattern, value) is not None
+
+
+def function_accepts(field: str, value: str) -> bool:
+    try:
+        RULES[field][2](value)
+    except ApiError as error:
+        assert (error.status, error.code) == (400, "InvalidRequest")
+        return False
+    return True
+
+
+def schema_properties(schema: dict[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Every property below a schema, as (where, the property as written, the property resolved)."""
+    schema = resolve(schema)
+    if schema.get("type") == "array":
+        yield from schema_properties(schema["items"], f"{where}[]")
+    for name, written in schema.get("properties", {}).items():
+        resolved = resolve(written)
+        yield f"{where}.{name}", written, resolved
+        yield from schema_properties(resolved, f"{where}.{name}")
+
+
+# --- the definition ----------------------------------------------------------------------------------------------
+
+
+def test_definition_is_valid_openapi_2():
+    validate(SPEC, cls=OpenAPIV2SpecValidator)
+    assert SPEC["swagger"] == "2.0"
+    assert SPEC["basePath"] == "/api"
+    assert SPEC["schemes"] == ["https"]
+    assert SPEC["host"].endswith(".example.com")  # a placeholder that can never receive a function key
+    assert SPEC["info"]["title"] and len(SPEC["info"]["description"]) >= 30
+
+
+def test_operations_and_their_names():
+    found = {(method, path): operation["operationId"] for method, path, operation in operations()}
+    assert found == OPERATIONS
+    for method, path, operation in operations():
+        assert re.fullmatch(r"(?:[A-Z][a-z0-9]*)+", operation["operationId"]), operation["operationId"]
+        words = operation["summary"].split()
+        assert words[0][0].isupper() and not operation["summary"].endswith("."), (method, path)
+        assert all(word.islower() or word in PROPER_WORDS for word in words[1:]), operation["summary"]
+        assert len(operation["description"]) > len(operation["summary"]), (method, path)
+    summaries = [operation["summary"] for _, _, operation in operations()]
+    assert len(set(summaries)) == len(summaries)
+
+
+def test_every_parameter_has_a_summary_and_a_description():
+    for method, path, operation in operations():
+        for parameter in parameters(operation):
+            where = (method, path, parameter["name"])
+            assert parameter.get("x-ms-summary"), where
+            assert parameter.get("description"), where
+            if parameter["in"] == "body":
+                assert parameter["required"] is True
+                for name, written, resolved in schema_properties(parameter["schema"], "body"):
+                    assert written.get("x-ms-summary") or resolved.get("x-ms-summary"), (method, path, name)
+
+
+def test_advanced_inputs_are_marked_advanced():
+    for method, path, operation in operations():
+        for parameter in parameters(operation):
+            if parameter["in"] == "header":
+                assert parameter["x-ms-visibility"] == "advanced", (method, path, parameter["name"])
+                assert parameter["required"] is False
+        names = {parameter["name"]: parameter for parameter in parameters(operation)}
+        assert {"client-request-id", "Accept-Language"} <= set(names)
+    assert resolve({"$ref": "#/definitions/MeetingQuery"})["properties"]["organizerId"]["x-ms-visibility"] == "advanced"
+    assert resolve({"$ref": "#/definitions/BatchItem"})["properties"]["organizerId"]["x-ms-visibility"] == "advanced"
+    [organizer] = [p for p in parameters(SPEC["paths"]["/GetJoinUrl"]["get"]) if p["name"] == "organizerId"]
+    assert organizer["x-ms-visibility"] == "advanced" and organizer["required"] is False
+
+
+def test_every_response_property_has_a_summary():
+    for method, path, operation in operations():
+        for status, response in operation["responses"].items():
+            assert response.get("description"), (method, path, status)
+            for name, written, resolved in schema_properties(response["schema"], f"{status}"):
+                assert written.get("x-ms-summary") or resolved.get("x-ms-summary"), (method, path, name)
+                assert written.get("description") or resolved.get("description"), (method, path, name)
+
+
+def test_responses_cover_success_and_every_error_status():
+    for method, path, operation in operations():
+        responses = operation["responses"]
+        assert set(responses) == {"200", *ERROR_STATUSES}, (method, path)
+        for status in ERROR_STATUSES:
+            assert responses[status]["schema"] == {"$ref": "#/definitions/Error"}
+        assert "Retry-After" in responses["429"]["headers"]
+        assert "client-request-id" in responses["200"]["headers"]
+    error = resolve({"$ref": "#/definitions/Error"})
+    assert error["required"] == ["error"]
+    assert resolve(error["properties"]["error"])["required"] == ["code", "message"]
+    single = resolve({"$ref": "#/definitions/JoinUrlResult"})
+    assert set(single["required"]) == {"joinWebUrl", "meetingId", "organizerId"}
+
+
+def test_the_function_key_is_an_api_key_connection_parameter():
+    [(name, scheme)] = SPEC["securityDefinitions"].items()
+    assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "x-functions-key"}
+    assert SPEC["security"] == [{name: []}]
+    parameter = PROPERTIES["properties"]["connectionParameters"][name]
+    assert parameter["type"] == "securestring"
+    ui = parameter["uiDefinition"]
+    assert ui["displayName"] and ui["description"] and ui["constraints"]["required"] == "true"
+    assert ui["constraints"]["clearText"] is False
+
+
+# --- the patterns and the function's own rules ------------------------------------------------------------------
+
+
+def test_patterns_are_the_functions_own_strings():
+    body = resolve({"$ref": "#/definitions/MeetingQuery"})["properties"]
+    for field, (pattern, max_length, _) in RULES.items():
+        assert query_rules(field) == (pattern, max_length), field
+        assert (body[field]["pattern"], body[field]["maxLength"]) == (pattern, max_length), field
+        assert pattern.startswith("^") and pattern.endswith("$")
+
+
+def test_batch_items_carry_no_pattern_but_the_list_is_bounded():
+    meetings = resolve({"$ref": "#/definitions/BatchRequest"})["properties"]["meetings"]
+    assert (meetings["minItems"], meetings["maxItems"]) == (1, BATCH_MAX_ITEMS)
+    item = resolve(meetings["items"])
+    assert set(item["properties"]) == set(RULES)
+    for name, prop in item["properties"].items():
+        assert not {"pattern", "maxLength", "minLength", "format", "enum"} & set(prop), name
+        assert prop["type"] == "string"
+
+
+@pytest.mark.parametrize(("field", "value", "good"), CASES, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(CASES)])
+def test_definition_and_function_agree(field, value, good):
+    assert swagger_accepts(field, value) == function_accepts(field, value) == good
+
+
+def test_the_patterns_mean_the_same_in_ecmascript():
+    """Power Automate checks patterns as ECMAScript regular expressions; node runs the same cases."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    rules = {field: query_rules(field) for field in RULES}
+    script = (
+        "const {rules, cases} = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "const out = cases.map(([f, v]) => [...v].length <= rules[f][1] && new RegExp(rules[f][0]).test(v));"
+        "process.stdout.write(JSON.stringify(out));"
+    )
+    payload = json.dumps({"rules": rules, "cases": [(field, value) for field, value, _ in CASES]})
+    result = subprocess.run([node, "-e", script], input=payload, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    verdicts = json.loads(result.stdout)
+    disagreements = [(f, v[:80], good) for (f, v, good), ok in zip(CASES, verdicts, strict=True) if ok != good]
+    assert disagreements == []
+
+
+# --- the OpenApi function ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serve() -> Callable[..., func.HttpResponse]:
+    entry, config = load_function("OpenApi", APP_ROOT)
+    [trigger] = [binding for binding in config["bindings"] if binding["type"] == "httpTrigger"]
+    assert trigger["authLevel"] == "anonymous"
+    assert trigger["methods"] == ["get"]
+    assert trigger["route"] == "openapi.json"
+
+    def get(url: str = "https://contoso-join.azurewebsites.net/api/openapi.json", **headers: str) -> func.HttpResponse:
+        return entry(func.HttpRequest(method="GET", url=url, headers=headers, params={}, body=b""))
+
+    return get
+
+
+def served(response: func.HttpResponse) -> dict[str, Any]:
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_body())
+
+
+def test_served_definition_is_the_file_with_the_requests_host(serve):
+    response = serve(host="contoso-join.azurewebsites.net")
+    body = served(response)
+    assert body == {**SPEC, "host": "contoso-join.azurewebsites.net"}
+    assert list(body) == list(SPEC)  # same order: host stays where the file has it
+    assert response.headers["Cache-Control"].startswith("public")
+    assert "X-Forwarded-Host" in response.headers["Vary"]
+    assert response.headers["client-request-id"]
+
+
+def test_served_definition_prefers_the_forwarded_host(serve):
+    body = served(serve(host="contoso-join.azurewebsites.net", **{"x-forwarded-host": "api.contoso.com, proxy.local"}))
+    assert body["host"] == "api.contoso.com"
+    assert body["schemes"] == ["https"]
+
+
+def test_served_definition_for_the_local_dev_host_says_http(serve):
+    body = served(serve("http://localhost:7071/api/openapi.json", host="localhost:7071"))
+    assert (body["host"], body["schemes"]) == ("localhost:7071", ["http"])
+
+
+MALFORMED_HOSTS = ["evil.example/x", 'a"b', "a b", "a\r\nb", "-bad.example", "x" * 300, "h:99999999", "", "\uff45vil.x"]
+
+
+@pytest.mark.parametrize("host", MALFORMED_HOSTS)
+def test_a_malformed_host_is_left_out(serve, host):
+    body = served(serve(host=host))
+    assert "host" not in body  # OpenAPI 2.0: then the host serving the definition is meant
+    assert body["paths"] == SPEC["paths"]
+
+
+def test_the_file_is_read_once_and_a_missing_one_is_a_configuration_error(serve, monkeypatch):
+    module = sys.modules["__app__.OpenApi"]
+    served(serve(host="a.example"))
+    served(serve(host="b.example"))
+    assert module.definition.cache_info().currsize == 1
+    monkeypatch.setattr(module, "DEFINITION", CONNECTOR / "missing.swagger.json")
+    module.definition.cache_clear()
+    try:
+        response = serve(host="a.example")
+        assert response.status_code == 500
+        assert response.headers["Cache-Control"] == "no-store"
+        assert json.loads(response.get_body())["error"]["code"] == "ConfigurationError"
+    finally:
+        module.definition.cache_clear()
+
+
+def test_routes_do_not_collide_and_the_connector_is_deployed():
+    definition = route_pattern("openapi.json")
+    config = json.loads((APP_ROOT / "GetJoinUrl" / "function.json").read_text())
+    join_url = route_pattern(config["bindings"][0]["route"])
+    assert definition.fullmatch("openapi.json") and not definition.fullmatch("openapiXjson")
+    assert not join_url.fullmatch("openapi.json") and not definition.fullmatch("GetJoinUrl/batch")
+    ignored = {line.strip().strip("/") for line in (APP_ROOT / ".funcignore").read_text().splitlines()}
+    assert "connector" not in ignored and "OpenApi" not in ignored
