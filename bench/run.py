@@ -1,0 +1,480 @@
+"""`make bench`: GetJoinUrl side by side with the official msgraph-sdk and a raw `requests` call, in one run.
+
+Measures issue 5's four targets against one local fake of Graph and the managed-identity endpoint
+(devhost.emulator), and prints every figure and ratio. See bench/README.md for what each one means.
+
+    .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
+
+The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
+msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
+worktree with a proposed change) against the same SDK figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import socketserver
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV = ROOT / ".bench-venv"
+VENV_PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".bench-installed"
+MSGRAPH_SDK = "msgraph-sdk==1.65.0"  # pinned so runs compare; bump deliberately
+RESULTS = BENCH / "results" / "last.json"
+
+ORGANIZER_ID = "3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e"
+ORGANIZER_UPN = "bench.organizer@contoso.example"
+BURST_THREADS = 16
+
+TARGETS = {
+    "cold": 0.36,  # GetJoinUrl cold / SDK cold
+    "warm_vs_requests": 1.00,  # GetJoinUrl warm / raw requests warm
+    "warm_vs_sdk": 0.75,  # GetJoinUrl warm / SDK warm
+}
+
+sys.path.insert(0, str(ROOT))
+from devhost.emulator import GraphEmulator  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold-runs", type=int, default=21, help="fresh processes per cold contender")
+    parser.add_argument("--rounds", type=int, default=20, help="interleaved warm rounds")
+    parser.add_argument("--calls", type=int, default=200, help="calls per contender per warm round")
+    parser.add_argument("--app-root", type=Path, default=ROOT, help="the app to measure (default: this repo)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--skip-warm", action="store_true", help="cold, identity and connections only")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    ensure_venv()
+    identity, graph, env = start_emulators(args.app_root.resolve())
+    results: dict[str, Any] = {"environment": environment(args.app_root.resolve())}
+    print_header(results["environment"])
+    try:
+        results["cold"] = measure_cold(env, args.cold_runs)
+        if not args.skip_warm:
+            results["warm"] = measure_warm(env, args.rounds, args.calls)
+        results["identity"], results["connections"] = measure_identity_and_connections(env, identity, graph)
+    finally:
+        identity.stop()
+        graph.stop()
+    results["targets"] = verdicts(results)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    print_verdicts(results)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nWhole run: {results['seconds']} s. Figures saved to {RESULTS.relative_to(ROOT)}.")
+    missed = [name for name, verdict in results["targets"].items() if not verdict["met"]]
+    return 1 if args.strict and missed else 0
+
+
+# --- set-up -------------------------------------------------------------------------------------------------------
+
+
+def ensure_venv() -> None:
+    """.bench-venv with the runtime requirements and msgraph-sdk; remade when either changes."""
+    wanted = hashlib.sha256(((ROOT / "requirements.txt").read_bytes()) + MSGRAPH_SDK.encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted and VENV_PYTHON.exists():
+        return
+    print(f"Setting up {VENV.name} (requirements.txt + {MSGRAPH_SDK}); once, about a minute...", flush=True)
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    steps = [
+        [sys.executable, "-m", "venv", str(VENV)],
+        [*pip, "-r", str(ROOT / "requirements.txt"), MSGRAPH_SDK],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.stderr.write(done.stdout + done.stderr)
+            raise SystemExit(f"bench: could not set up {VENV.name}: {' '.join(step)} failed")
+    STAMP.write_text(wanted + "\n")
+
+
+def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[str, str]]:
+    """Two instances of the one emulator: the identity endpoint and Graph, so Graph's connections count alone.
+
+    They share the issued-token table, as the real services share trust. The Graph side also accepts the OData
+    function-call form `getVirtualAppointmentJoinWebUrl()` that the SDK sends (real Graph accepts both).
+    """
+    # The emulator writes headers and body in two sends; with Nagle on, each keep-alive answer then waits ~40 ms
+    # for the client's delayed ACK. Real Graph has no such stall, so the bench turns Nagle off for its servers.
+    socketserver.StreamRequestHandler.disable_nagle_algorithm = True
+    identity = GraphEmulator().start()
+    graph = GraphEmulator().start()
+    graph.state.tokens = identity.state.tokens
+    meeting = graph.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
+    answer = graph.graph
+
+    def graph_accepting_call_form(method: str, target: str, authorization: str, body: Any) -> Any:
+        return answer(
+            method,
+            target.replace("/getVirtualAppointmentJoinWebUrl()", "/getVirtualAppointmentJoinWebUrl"),
+            authorization,
+            body,
+        )
+
+    graph.graph = graph_accepting_call_form  # type: ignore[method-assign]
+
+    # No proxy settings, as on Azure: requests' per-call cost with trust_env depends on them (NO_PROXY short-cuts
+    # its proxy checks). No PYTHONDONTWRITEBYTECODE, so .pyc files are written once and then used.
+    dropped = {"PYTHONDONTWRITEBYTECODE", "AZURE_CLIENT_ID"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.lower().endswith("_proxy")}
+    env.update(identity.settings())  # IDENTITY_ENDPOINT, IDENTITY_HEADER, GRAPH_CREDENTIAL=managed_identity
+    env.update(
+        GRAPH_BASE_URL=graph.base_url,
+        BENCH_APP_ROOT=str(app_root),
+        BENCH_MEETING_ID=meeting.meeting_id,
+        BENCH_ORGANIZER_ID=ORGANIZER_ID,
+        BENCH_TOKEN=identity.issue_token(graph.base_url)["access_token"],
+    )
+    return identity, graph, env
+
+
+def environment(app_root: Path) -> dict[str, Any]:
+    versions = subprocess.run(
+        [str(VENV_PYTHON), "-c", VERSIONS_SCRIPT], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "packages": json.loads(versions),
+        "app_root": str(app_root),
+    }
+
+
+VERSIONS_SCRIPT = """
+import json
+from importlib.metadata import version
+names = ["azure-functions", "azure-identity", "msal", "requests", "urllib3", "msgraph-sdk", "microsoft-kiota-http",
+         "httpx"]
+print(json.dumps({name: version(name) for name in names}))
+"""
+
+
+def print_header(env: dict[str, Any]) -> None:
+    packages = ", ".join(f"{name} {version}" for name, version in env["packages"].items())
+    print(f"GetJoinUrl benchmark: Python {env['python']}, {env['cpus']} CPUs, load average {env['load_average']}")
+    print(f"  {packages}")
+    if env["app_root"] != str(ROOT):
+        print(f"  app measured: {env['app_root']}")
+    print("  Both sides call the same loopback emulator (devhost.emulator) over plain HTTP: kiota sends tokens to")
+    print("  http://127.0.0.1 once it is in allowed_hosts, so no TLS is needed by either side.")
+    print("  PYTHONDONTWRITEBYTECODE is unset for every bench process: .pyc files are written and reused (warm),")
+    print("  after one warm-up process of each kind that is not counted.")
+
+
+# --- cold ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColdKind:
+    name: str
+    script: str
+    extra_env: dict[str, str]
+
+
+COLD_KINDS = (
+    ColdKind("function", "cold_function.py", {}),
+    ColdKind("sdk", "cold_sdk.py", {}),
+    ColdKind("sdk_in_worker", "cold_sdk.py", {"BENCH_WORKER_LIKE": "1"}),
+    ColdKind("dependencies", "cold_deps.py", {}),
+)
+
+
+def run_cold(kind: ColdKind, env: dict[str, str]) -> dict[str, float]:
+    done = subprocess.run(
+        [str(VENV_PYTHON), str(BENCH / kind.script)], env={**env, **kind.extra_env}, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"bench: the cold {kind.name} process failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_cold(env: dict[str, str], runs: int) -> dict[str, Any]:
+    print(f"\nCold: {runs} fresh processes per contender, interleaved (one warm-up each first)...", flush=True)
+    for kind in COLD_KINDS:
+        run_cold(kind, env)
+    samples: dict[str, list[dict[str, float]]] = {kind.name: [] for kind in COLD_KINDS}
+    for run in range(runs):
+        order = COLD_KINDS[run % len(COLD_KINDS) :] + COLD_KINDS[: run % len(COLD_KINDS)]
+        for kind in order:
+            samples[kind.name].append(run_cold(kind, env))
+    cold: dict[str, Any] = {
+        name: {field: statistics.median(s[field] for s in runs_) for field in runs_[0]}
+        for name, runs_ in samples.items()
+    }
+    for name, runs_ in samples.items():
+        totals = sorted(s["total_ms"] for s in runs_)
+        cold[name]["min_total_ms"], cold[name]["max_total_ms"] = totals[0], totals[-1]
+    fn, sdk, sdk_w, deps = cold["function"], cold["sdk"], cold["sdk_in_worker"], cold["dependencies"]
+    cold["ratio"] = fn["total_ms"] / sdk["total_ms"]
+    cold["ratio_vs_sdk_in_worker"] = fn["total_ms"] / sdk_w["total_ms"]
+    cold["dependencies_ratio"] = deps["total_ms"] / sdk["total_ms"]
+    cold["runs"] = runs
+    mb = 1024.0
+    rows = [
+        (
+            "GetJoinUrl: import (worker-style loader) + first call",
+            fn,
+            f"{fn['import_ms']:.1f} + {fn['first_call_ms']:.1f}",
+        ),
+        (
+            "msgraph-sdk: imports + client built + first call",
+            sdk,
+            f"{sdk['import_ms']:.1f} + {sdk['build_ms']:.1f} + {sdk['first_call_ms']:.1f}",
+        ),
+        (
+            "msgraph-sdk after azure.functions (informational)",
+            sdk_w,
+            f"{sdk_w['import_ms']:.1f} + {sdk_w['build_ms']:.1f} + {sdk_w['first_call_ms']:.1f}",
+        ),
+        ("(floor) import requests + azure.identity alone, no call", deps, "imports only"),
+    ]
+    print(f"  {'median to the first 200 answer':<56}{'total ms':>9}  {'split ms':<22}{'range ms':<15}{'peak RSS':>9}")
+    for label, figures, split in rows:
+        spread = f"{figures['min_total_ms']:.0f}-{figures['max_total_ms']:.0f}"
+        rss = f"{figures['maxrss_kb'] / mb:.1f} MB"
+        print(f"  {label:<56}{figures['total_ms']:>9.1f}  {split:<22}{spread:<15}{rss:>9}")
+    print(
+        f"  GetJoinUrl's process had {fn['rss_at_start_kb'] / mb:.1f} MB resident when its clock started "
+        f"(interpreter + azure.functions); it added {(fn['maxrss_kb'] - fn['rss_at_start_kb']) / mb:.1f} MB."
+    )
+    print(f"  Cold ratio GetJoinUrl / msgraph-sdk: {cold['ratio']:.3f}x (target <= {TARGETS['cold']:.2f}x)")
+    print(f"  (against the SDK in a worker-like interpreter: {cold['ratio_vs_sdk_in_worker']:.3f}x, informational)")
+    print(
+        f"  (GetJoinUrl's two dependencies alone: {cold['dependencies_ratio']:.3f}x of the SDK; GetJoinUrl's own code "
+        f"and its first call add {fn['total_ms'] - deps['total_ms']:.1f} ms)"
+    )
+    return cold
+
+
+# --- warm ---------------------------------------------------------------------------------------------------------
+
+
+class Worker:
+    """A long-lived contender process speaking bench/worker.py's JSON-lines protocol."""
+
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        self.kind = kind
+        self.process = subprocess.Popen(
+            [str(VENV_PYTHON), str(BENCH / "worker.py"), kind],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._read()
+
+    def _read(self) -> dict[str, Any]:
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line:
+            raise SystemExit(f"bench: the {self.kind} worker exited (code {self.process.wait()})")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise SystemExit(f"bench: the {self.kind} worker failed: {answer['error']}")
+        return answer
+
+    def ask(self, **command: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.ask_quit()
+        self.process.wait(timeout=30)
+
+    def ask_quit(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+        self.process.stdin.close()
+
+
+WARM_KINDS = ("function", "requests", "sdk", "requests_floor")
+WARM_LABELS = {
+    "function": "GetJoinUrl invocation (HttpRequest -> main -> response)",
+    "requests": "raw requests: reused Session().get + .json(), token ready",
+    "sdk": "msgraph-sdk: request chain built + awaited, warm client",
+    "requests_floor": "(floor) the same raw call with trust_env=False",
+}
+
+
+def measure_warm(env: dict[str, str], rounds: int, calls: int) -> dict[str, Any]:
+    print(f"\nWarm: {rounds} interleaved rounds of {calls} calls per contender, one process each...", flush=True)
+    workers = {kind: Worker(kind, env) for kind in WARM_KINDS}
+    try:
+        for worker in workers.values():
+            worker.ask(op="calls", n=calls, timed=False)  # warm-up: token cached, connections open, code hot
+        times: dict[str, list[float]] = {kind: [] for kind in WARM_KINDS}
+        round_medians: dict[str, list[float]] = {kind: [] for kind in WARM_KINDS}
+        for index in range(rounds):
+            shift = index % len(WARM_KINDS)
+            for kind in WARM_KINDS[shift:] + WARM_KINDS[:shift]:
+                got = workers[kind].ask(op="calls", n=calls, timed=True)["times_us"]
+                times[kind].extend(got)
+                round_medians[kind].append(statistics.median(got))
+    finally:
+        for worker in workers.values():
+            worker.close()
+    warm: dict[str, Any] = {kind: per_call(times[kind]) for kind in WARM_KINDS}
+    fn, raw, sdk, floor = (warm[kind]["median_us"] for kind in WARM_KINDS)
+    warm["ratio_vs_requests"] = fn / raw
+    warm["ratio_vs_sdk"] = fn / sdk
+    warm["ratio_vs_floor"] = fn / floor
+    warm["round_ratio_range_vs_requests"] = ratio_range(round_medians["function"], round_medians["requests"])
+    warm["round_ratio_range_vs_sdk"] = ratio_range(round_medians["function"], round_medians["sdk"])
+    warm["rounds"], warm["calls_per_round"] = rounds, calls
+    print(f"  {'per call, median over all rounds':<60}{'median us':>10}{'p10 us':>9}{'p90 us':>9}")
+    for kind in WARM_KINDS:
+        w = warm[kind]
+        print(f"  {WARM_LABELS[kind]:<60}{w['median_us']:>10.0f}{w['p10_us']:>9.0f}{w['p90_us']:>9.0f}")
+    low, high = warm["round_ratio_range_vs_requests"]
+    print(
+        f"  Warm ratio GetJoinUrl / raw requests: {warm['ratio_vs_requests']:.3f}x "
+        f"(per-round {low:.2f}-{high:.2f}; target <= {TARGETS['warm_vs_requests']:.2f}x)"
+    )
+    low, high = warm["round_ratio_range_vs_sdk"]
+    print(
+        f"  Warm ratio GetJoinUrl / msgraph-sdk: {warm['ratio_vs_sdk']:.3f}x "
+        f"(per-round {low:.2f}-{high:.2f}; target <= {TARGETS['warm_vs_sdk']:.2f}x)"
+    )
+    print(f"  (GetJoinUrl / the trust_env=False floor: {warm['ratio_vs_floor']:.3f}x, informational)")
+    print("  Reading of 'raw requests': one requests.Session() made once and reused with its defaults (trust_env on,")
+    print("  no proxy variables set, as on Azure), a token fetched beforehand, status checked, JSON 'value' read.")
+    print("  GetJoinUrl's figure includes its INFO log line (root logger at INFO, as in the worker).")
+    return warm
+
+
+def per_call(samples: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick: Callable[[float], float] = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"median_us": statistics.median(ordered), "p10_us": pick(0.10), "p90_us": pick(0.90), "n": len(ordered)}
+
+
+def ratio_range(ours: Sequence[float], theirs: Sequence[float]) -> list[float]:
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return [min(ratios), max(ratios)]
+
+
+# --- identity and connections -------------------------------------------------------------------------------------
+
+
+def counts(identity: GraphEmulator, graph: GraphEmulator) -> dict[str, int]:
+    return {
+        "identity_requests": len(identity.state.identity_requests),
+        "graph_requests": len(graph.state.graph_requests),
+        "graph_connections": graph.state.connections,
+    }
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {key: after[key] - before[key] for key in after}
+
+
+def measure_identity_and_connections(
+    env: dict[str, str], identity: GraphEmulator, graph: GraphEmulator
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    sequential = 200
+    print(
+        f"\nIdentity and connections: fresh GetJoinUrl processes, {sequential + 1} sequential invocations, "
+        f"then a cold burst of {BURST_THREADS} threads...",
+        flush=True,
+    )
+    worker = Worker("function", env)
+    try:
+        before = counts(identity, graph)
+        worker.ask(op="calls", n=1, timed=False)
+        first = delta(counts(identity, graph), before)
+        worker.ask(op="calls", n=sequential, timed=False)
+        total = delta(counts(identity, graph), before)
+    finally:
+        worker.close()
+    worker = Worker("function", env)
+    try:
+        before = counts(identity, graph)
+        outcomes = worker.ask(op="burst", threads=BURST_THREADS)["outcomes"]
+        burst = delta(counts(identity, graph), before)
+    finally:
+        worker.close()
+    failed = [outcome for outcome in outcomes if outcome != "ok"]
+    if failed:
+        raise SystemExit(f"bench: {len(failed)} burst invocations failed, e.g. {failed[0]}")
+    identity_figures = {
+        "sequential_invocations": sequential + 1,
+        "sequential_identity_calls": total["identity_requests"],
+        "burst_threads": BURST_THREADS,
+        "burst_identity_calls": burst["identity_requests"],
+    }
+    connection_figures = {
+        "sequential_invocations": sequential + 1,
+        "sequential_graph_requests": total["graph_requests"],
+        "sequential_graph_connections": total["graph_connections"],
+        "first_invocation_graph_connections": first["graph_connections"],
+        "burst_graph_connections": burst["graph_connections"],
+    }
+    print(
+        f"  Identity-endpoint calls, {sequential + 1} sequential invocations in one token lifetime: "
+        f"{total['identity_requests']} (target 1)"
+    )
+    print(f"  Identity-endpoint calls, cold burst of {BURST_THREADS} threads: {burst['identity_requests']} (target 1)")
+    print(
+        f"  Graph connections, {sequential + 1} sequential invocations: {total['graph_connections']} "
+        f"for {total['graph_requests']} Graph requests (target 1)"
+    )
+    print(
+        f"  (the burst's {BURST_THREADS} concurrent calls opened {burst['graph_connections']} Graph connections, "
+        "one per request in flight, all pooled)"
+    )
+    return identity_figures, connection_figures
+
+
+# --- verdicts -----------------------------------------------------------------------------------------------------
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    cold = results["cold"]["ratio"]
+    out["cold"] = {"value": round(cold, 3), "target": f"<= {TARGETS['cold']}x SDK", "met": cold <= TARGETS["cold"]}
+    if "warm" in results:
+        for key, name in (("warm_vs_requests", "ratio_vs_requests"), ("warm_vs_sdk", "ratio_vs_sdk")):
+            value = results["warm"][name]
+            out[key] = {"value": round(value, 3), "target": f"<= {TARGETS[key]}x", "met": value <= TARGETS[key]}
+    ident, conn = results["identity"], results["connections"]
+    out["identity"] = {
+        "value": [ident["sequential_identity_calls"], ident["burst_identity_calls"]],
+        "target": "1 per token lifetime; 1 for a cold burst",
+        "met": ident["sequential_identity_calls"] == 1 and ident["burst_identity_calls"] == 1,
+    }
+    out["connections"] = {
+        "value": conn["sequential_graph_connections"],
+        "target": "1 pooled connection for sequential invocations",
+        "met": conn["sequential_graph_connections"] == 1,
+    }
+    return out
+
+
+def print_verdicts(results: dict[str, Any]) -> None:
+    print("\nTargets:")
+    for name, verdict in results["targets"].items():
+        print(f"  {'met   ' if verdict['met'] else 'MISSED'} {name:<17} {verdict['value']!s:<10} ({verdict['target']})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
