@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import platform
-import socketserver
 import statistics
 import subprocess
 import sys
@@ -107,27 +106,12 @@ def ensure_venv() -> None:
 def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[str, str]]:
     """Two instances of the one emulator: the identity endpoint and Graph, so Graph's connections count alone.
 
-    They share the issued-token table, as the real services share trust. The Graph side also accepts the OData
-    function-call form `getVirtualAppointmentJoinWebUrl()` that the SDK sends (real Graph accepts both).
+    They share the issued-token table, as the real services share trust.
     """
-    # The emulator writes headers and body in two sends; with Nagle on, each keep-alive answer then waits ~40 ms
-    # for the client's delayed ACK. Real Graph has no such stall, so the bench turns Nagle off for its servers.
-    socketserver.StreamRequestHandler.disable_nagle_algorithm = True
     identity = GraphEmulator().start()
     graph = GraphEmulator().start()
     graph.state.tokens = identity.state.tokens
     meeting = graph.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
-    answer = graph.graph
-
-    def graph_accepting_call_form(method: str, target: str, authorization: str, body: Any) -> Any:
-        return answer(
-            method,
-            target.replace("/getVirtualAppointmentJoinWebUrl()", "/getVirtualAppointmentJoinWebUrl"),
-            authorization,
-            body,
-        )
-
-    graph.graph = graph_accepting_call_form  # type: ignore[method-assign]
 
     # No proxy settings, as on Azure: requests' per-call cost with trust_env depends on them (NO_PROXY short-cuts
     # its proxy checks). No PYTHONDONTWRITEBYTECODE, so .pyc files are written once and then used.

@@ -180,7 +180,7 @@ class GraphEmulator:
             return _odata(403, "Forbidden", "No application access policy found for this app.")
         if len(rest) == 3:
             return self._lookup(version, organizer, parse_qs(parts.query).get("$filter", [""])[0])
-        if len(rest) == 5 and rest[4] == "getVirtualAppointmentJoinWebUrl":
+        if len(rest) == 5 and rest[4] in ("getVirtualAppointmentJoinWebUrl", "getVirtualAppointmentJoinWebUrl()"):
             if JOIN_URL_ROLE not in self.state.roles:
                 return _odata(403, "Forbidden", "Insufficient privileges to complete the operation.")
             meeting = self.state.meetings.get((organizer, unquote(rest[3])))
@@ -237,6 +237,7 @@ def _odata(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
 def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse can be counted
+        disable_nagle_algorithm = True  # headers and body go in two writes; Nagle would stall each answer ~40 ms
 
         def setup(self) -> None:
             super().setup()

@@ -83,6 +83,7 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             """The function logs each invocation itself."""

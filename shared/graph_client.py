@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
 
 from .errors import ApiError
@@ -42,7 +43,7 @@ def build_session(base_url: str) -> requests.Session:
 
 class GraphClient:
     def __init__(self, settings: Settings, tokens: TokenProvider, session: requests.Session) -> None:
-        self._root = settings.graph_root
+        self._root = _prepared_url(settings.graph_root)
         self._timeout = settings.graph_timeout_seconds
         self._max_retries = settings.graph_max_retries
         self._tokens = tokens
@@ -143,7 +144,7 @@ class GraphClient:
             headers["Accept-Language"] = call.accept_language
         call.graph_attempts += 1
         timeout = min(self._timeout, remaining)
-        response = self._session.request(method, self._root + path, headers=headers, json=body, timeout=timeout)
+        response = self._session.send(self._prepare(method, path, headers, body), timeout=timeout)
         request_id = response.headers.get("request-id")
         if request_id:
             call.graph_request_id = request_id
@@ -152,6 +153,19 @@ class GraphClient:
         except ValueError:
             parsed = None
         return GraphReply(response.status_code, parsed, retry_after_seconds(response.headers), request_id)
+
+    def _prepare(self, method: str, path: str, headers: dict[str, str], body: Any) -> requests.PreparedRequest:
+        """What `Session.request` would send, less its per-call work that cannot change anything here: the URL
+        is the root (prepared once) plus segments already percent-encoded, and the session's settings are fixed
+        (no cookies, auth or params). About a quarter of a warm invocation."""
+        prepared = requests.PreparedRequest()
+        prepared.method = method
+        prepared.url = self._root + path
+        prepared.headers = CaseInsensitiveDict({**self._session.headers, **headers})
+        prepared.hooks = default_hooks()
+        if body is not None:
+            prepared.prepare_body(None, None, json=body)
+        return prepared
 
     def _retry_wait(self, attempt: int, retry_after: float | None, call: Invocation) -> float | None:
         """Seconds to wait before the next attempt, or None when retries or the deadline are spent."""
@@ -162,6 +176,13 @@ class GraphClient:
 
 
 _NO_ANSWER = GraphReply(status=0, body=None)
+
+
+def _prepared_url(url: str) -> str:
+    """The URL as requests would send it (IDNA host, re-quoted path), worked out once instead of per call."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return prepared.url
 
 
 def _item_index(answer: Any, chunk: Sequence[int]) -> int | None:

@@ -14,12 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from azure.core.credentials import TokenCredential
-from azure.identity import AzureCliCredential, EnvironmentCredential, ManagedIdentityCredential
+from .deferred import CERTIFICATE_ONLY, defer
 
-from .deadline import Deadline
-from .errors import ApiError
-from .settings import Settings
+defer(*CERTIFICATE_ONLY)  # before azure.identity imports it
+
+from azure.core.credentials import TokenCredential  # noqa: E402
+from azure.identity import AzureCliCredential, EnvironmentCredential, ManagedIdentityCredential  # noqa: E402
+
+from .deadline import Deadline  # noqa: E402
+from .errors import ApiError  # noqa: E402
+from .settings import Settings  # noqa: E402
 
 log = logging.getLogger("getjoinurl.identity")
 
