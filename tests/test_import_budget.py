@@ -33,6 +33,7 @@ NEVER_IMPORTED = (
     "aiohttp",
     "opentelemetry",
     "msal_extensions",
+    "cryptography.x509.",  # certificate credentials only: shared/deferred.py loads it on first use
 )
 
 LOAD = """
