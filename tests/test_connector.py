@@ -365,6 +365,20 @@ def test_batch_items_carry_no_pattern_but_the_list_is_bounded():
         assert prop["type"] == "string"
 
 
+def test_the_stated_leniencies_are_the_functions():
+    """What OpenAPI 2.0 cannot say for a body property, the definition says in words; the function does it."""
+    body = resolve({"$ref": "#/definitions/MeetingQuery"})["properties"]
+    for field in RULES:
+        [parameter] = [p for p in parameters(SPEC["paths"]["/GetJoinUrl"]["get"]) if p["name"] == field]
+        assert parameter["allowEmptyValue"] is True and "empty value counts as left out" in parameter["description"]
+        assert body[field]["x-nullable"] is True
+        assert "empty or null value counts as left out" in body[field]["description"]
+    assert "JSON number" in body["joinMeetingId"]["description"]
+    fields = {"meetingId": GOOD["meetingId"][0], "joinUrl": "", "joinMeetingId": None, "organizerId": ""}
+    assert validation.parse_meeting_query(fields, GUID).meeting_id == GOOD["meetingId"][0]
+    assert validation.parse_meeting_query({"joinMeetingId": 123456789012}, GUID).join_meeting_id == "123456789012"
+
+
 @pytest.mark.parametrize(("field", "value", "good"), CASES, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(CASES)])
 def test_definition_and_function_agree(field, value, good):
     assert swagger_accepts(field, value) == function_accepts(field, value) == good
