@@ -56,7 +56,6 @@ def ensure_venv() -> Path:
     print(f"Installing {SCHEMATHESIS} into {VENV.name} ...", flush=True)
     if not (VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    (VENV / ".gitignore").write_text("*\n")  # keeps git and ruff out, as Python 3.13's venv does by itself
     pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, SCHEMATHESIS, "-r", str(requirements)], check=True)
     stamp.write_text(wanted)

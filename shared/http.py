@@ -32,7 +32,7 @@ def request_fields(req: func.HttpRequest) -> dict[str, Any]:
     if raw and raw.strip():
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise invalid_request(
                 'The request body is not valid JSON. Send an object such as {"meetingId": "..."}.'
             ) from None

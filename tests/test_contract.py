@@ -245,8 +245,8 @@ def test_hostile_organizers_are_400_with_no_graph_call(call, emulator, value):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{not json", b"[1, 2]", b'"meetingId"', b"\xff\xfe\x00", b"null"],
-    ids=["broken", "array", "string", "bad-utf8", "null"],
+    [b"{not json", b"[1, 2]", b'"meetingId"', b"\xff\xfe\x00", b"null", b"[" * 100_000 + b"]" * 100_000],
+    ids=["broken", "array", "string", "bad-utf8", "null", "deeply-nested"],
 )
 def test_malformed_bodies_are_400(call, emulator, raw):
     answer = call("POST", raw_body=raw)
