@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import azure.functions as func
@@ -52,9 +53,15 @@ def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:
     return "meetings" in fields
 
 
-def json_response(call: Invocation, status: int, body: Any, error: ApiError | None = None) -> func.HttpResponse:
-    """Every answer: JSON, never cached (a join URL opens the lobby), correlated, and logged once."""
-    headers = {"client-request-id": call.client_request_id, "Cache-Control": "no-store"}
+def json_response(
+    call: Invocation,
+    status: int,
+    body: Any,
+    error: ApiError | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> func.HttpResponse:
+    """Every answer: JSON, never cached unless told (a join URL opens the lobby), correlated, and logged once."""
+    headers = {"client-request-id": call.client_request_id, "Cache-Control": "no-store", **(extra_headers or {})}
     if call.graph_request_id:
         headers["request-id"] = call.graph_request_id
     if error is not None and error.retry_after is not None:

@@ -7,14 +7,13 @@ naming the setting, never as an opaque crash at import.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import ApiError
-from .validation import parse_allowed_organizers, validate_organizer_id
+from .validation import is_loopback_host, parse_allowed_organizers, validate_organizer_id
 
 SETTING_NAMES = (
     "GRAPH_BASE_URL",
@@ -118,15 +117,6 @@ def _check_base_url(url: str) -> None:
         raise _bad("GRAPH_BASE_URL", f"{url!r} must be a bare origin such as https://graph.microsoft.com")
     if parts.scheme == "https":
         return
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
         return
     raise _bad("GRAPH_BASE_URL", f"{url!r} must use https (plain http is allowed only for localhost)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -6,6 +6,7 @@ uses the very same strings, and a test holds the two to the same good and hostil
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -20,8 +21,8 @@ MEETING_ID_PATTERN = r"^[A-Za-z0-9+=_-]{1,1024}$"
 
 ORGANIZER_ID_MAX = 113  # Entra ID's limit for a user principal name
 _GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_UPN = rf"[A-Za-z0-9_'+-]+(\.[A-Za-z0-9_'+-]+)*@{_LABEL}(\.{_LABEL})+"
+HOST_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_UPN = rf"[A-Za-z0-9_'+-]+(\.[A-Za-z0-9_'+-]+)*@{HOST_LABEL}(\.{HOST_LABEL})+"
 ORGANIZER_ID_PATTERN = rf"^({_GUID}|{_UPN})$"
 
 JOIN_URL_MAX = 2048
@@ -148,6 +149,16 @@ def parse_allowed_organizers(raw: str) -> frozenset[str] | None:
     """ALLOWED_ORGANIZER_IDS: comma-separated GUIDs and UPNs, compared case-insensitively."""
     entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
     return frozenset(validate_organizer_id(entry).lower() for entry in entries) or None
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback address: where plain http is acceptable (the local emulator and dev host)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _present(value: Any) -> bool:

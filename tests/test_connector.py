@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -458,19 +459,19 @@ def test_a_malformed_host_is_left_out(serve, host):
 
 
 def test_the_file_is_read_once_and_a_missing_one_is_a_configuration_error(serve, monkeypatch):
-    module = sys.modules["__app__.OpenApi"]
+    from shared import openapi
+
     served(serve(host="a.example"))
     served(serve(host="b.example"))
-    assert module.definition.cache_info().currsize == 1
-    monkeypatch.setattr(module, "DEFINITION", CONNECTOR / "missing.swagger.json")
-    module.definition.cache_clear()
-    try:
-        response = serve(host="a.example")
-        assert response.status_code == 500
-        assert response.headers["Cache-Control"] == "no-store"
-        assert json.loads(response.get_body())["error"]["code"] == "ConfigurationError"
-    finally:
-        module.definition.cache_clear()
+    assert openapi._definition.cache_info().currsize == 1
+    missing = CONNECTOR / "missing.swagger.json"
+    monkeypatch.setattr(openapi, "definition_for", partial(openapi.definition_for, path=missing))
+    module = sys.modules["__app__.OpenApi"]
+    monkeypatch.setattr(module, "definition_for", openapi.definition_for)
+    response = serve(host="a.example")
+    assert response.status_code == 500
+    assert response.headers["Cache-Control"] == "no-store"
+    assert json.loads(response.get_body())["error"]["code"] == "ConfigurationError"
 
 
 def test_routes_do_not_collide_and_the_connector_is_deployed():
