@@ -4,7 +4,7 @@ import azure.functions as func
 
 from shared.app import join_link_service
 from shared.errors import ApiError
-from shared.http import begin, error_response, json_response, request_fields, wants_batch
+from shared.http import begin, error_response, json_response, request_fields, unexpected_error_response, wants_batch
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
@@ -18,4 +18,6 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
             body = service.resolve(fields, call)
     except ApiError as error:
         return error_response(call, error)
+    except Exception:
+        return unexpected_error_response(call)
     return json_response(call, 200, body)

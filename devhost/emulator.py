@@ -43,6 +43,8 @@ class Fault:
     delay: float = 0.0  # seconds before answering (a hang, when longer than the client's timeout)
     reset: bool = False  # drop the connection with a TCP reset instead of answering
     body: bytes | None = None  # a raw body instead of an OData error
+    headers: dict[str, str] = field(default_factory=dict)  # more headers on the answer (a redirect's Location)
+    trickle: float = 0.0  # seconds between the bytes of the body (the answer itself is the usual one)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class GraphEmulator:
         self.identity_header = secrets.token_hex(16)
         self.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
         self.state = EmulatorState()
+        self.counter_lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -216,7 +219,7 @@ class GraphEmulator:
             return _odata(400, "BadRequest", "A batch holds 1 to 20 requests.")
         answers = []
         for item in items:
-            fault = self.state.batch_item_faults.popleft() if self.state.batch_item_faults else None
+            fault = _take(self.state.batch_item_faults)
             if fault is not None and fault.status is not None:
                 status, headers, answer = _odata(fault.status, "TooManyRequests", "Too many requests.")
                 if fault.retry_after is not None:
@@ -229,6 +232,14 @@ class GraphEmulator:
         return 200, {}, {"responses": answers}
 
 
+def _take(faults: deque[Fault]) -> Fault | None:
+    """The next scripted fault, safe against handler threads racing for the last one."""
+    try:
+        return faults.popleft()
+    except IndexError:
+        return None
+
+
 def _odata(status: int, code: str, message: str) -> tuple[int, dict[str, str], Any]:
     inner = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4())}
     return status, {}, {"error": {"code": code, "message": message, "innerError": inner}}
@@ -237,11 +248,13 @@ def _odata(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
 def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse can be counted
+        trickle = 0.0
         disable_nagle_algorithm = True  # headers and body go in two writes; Nagle would stall each answer ~40 ms
 
         def setup(self) -> None:
             super().setup()
-            emulator.state.connections += 1
+            with emulator.counter_lock:
+                emulator.state.connections += 1
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests and `make run` print what matters themselves."""
@@ -264,14 +277,17 @@ def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
             state = emulator.state
             (state.identity_requests if is_identity else state.graph_requests).append(record)
             faults = state.identity_faults if is_identity else state.graph_faults
-            fault = faults.popleft() if faults else None
+            fault = _take(faults)
+            self.trickle = fault.trickle if fault is not None else 0.0
             if fault is not None:
                 emulator.wait(fault.delay)
                 if fault.reset:
                     self._reset()
                     return
                 if fault.status is not None:
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+                    headers = dict(fault.headers)
+                    if fault.retry_after is not None:
+                        headers["Retry-After"] = fault.retry_after
                     if fault.body is not None:
                         self._send(fault.status, headers, fault.body, "text/plain")
                         return
@@ -307,7 +323,13 @@ def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if not self.trickle:
+                self.wfile.write(payload)
+                return
+            for byte in payload:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                emulator.wait(self.trickle)
 
         def _reset(self) -> None:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -96,8 +96,12 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
 
         def _invoke(self) -> None:
             url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                self.send_error(400, "Bad Content-Length")
+                return
+            body = self.rfile.read(length) if length > 0 else b""
             path = url.path.removeprefix(ROUTE_PREFIX) if url.path.startswith(ROUTE_PREFIX) else None
             matches = [(r, m) for r in routes if path is not None and (m := r.pattern.fullmatch(path))]
             if not matches:

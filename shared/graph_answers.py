@@ -8,10 +8,9 @@ from typing import Any
 from .errors import ApiError
 from .validation import MEETING_ID_PATTERN, MeetingQuery, validate_meeting_id
 
-LOOKUP = "lookup"
-JOIN_WEB_URL = "joinWebUrl"
-
-_ROLE = {JOIN_WEB_URL: "VirtualAppointment.Read.All", LOOKUP: "OnlineMeetings.Read.All"}
+# The Graph application permission (app role) each call needs: named in a 403's message.
+JOIN_URL_ROLE = "VirtualAppointment.Read.All"
+LOOKUP_ROLE = "OnlineMeetings.Read.All"
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,12 @@ def join_web_url_from(reply: GraphReply, query: MeetingQuery) -> str:
         if isinstance(value, str) and value.startswith("https://"):
             return value
         raise _unexpected(reply, "a 200 without a join URL in 'value'")
-    raise error_for(reply, JOIN_WEB_URL, query)
+    raise error_for(reply, JOIN_URL_ROLE, query)
 
 
 def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
     if reply.status != 200:
-        raise error_for(reply, LOOKUP, query)
+        raise error_for(reply, LOOKUP_ROLE, query)
     meetings = reply.body.get("value") if isinstance(reply.body, dict) else None
     if not isinstance(meetings, list):
         raise _unexpected(reply, "a lookup answer without a 'value' list")
@@ -55,7 +54,7 @@ def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
         raise _unexpected(reply, f"a meeting ID outside {MEETING_ID_PATTERN}") from None
 
 
-def error_for(reply: GraphReply, operation: str, query: MeetingQuery) -> ApiError:
+def error_for(reply: GraphReply, role: str, query: MeetingQuery) -> ApiError:
     """A non-200 Graph answer that retrying did not or could not fix."""
     graph_code, graph_message = odata_error(reply.body)
     said = f" Graph said: {graph_code}: {graph_message}" if graph_code or graph_message else ""
@@ -65,7 +64,7 @@ def error_for(reply: GraphReply, operation: str, query: MeetingQuery) -> ApiErro
             403,
             "GraphAccessDenied",
             f"Microsoft Graph refused access (HTTP {status}). Usual causes: the function's managed identity lacks "
-            f"the Graph application permission {_ROLE[operation]} (granted as an app role, not in the portal); no "
+            f"the Graph application permission {role} (granted as an app role, not in the portal); no "
             f"Teams application access policy covers organizer {query.organizer_id} (Grant-CsApplicationAccessPolicy, "
             f"up to 30 minutes to take effect); or the tenant does not allow app-only access to this API.{said}",
             graph_request_id=reply.request_id,

@@ -7,16 +7,18 @@ Retry-After (429 stays 429).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
-from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
 
+from .deadline import Deadline
 from .errors import ApiError
 from .graph_answers import GraphReply
 from .identity import TokenProvider
@@ -48,17 +50,25 @@ class GraphClient:
         self._max_retries = settings.graph_max_retries
         self._tokens = tokens
         self._session = session
+        self._headers = CaseInsensitiveDict({**session.headers, "Accept": "application/json"})
+        # Straight to the pooled adapter: Session.send would add cookie, hook and redirect handling, none of
+        # which a Graph call needs, and a bearer token must never follow a redirect.
+        self._adapter = session.get_adapter(self._root)
 
     def get(self, path: str, call: Invocation) -> GraphReply:
         return self._send("GET", path, call)
 
     def get_many(self, paths: Sequence[str], call: Invocation) -> list[GraphReply | ApiError]:
-        """GETs through `$batch`, 20 at a time; items Graph throttles are sent again in a later round."""
+        """GETs through `$batch`, 20 at a time; items Graph throttles are sent again in a later round.
+
+        A `$batch` call that fails as a whole has had its retries in `_send`: its answer is final for its items.
+        """
         results: list[GraphReply | ApiError] = [_NO_ANSWER] * len(paths)
         pending = list(range(len(paths)))
         attempt = 0
         while pending:
             attempt += 1
+            retry: list[int] = []
             for start in range(0, len(pending), BATCH_LIMIT):
                 chunk = pending[start : start + BATCH_LIMIT]
                 try:
@@ -66,8 +76,10 @@ class GraphClient:
                 except ApiError as error:
                     replies = dict.fromkeys(chunk, error)
                 for index in chunk:
-                    results[index] = replies.get(index, _NO_ANSWER)
-            retry = [i for i in pending if isinstance(results[i], GraphReply) and results[i].status in RETRY_STATUSES]
+                    reply = replies.get(index, _NO_ANSWER)
+                    results[index] = reply
+                    if isinstance(reply, _ItemReply) and reply.status in RETRY_STATUSES:
+                        retry.append(index)
             if not retry:
                 break
             asked = [results[i].retry_after for i in retry if results[i].retry_after is not None]
@@ -82,8 +94,9 @@ class GraphClient:
         return results
 
     def _post_batch(self, chunk: Sequence[int], paths: Sequence[str], call: Invocation) -> dict[int, GraphReply]:
-        body = {"requests": [{"id": str(i), "method": "GET", "url": paths[i]} for i in chunk]}
-        reply = self._send("POST", "/$batch", call, body)
+        item_headers = {"Accept-Language": call.accept_language} if call.accept_language else {}
+        requests_ = [{"id": str(i), "method": "GET", "url": paths[i], "headers": item_headers} for i in chunk]
+        reply = self._send("POST", "/$batch", call, {"requests": requests_})
         if reply.status != 200:
             return dict.fromkeys(chunk, reply)
         answers = reply.body.get("responses") if isinstance(reply.body, dict) else None
@@ -91,8 +104,9 @@ class GraphClient:
         for answer in answers if isinstance(answers, list) else []:
             index = _item_index(answer, chunk)
             if index is not None:
-                headers = CaseInsensitiveDict(answer.get("headers") or {})
-                replies[index] = GraphReply(
+                headers = answer.get("headers")
+                headers = CaseInsensitiveDict(headers if isinstance(headers, dict) else {})
+                replies[index] = _ItemReply(
                     status=answer["status"],
                     body=answer.get("body"),
                     retry_after=retry_after_seconds(headers),
@@ -135,34 +149,40 @@ class GraphClient:
         remaining = call.deadline.remaining()
         if remaining <= 0:
             raise _timed_out(call)
-        headers = {
-            "Authorization": "Bearer " + token,
-            "client-request-id": call.client_request_id,
-            "Accept": "application/json",
-        }
+        headers = CaseInsensitiveDict(self._headers)
+        headers["Authorization"] = "Bearer " + token
+        headers["client-request-id"] = call.client_request_id
         if call.accept_language:
             headers["Accept-Language"] = call.accept_language
         call.graph_attempts += 1
         timeout = min(self._timeout, remaining)
-        response = self._session.send(self._prepare(method, path, headers, body), timeout=timeout)
+        response = self._adapter.send(
+            self._prepare(method, path, headers, body),
+            stream=True,
+            timeout=timeout,
+            verify=self._session.verify,
+            proxies=self._session.proxies,
+        )
         request_id = response.headers.get("request-id")
         if request_id:
             call.graph_request_id = request_id
+        content = _read_body(response, call.deadline)
         try:
-            parsed = response.json()
+            parsed = json.loads(content) if content else None
         except ValueError:
             parsed = None
         return GraphReply(response.status_code, parsed, retry_after_seconds(response.headers), request_id)
 
-    def _prepare(self, method: str, path: str, headers: dict[str, str], body: Any) -> requests.PreparedRequest:
+    def _prepare(
+        self, method: str, path: str, headers: CaseInsensitiveDict[str], body: Any
+    ) -> requests.PreparedRequest:
         """What `Session.request` would send, less its per-call work that cannot change anything here: the URL
         is the root (prepared once) plus segments already percent-encoded, and the session's settings are fixed
         (no cookies, auth or params). About a quarter of a warm invocation."""
         prepared = requests.PreparedRequest()
         prepared.method = method
         prepared.url = self._root + path
-        prepared.headers = CaseInsensitiveDict({**self._session.headers, **headers})
-        prepared.hooks = default_hooks()
+        prepared.headers = headers
         if body is not None:
             prepared.prepare_body(None, None, json=body)
         return prepared
@@ -175,7 +195,42 @@ class GraphClient:
         return wait if call.deadline.fits(wait) else None
 
 
+class _ItemReply(GraphReply):
+    """A `$batch` item's own answer: retryable on its own, unlike a failure of the whole `$batch` call."""
+
+
 _NO_ANSWER = GraphReply(status=0, body=None)
+
+
+def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
+    """The body, with what is left of the deadline as the timeout of every socket read.
+
+    requests' timeout bounds each read, not the whole answer: a server trickling bytes would hold the call
+    past its deadline. A failure part-way drops the connection instead of returning it to the pool.
+    """
+    raw = response.raw
+    sock = getattr(raw.connection, "sock", None)
+    parts: list[bytes] = []
+    try:
+        while True:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise requests.Timeout("the deadline passed while Graph was sending its answer")
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = raw.read1()
+            if not chunk:
+                return b"".join(parts)
+            parts.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        response.close()
+        raise requests.Timeout(str(exc)) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        response.close()
+        raise requests.ConnectionError(str(exc)) from exc
+    except requests.Timeout:
+        response.close()
+        raise
 
 
 def _prepared_url(url: str) -> str:

@@ -11,7 +11,7 @@ import azure.functions as func
 from . import app
 from .errors import ApiError, invalid_request
 from .invocation import Invocation
-from .logs import log_invocation
+from .logs import log_invocation, log_unexpected
 from .settings import Settings
 
 BATCH_ACTION = "batch"
@@ -68,6 +68,19 @@ def json_response(
         headers["Retry-After"] = error.retry_after_header()
     log_invocation(call, status, error.code if error is not None else "OK")
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/json")
+
+
+def unexpected_error_response(call: Invocation) -> func.HttpResponse:
+    """A fault of ours still answers JSON the caller can quote; the traceback goes to the log."""
+    log_unexpected(call)
+    return error_response(
+        call,
+        ApiError(
+            500,
+            "InternalError",
+            "GetJoinUrl failed unexpectedly. Try again; if it persists, report it with the client-request-id header.",
+        ),
+    )
 
 
 def error_response(call: Invocation, error: ApiError) -> func.HttpResponse:

@@ -8,7 +8,6 @@ refreshes ahead of expiry in the background, and never lets a caller wait past i
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -35,27 +34,14 @@ IDENTITY_RETRY_AFTER_SECONDS = 5.0  # azure-identity holds a failed answer this 
 
 def build_credential(settings: Settings) -> TokenCredential:
     """Managed identity in Azure; Azure CLI or a service principal from the environment elsewhere."""
-    kind = settings.graph_credential
-    if kind == "auto":
-        if os.environ.get("IDENTITY_ENDPOINT") or os.environ.get("MSI_ENDPOINT"):
-            kind = "managed_identity"
-        elif os.environ.get("AZURE_TENANT_ID") and (
-            os.environ.get("AZURE_CLIENT_SECRET") or os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH")
-        ):
-            kind = "environment"
-        else:
-            kind = "azure_cli"
-    if kind == "environment":
-        return EnvironmentCredential()
-    if kind == "azure_cli":
-        return AzureCliCredential(process_timeout=settings.graph_timeout_seconds)
     timeout = settings.graph_timeout_seconds
-    return ManagedIdentityCredential(
-        client_id=settings.azure_client_id,
-        retry_total=0,  # callers (and Power Automate) retry a 503; azure-identity's own loop would blow the deadline
-        connection_timeout=timeout,
-        read_timeout=timeout,
-    )
+    if settings.graph_credential == "azure_cli":
+        return AzureCliCredential(process_timeout=timeout)
+    # No retry loop inside azure-identity (callers, and Power Automate, retry a 503), and bounded sockets.
+    bounded = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
+    if settings.graph_credential == "environment":
+        return EnvironmentCredential(**bounded)
+    return ManagedIdentityCredential(client_id=settings.azure_client_id, **bounded)
 
 
 @dataclass(frozen=True)
@@ -94,14 +80,9 @@ class TokenProvider:
             return current.value
         flight = self._start_flight()
         if not flight.done.wait(max(0.0, deadline.remaining())):
-            raise ApiError(
-                503,
-                "IdentityUnavailable",
-                "The managed identity endpoint did not answer in time, so Graph was not called. Try again shortly.",
-                retry_after=IDENTITY_RETRY_AFTER_SECONDS,
-            )
+            raise _identity_unavailable("no answer in time")
         if flight.error is not None or self._token is None:
-            raise _identity_error(flight.error)
+            raise _identity_unavailable(type(flight.error).__name__ if flight.error is not None else "no token")
         return self._token.value
 
     def _start_flight(self) -> _Flight:
@@ -131,8 +112,7 @@ class TokenProvider:
             flight.done.set()
 
 
-def _identity_error(exc: BaseException | None) -> ApiError:
-    reason = type(exc).__name__ if exc is not None else "no token"
+def _identity_unavailable(reason: str) -> ApiError:
     return ApiError(
         503,
         "IdentityUnavailable",

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .deadline import Deadline
+from .validation import GUID_RE
 
-_GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _ACCEPT_LANGUAGE_RE = re.compile(r"[A-Za-z0-9*,;=. -]{1,200}")
 
 
@@ -28,7 +28,7 @@ class Invocation:
         given = headers.get("client-request-id") or ""
         language = headers.get("accept-language")
         return cls(
-            client_request_id=given if _GUID_RE.fullmatch(given) else str(uuid.uuid4()),
+            client_request_id=given if GUID_RE.fullmatch(given) else str(uuid.uuid4()),
             deadline=Deadline(deadline_seconds),
             accept_language=language if language and _ACCEPT_LANGUAGE_RE.fullmatch(language) else None,
         )

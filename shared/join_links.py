@@ -49,7 +49,7 @@ class JoinLinkService:
         call.extra_log_fields["items"] = len(items)
         outcomes = self._resolve_all(items, call, batch=True)
         call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
-        return [_batch_result(item, outcome) for item, outcome in zip(items, outcomes, strict=False)]
+        return [_batch_result(item, outcome) for item, outcome in zip(items, outcomes, strict=True)]
 
     def _query(self, fields: Mapping[str, Any]) -> MeetingQuery:
         query = parse_meeting_query(fields, self._default_organizer)
@@ -68,7 +68,7 @@ class JoinLinkService:
 
         def step(indexes: list[int], path: Callable[[int], str], use: Callable[[int, GraphReply], None]) -> None:
             replies = self._fetch([path(i) for i in indexes], call, batch=batch)
-            for i, reply in zip(indexes, replies, strict=False):
+            for i, reply in zip(indexes, replies, strict=True):
                 try:
                     if isinstance(reply, ApiError):
                         raise reply

@@ -12,7 +12,7 @@ from .invocation import Invocation
 log = logging.getLogger("getjoinurl")
 
 
-def _emit(level: int, event: str, call: Invocation, fields: dict[str, Any]) -> None:
+def _emit(level: int, event: str, call: Invocation, fields: dict[str, Any], *, with_traceback: bool = False) -> None:
     if not log.isEnabledFor(level):
         return
     record = {
@@ -21,7 +21,7 @@ def _emit(level: int, event: str, call: Invocation, fields: dict[str, Any]) -> N
         "graphRequestId": call.graph_request_id,
         **fields,
     }
-    log.log(level, json.dumps(record, separators=(",", ":")), extra={"getjoinurl": record})
+    log.log(level, json.dumps(record, separators=(",", ":")), extra={"getjoinurl": record}, exc_info=with_traceback)
 
 
 def log_invocation(call: Invocation, status: int, outcome: str) -> None:
@@ -50,3 +50,8 @@ def log_retry(call: Invocation, reason: str, wait_seconds: float, attempt: int) 
 
 def log_give_up(call: Invocation, reason: str, attempt: int) -> None:
     _emit(logging.WARNING, "graphGiveUp", call, {"reason": reason, "attempt": attempt})
+
+
+def log_unexpected(call: Invocation) -> None:
+    """Called from an exception handler: the traceback goes with the correlation fields."""
+    _emit(logging.ERROR, "unexpectedError", call, {}, with_traceback=True)

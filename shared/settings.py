@@ -36,7 +36,7 @@ class Settings:
     graph_api_version: str = "v1.0"
     default_organizer_id: str | None = None
     allowed_organizer_ids: frozenset[str] | None = None
-    graph_credential: str = "auto"
+    graph_credential: str = "auto"  # resolved by from_env to one of the concrete kinds
     azure_client_id: str | None = None
     graph_max_retries: int = 3
     graph_timeout_seconds: float = 10.0
@@ -67,6 +67,8 @@ class Settings:
         credential = (text("GRAPH_CREDENTIAL") or defaults.graph_credential).lower()
         if credential not in CREDENTIALS:
             raise _bad("GRAPH_CREDENTIAL", f"must be one of {', '.join(CREDENTIALS)}")
+        if credential == "auto":
+            credential = _detect_credential(env)
         default_organizer = text("DEFAULT_ORGANIZER_ID") or None
         if default_organizer is not None:
             try:
@@ -90,6 +92,16 @@ class Settings:
                 env, "REQUEST_DEADLINE_SECONDS", defaults.request_deadline_seconds, 0.5, 110
             ),
         )
+
+
+def _detect_credential(env: Mapping[str, str]) -> str:
+    """The platform's managed identity when there is one (App Service sets IDENTITY_ENDPOINT, older hosts
+    MSI_ENDPOINT), else a service principal whose variables are set, else the developer's Azure CLI sign-in."""
+    if env.get("IDENTITY_ENDPOINT") or env.get("MSI_ENDPOINT"):
+        return "managed_identity"
+    if env.get("AZURE_TENANT_ID") and (env.get("AZURE_CLIENT_SECRET") or env.get("AZURE_CLIENT_CERTIFICATE_PATH")):
+        return "environment"
+    return "azure_cli"
 
 
 def _bad(name: str, why: str) -> ApiError:

@@ -20,10 +20,10 @@ MEETING_ID_MAX = 1024
 MEETING_ID_PATTERN = r"^[A-Za-z0-9+=_-]{1,1024}$"
 
 ORGANIZER_ID_MAX = 113  # Entra ID's limit for a user principal name
-_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+GUID_PATTERN = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 HOST_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _UPN = rf"[A-Za-z0-9_'+-]+(\.[A-Za-z0-9_'+-]+)*@{HOST_LABEL}(\.{HOST_LABEL})+"
-ORGANIZER_ID_PATTERN = rf"^({_GUID}|{_UPN})$"
+ORGANIZER_ID_PATTERN = rf"^({GUID_PATTERN}|{_UPN})$"
 
 JOIN_URL_MAX = 2048
 TEAMS_HOSTS = ("teams.microsoft.com", "gov.teams.microsoft.us", "dod.teams.microsoft.us", "teams.microsoftonline.cn")
@@ -39,7 +39,7 @@ SELECTORS = ("meetingId", "joinUrl", "joinMeetingId")
 
 _MEETING_ID_RE = re.compile(MEETING_ID_PATTERN)
 _ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
-_GUID_RE = re.compile(_GUID)
+GUID_RE = re.compile(GUID_PATTERN)
 _JOIN_URL_RE = re.compile(JOIN_URL_PATTERN)
 _JOIN_MEETING_ID_RE = re.compile(JOIN_MEETING_ID_PATTERN)
 
@@ -101,7 +101,7 @@ def organizer_from_join_url(join_url: str) -> str | None:
         oid = json.loads(context[0]).get("Oid")
     except (ValueError, AttributeError):
         return None
-    return oid if isinstance(oid, str) and _GUID_RE.fullmatch(oid) else None
+    return oid if isinstance(oid, str) and GUID_RE.fullmatch(oid) else None
 
 
 def short_link_number(join_url: str) -> str | None:

@@ -279,3 +279,17 @@ def test_bad_setting_is_a_500_that_names_it(call, configure, emulator):
     answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (500, "ConfigurationError")
     assert "GRAPH_TIMEOUT_SECONDS" in answer.body["error"]["message"]
+
+
+def test_a_fault_of_ours_still_answers_json(call, meeting, monkeypatch, logs):
+    from shared import join_links
+
+    def broken(self, fields, call):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(join_links.JoinLinkService, "resolve", broken)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (500, "InternalError")
+    assert answer.headers["client-request-id"] in logs.text
+    assert "RuntimeError: boom" in logs.text  # the traceback is logged, not returned
+    assert "boom" not in answer.body["error"]["message"]

@@ -205,3 +205,10 @@ def test_batch_action_needs_meetings(call, emulator):
 
 def test_single_call_still_works_beside_the_batch_route(call, meeting):
     assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
+
+
+def test_batch_items_carry_accept_language(call, meeting, emulator):
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    call("POST", body={"meetings": [item]}, headers={"Accept-Language": "de-DE"})
+    [sent] = batch_calls(emulator)
+    assert sent.body["requests"][0]["headers"] == {"Accept-Language": "de-DE"}

@@ -153,3 +153,34 @@ def test_sequential_calls_share_one_pooled_connection(call, meeting, emulator):
     for _ in range(10):
         assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
     assert emulator.state.connections <= 2  # one to the identity endpoint, one to Graph
+
+
+def test_graph_trickling_its_answer_is_cut_at_the_deadline(call, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(trickle=0.5)] * 5)  # each read is quick, the whole answer is not
+    answer, elapsed = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
+    assert elapsed < 3.0 + 0.5
+
+
+def test_whole_batch_failing_is_retried_within_the_retry_budget(call, meeting, configure, emulator):
+    configure(GRAPH_MAX_RETRIES="2")
+    emulator.state.graph_faults.extend([Fault(status=503, retry_after="0")] * 10)
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item, item]})
+    assert [r["error"]["code"] for r in answer.body["results"]] == ["GraphUnavailable"] * 2
+    assert len(emulator.state.graph_requests) == 3  # the first try and 2 retries, not 3 x 3
+
+
+def test_a_redirect_is_not_followed_with_the_token(call, meeting, emulator):
+    elsewhere = emulator.base_url + "/v1.0/elsewhere"
+    emulator.state.graph_faults.append(Fault(status=302, headers={"Location": elsewhere}))
+    answer, _ = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
+    assert len(emulator.state.graph_requests) == 1
+
+
+def test_an_unreadable_retry_after_falls_back_to_backoff(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=503, retry_after="\u00b2"))  # a digit to str.isdigit only
+    answer, _ = timed(call, meeting)
+    assert answer.status == 200
+    assert len(emulator.graph_calls()) == 2
