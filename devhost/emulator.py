@@ -1,8 +1,11 @@
 """A loopback emulator of the two services the function talks to, speaking their documented protocols:
 
-- the App Service managed-identity endpoint (`GET ?api-version=2019-08-01&resource=...` with `X-IDENTITY-HEADER`);
+- the App Service managed-identity endpoint (`GET ?api-version=2019-08-01&resource=...` with `X-IDENTITY-HEADER`).
+  Its tokens are JWT-shaped with the claims Entra puts in app-only tokens (`roles` only when there are some), keep
+  the app roles granted when they were issued, and are handed out again from a cache as the platform does;
 - Microsoft Graph: `getVirtualAppointmentJoinWebUrl`, the `onlineMeetings?$filter=` lookups and JSON `$batch`,
-  with OData error bodies, `request-id` headers and bearer-token checks.
+  with OData error bodies and `request-id` headers. It checks the token, the app role each call needs and the
+  Teams application access policy per organizer, refusing in Graph's own words.
 
 Tests script faults (statuses, Retry-After, hangs, resets) and read back what was asked; `make run` serves it
 seeded with a demo meeting.
@@ -28,6 +31,12 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 VERSIONS = ("v1.0", "beta")
 JOIN_URL_ROLE = "VirtualAppointment.Read.All"
 LOOKUP_ROLE = "OnlineMeetings.Read.All"
+# The app roles that let each call through, least privileged first.
+JOIN_URL_ROLES = (JOIN_URL_ROLE, "VirtualAppointment.ReadWrite.All")
+LOOKUP_ROLES = (LOOKUP_ROLE, "OnlineMeetings.ReadWrite.All")
+IDENTITY_CLIENT_ID = "5b2f2a1e-1a8c-4c53-9b6e-0f6f1b3c2d4e"  # the managed identity's appid
+IDENTITY_OBJECT_ID = "0c6f3e2a-7b1d-4c9e-8f5a-3d2b1e0f9a8c"  # its service principal's oid
+PLATFORM_RENEW_SECONDS = 300.0  # the identity endpoint hands out a new token only this close to the old one's expiry
 _FILTERS = (
     ("join_web_url", re.compile(r"JoinWebUrl eq '((?:[^']|'')*)'")),
     ("join_meeting_id", re.compile(r"joinMeetingIdSettings/joinMeetingId eq '((?:[^']|'')*)'")),
@@ -64,13 +73,23 @@ class Recorded:
     body: Any = None
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    resource: str
+    roles: frozenset[str]  # granted when the token was issued: a later grant is not in it
+    issued_at: int
+    expires_on: int
+
+
 @dataclass
 class EmulatorState:
     users: dict[str, str] = field(default_factory=dict)  # lower-case GUID or UPN -> object ID
     meetings: dict[tuple[str, str], Meeting] = field(default_factory=dict)  # (object ID, meeting ID)
-    no_policy: set[str] = field(default_factory=set)  # object IDs no application access policy covers
-    roles: set[str] = field(default_factory=lambda: {JOIN_URL_ROLE, LOOKUP_ROLE})
-    tokens: dict[str, float] = field(default_factory=dict)  # issued token -> expiry (epoch)
+    roles: set[str] = field(default_factory=lambda: {JOIN_URL_ROLE, LOOKUP_ROLE})  # granted to the identity now
+    access_policy: bool = True  # a Teams application access policy names the identity's app ID
+    policy_users: set[str] | None = None  # object IDs the policy is granted to; None: granted globally
+    tokens: dict[str, IssuedToken] = field(default_factory=dict)  # every token issued, for Graph to check
+    platform_cache: dict[str, str] = field(default_factory=dict)  # resource -> token the endpoint hands out again
     token_lifetime: float = 3600.0
     graph_faults: deque[Fault] = field(default_factory=deque)
     batch_item_faults: deque[Fault] = field(default_factory=deque)
@@ -151,21 +170,54 @@ class GraphEmulator:
         self._stopping.wait(seconds)
 
     def issue_token(self, resource: str) -> dict[str, Any]:
-        token = "emulated." + secrets.token_urlsafe(24)
-        expires_on = int(time.time() + self.state.token_lifetime)
-        self.state.tokens[token] = expires_on
+        """The identity endpoint's answer: its cached token for `resource` while that has time left, else a new
+        one carrying the app roles granted now (so a role granted later reaches Graph only in a later token)."""
+        now = time.time()
+        token = self.state.platform_cache.get(resource, "")
+        cached = self.state.tokens.get(token)
+        if cached is None or cached.expires_on - now <= min(
+            PLATFORM_RENEW_SECONDS, (cached.expires_on - cached.issued_at) / 2
+        ):
+            cached = IssuedToken(resource, frozenset(self.state.roles), int(now), int(now + self.state.token_lifetime))
+            token = self._jwt(cached)
+            self.state.tokens[token] = cached
+            self.state.platform_cache[resource] = token
         return {
             "access_token": token,
-            "expires_on": str(expires_on),
+            "expires_on": str(cached.expires_on),
             "resource": resource,
             "token_type": "Bearer",
-            "client_id": "5b2f2a1e-1a8c-4c53-9b6e-0f6f1b3c2d4e",
+            "client_id": IDENTITY_CLIENT_ID,
         }
+
+    def _jwt(self, issued: IssuedToken) -> str:
+        """Shaped like an app-only Entra ID access token (v1); the signature is random bytes."""
+        claims: dict[str, Any] = {
+            "aud": issued.resource,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iat": issued.issued_at,
+            "nbf": issued.issued_at,
+            "exp": issued.expires_on,
+            "appid": IDENTITY_CLIENT_ID,
+            "appidacr": "2",
+            "idp": f"https://sts.windows.net/{self.tenant_id}/",
+            "idtyp": "app",
+            "oid": IDENTITY_OBJECT_ID,
+            "sub": IDENTITY_OBJECT_ID,
+            "tid": self.tenant_id,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+        }
+        if issued.roles:
+            claims["roles"] = sorted(issued.roles)
+        header = {"typ": "JWT", "alg": "RS256", "kid": "emulator"}
+        return ".".join([_base64url(header), _base64url(claims), secrets.token_urlsafe(64)])
 
     def graph(self, method: str, target: str, authorization: str, body: Any) -> tuple[int, dict[str, str], Any]:
         """One Graph request (top level or a `$batch` item): status, headers, JSON body."""
-        token = authorization.removeprefix("Bearer ")
-        if not authorization.startswith("Bearer ") or self.state.tokens.get(token, 0) < time.time():
+        scheme, _, token = authorization.partition(" ")
+        issued = self.state.tokens.get(token) if scheme == "Bearer" else None
+        if issued is None or issued.expires_on < time.time():
             return _odata(401, "InvalidAuthenticationToken", "Access token is empty, invalid or expired.")
         parts = urlsplit(target)
         segments = parts.path.split("/")
@@ -176,26 +228,34 @@ class GraphEmulator:
             return self._batch(version, authorization, body)
         if method != "GET" or len(rest) < 3 or rest[0] != "users" or rest[2] != "onlineMeetings":
             return _odata(400, "BadRequest", f"Resource not found for the segment '{'/'.join(rest)}'.")
+        is_lookup = len(rest) == 3
+        is_join = len(rest) == 5 and rest[4] in ("getVirtualAppointmentJoinWebUrl", "getVirtualAppointmentJoinWebUrl()")
+        if not (is_lookup or is_join):
+            return _odata(400, "BadRequest", "Unsupported segment.")
+        refused = _refusal(issued, LOOKUP_ROLES if is_lookup else JOIN_URL_ROLES)
+        if refused is not None:
+            return refused
         organizer = self.state.users.get(unquote(rest[1]).lower())
         if organizer is None:
             return _odata(404, "ResourceNotFound", f"User '{unquote(rest[1])}' was not found.")
-        if organizer in self.state.no_policy:
+        if not self.state.access_policy:
             return _odata(403, "Forbidden", "No application access policy found for this app.")
-        if len(rest) == 3:
+        if self.state.policy_users is not None and organizer not in self.state.policy_users:
+            return _odata(
+                403,
+                "Forbidden",
+                f"Application is not allowed to perform operations on the user '{organizer}', neither is allowed "
+                "access through RSC permission evaluation.",
+            )
+        if is_lookup:
             return self._lookup(version, organizer, parse_qs(parts.query).get("$filter", [""])[0])
-        if len(rest) == 5 and rest[4] in ("getVirtualAppointmentJoinWebUrl", "getVirtualAppointmentJoinWebUrl()"):
-            if JOIN_URL_ROLE not in self.state.roles:
-                return _odata(403, "Forbidden", "Insufficient privileges to complete the operation.")
-            meeting = self.state.meetings.get((organizer, unquote(rest[3])))
-            if meeting is None:
-                return _odata(404, "NotFound", "The online meeting was not found.")
-            context = f"https://graph.microsoft.com/{version}/$metadata#Edm.String"
-            return 200, {}, {"@odata.context": context, "value": meeting.appointment_url}
-        return _odata(400, "BadRequest", "Unsupported segment.")
+        meeting = self.state.meetings.get((organizer, unquote(rest[3])))
+        if meeting is None:
+            return _odata(404, "NotFound", "The online meeting was not found.")
+        context = f"https://graph.microsoft.com/{version}/$metadata#Edm.String"
+        return 200, {}, {"@odata.context": context, "value": meeting.appointment_url}
 
     def _lookup(self, version: str, organizer: str, condition: str) -> tuple[int, dict[str, str], Any]:
-        if LOOKUP_ROLE not in self.state.roles:
-            return _odata(403, "Forbidden", "Insufficient privileges to complete the operation.")
         matches = [(attribute, hit) for attribute, pattern in _FILTERS if (hit := pattern.fullmatch(condition))]
         if not matches:
             return _odata(400, "BadRequest", f"Invalid filter clause: {condition[:100]}")
@@ -230,6 +290,19 @@ class GraphEmulator:
             answers.append({"id": item["id"], "status": status, "headers": headers, "body": answer})
         answers.reverse()  # Graph may answer in any order: callers must match by id
         return 200, {}, {"responses": answers}
+
+
+def _refusal(issued: IssuedToken, accepted: tuple[str, ...]) -> tuple[int, dict[str, str], Any] | None:
+    """Graph's answer to a token without the app role a call needs: 401 when it carries no role at all."""
+    if not issued.roles:
+        return _odata(401, "InvalidAuthenticationToken", "Either scp or roles claim need to be present in the token.")
+    if issued.roles.isdisjoint(accepted):
+        return _odata(403, "Forbidden", "Insufficient privileges to complete the operation.")
+    return None
+
+
+def _base64url(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 def _take(faults: deque[Fault]) -> Fault | None:
@@ -306,6 +379,10 @@ def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
                 self._send_json(401, {}, {"error": "unauthorized", "error_description": "X-IDENTITY-HEADER mismatch"})
             elif query.get("api-version") != ["2019-08-01"] or not query.get("resource"):
                 self._send_json(400, {}, {"error": "invalid_request", "error_description": "api-version or resource"})
+            elif query.get("client_id", [IDENTITY_CLIENT_ID]) != [IDENTITY_CLIENT_ID]:
+                # App Service's answer when AZURE_CLIENT_ID names no identity assigned to the app
+                unknown = {"statusCode": 400, "message": "Unable to load the proper Managed Identity."}
+                self._send_json(400, {}, {**unknown, "correlationId": str(uuid.uuid4())})
             else:
                 self._send_json(200, {}, emulator.issue_token(query["resource"][0]))
 

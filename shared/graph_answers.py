@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
+from .graph_access import (
+    JOIN_URL_ROLE,
+    LOOKUP_ROLE,
+    AppRole,
+    access_policy_missing,
+    is_access_policy_denial,
+    lacks_role,
+    permission_missing,
+)
+from .token_claims import TokenIdentity
 from .validation import MEETING_ID_PATTERN, MeetingQuery, validate_meeting_id
-
-# The Graph application permission (app role) each call needs: named in a 403's message.
-JOIN_URL_ROLE = "VirtualAppointment.Read.All"
-LOOKUP_ROLE = "OnlineMeetings.Read.All"
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,7 @@ class GraphReply:
     body: Any
     retry_after: float | None = None
     request_id: str | None = None
+    identity: TokenIdentity | None = None  # who the token that asked says the function is: explains a 401/403
 
 
 def join_web_url_from(reply: GraphReply, query: MeetingQuery) -> str:
@@ -54,21 +61,13 @@ def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
         raise _unexpected(reply, f"a meeting ID outside {MEETING_ID_PATTERN}") from None
 
 
-def error_for(reply: GraphReply, role: str, query: MeetingQuery) -> ApiError:
+def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError:
     """A non-200 Graph answer that retrying did not or could not fix."""
     graph_code, graph_message = odata_error(reply.body)
     said = f" Graph said: {graph_code}: {graph_message}" if graph_code or graph_message else ""
     status = reply.status
     if status in (401, 403):
-        return ApiError(
-            403,
-            "GraphAccessDenied",
-            f"Microsoft Graph refused access (HTTP {status}). Usual causes: the function's managed identity lacks "
-            f"the Graph application permission {role} (granted as an app role, not in the portal); no "
-            f"Teams application access policy covers organizer {query.organizer_id} (Grant-CsApplicationAccessPolicy, "
-            f"up to 30 minutes to take effect); or the tenant does not allow app-only access to this API.{said}",
-            graph_request_id=reply.request_id,
-        )
+        return access_denied(reply, role, query.organizer_id, said)
     if status == 404:
         return ApiError(
             404,
@@ -98,6 +97,35 @@ def error_for(reply: GraphReply, role: str, query: MeetingQuery) -> ApiError:
             graph_request_id=reply.request_id,
         )
     return _unexpected(reply, f"HTTP {status}" if status else "no answer for this item in its $batch reply")
+
+
+def access_denied(reply: GraphReply, role: AppRole, organizer: str, said: str) -> ApiError:
+    """A 401/403 explained by the claims of the token that asked, then by Graph's own words."""
+    identity = reply.identity
+    if identity is not None and lacks_role(identity, role):
+        return permission_missing(identity, role, reply.request_id)
+    _, graph_message = odata_error(reply.body)
+    if identity is not None and reply.status == 403 and is_access_policy_denial(graph_message):
+        return access_policy_missing(identity, organizer, graph_message, reply.request_id)
+    if identity is not None and not identity.delegated:
+        causes = (
+            f"The token carries {role.name} or better, so the usual causes are: the organizer {organizer} has no "
+            "Teams licence, a conditional-access policy blocks the identity, or the tenant does not allow app-only "
+            "access to this API."
+        )
+    else:
+        causes = (
+            f"Usual causes: the function's identity lacks the Graph application permission {role.name} (granted as "
+            f"an app role, not in the portal); no Teams application access policy covers organizer {organizer} "
+            "(Grant-CsApplicationAccessPolicy, up to 30 minutes to take effect); or the tenant does not allow "
+            "app-only access to this API."
+        )
+    return ApiError(
+        403,
+        "GraphAccessDenied",
+        f"Microsoft Graph refused access (HTTP {reply.status}). {causes}{said}",
+        graph_request_id=reply.request_id,
+    )
 
 
 def odata_error(body: Any) -> tuple[str, str]:

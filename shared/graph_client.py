@@ -111,6 +111,7 @@ class GraphClient:
                     body=answer.get("body"),
                     retry_after=retry_after_seconds(headers),
                     request_id=reply.request_id,
+                    identity=reply.identity,
                 )
         return replies
 
@@ -150,7 +151,7 @@ class GraphClient:
         if remaining <= 0:
             raise _timed_out(call)
         headers = CaseInsensitiveDict(self._headers)
-        headers["Authorization"] = "Bearer " + token
+        headers["Authorization"] = "Bearer " + token.value
         headers["client-request-id"] = call.client_request_id
         if call.accept_language:
             headers["Accept-Language"] = call.accept_language
@@ -171,7 +172,9 @@ class GraphClient:
             parsed = json.loads(content) if content else None
         except ValueError:
             parsed = None
-        return GraphReply(response.status_code, parsed, retry_after_seconds(response.headers), request_id)
+        return GraphReply(
+            response.status_code, parsed, retry_after_seconds(response.headers), request_id, token.identity
+        )
 
     def _prepare(
         self, method: str, path: str, headers: CaseInsensitiveDict[str], body: Any

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .deferred import CERTIFICATE_ONLY, defer
 
@@ -23,6 +23,7 @@ from azure.identity import AzureCliCredential, EnvironmentCredential, ManagedIde
 from .deadline import Deadline  # noqa: E402
 from .errors import ApiError  # noqa: E402
 from .settings import Settings  # noqa: E402
+from .token_claims import TokenIdentity, read_token_identity  # noqa: E402
 
 log = logging.getLogger("getjoinurl.identity")
 
@@ -45,8 +46,11 @@ def build_credential(settings: Settings) -> TokenCredential:
 
 
 @dataclass(frozen=True)
-class _Token:
-    value: str
+class Token:
+    """A Graph access token and who it says the function is (its claims, read once when it arrives)."""
+
+    value: str = field(repr=False)  # only ever goes into an Authorization header
+    identity: TokenIdentity | None
     expires_on: float
     refresh_at: float
 
@@ -64,26 +68,26 @@ class TokenProvider:
         self._credential = credential
         self._scope = scope
         self._clock = clock
-        self._token: _Token | None = None
+        self._token: Token | None = None
         self._flight: _Flight | None = None
         self._next_background_try = 0.0
         self._lock = threading.Lock()
 
-    def token(self, deadline: Deadline) -> str:
+    def token(self, deadline: Deadline) -> Token:
         current = self._token
         now = self._clock()
         if current is not None and now < current.refresh_at:
-            return current.value
+            return current
         if current is not None and now < current.expires_on - EXPIRY_SKEW_SECONDS:
             if now >= self._next_background_try:
                 self._start_flight()
-            return current.value
+            return current
         flight = self._start_flight()
         if not flight.done.wait(max(0.0, deadline.remaining())):
             raise _identity_unavailable("no answer in time")
         if flight.error is not None or self._token is None:
             raise _identity_unavailable(type(flight.error).__name__ if flight.error is not None else "no token")
-        return self._token.value
+        return self._token
 
     def _start_flight(self) -> _Flight:
         with self._lock:
@@ -101,7 +105,7 @@ class TokenProvider:
             previous = self._token
             if previous is not None and expires_on <= previous.expires_on:
                 refresh_at = min(now + RETRY_FAILED_REFRESH_SECONDS, expires_on - EXPIRY_SKEW_SECONDS)
-            self._token = _Token(access.token, expires_on, refresh_at)
+            self._token = Token(access.token, read_token_identity(access.token), expires_on, refresh_at)
         except Exception as exc:  # every failure is reported to the waiters, none is kept
             flight.error = exc
             self._next_background_try = self._clock() + RETRY_FAILED_REFRESH_SECONDS

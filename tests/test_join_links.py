@@ -53,13 +53,6 @@ def test_no_match_is_meeting_not_found(call, meeting):
     assert "organizer" in answer.body["error"]["message"]
 
 
-def test_lookup_without_the_role_names_it(call, meeting, emulator):
-    emulator.state.roles.discard("OnlineMeetings.Read.All")
-    answer = call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_ID})
-    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphAccessDenied")
-    assert "OnlineMeetings.Read.All" in answer.body["error"]["message"]
-
-
 def test_more_than_one_selector_is_400(call, meeting, emulator):
     answer = call(params={"meetingId": meeting.meeting_id, "joinMeetingId": "123456789012"})
     assert answer.status == 400

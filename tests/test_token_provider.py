@@ -56,9 +56,9 @@ def clock() -> Clock:
 def test_token_is_reused_until_the_refresh_point(clock):
     credential = Credential(clock)
     tokens = TokenProvider(credential, "scope", clock=clock)
-    assert tokens.token(Deadline(1)) == "token-1"
+    assert tokens.token(Deadline(1)).value == "token-1"
     clock.now += 3000
-    assert tokens.token(Deadline(1)) == "token-1"
+    assert tokens.token(Deadline(1)).value == "token-1"
     assert credential.calls == 1
 
 
@@ -68,10 +68,10 @@ def test_refresh_ahead_returns_the_old_token_without_waiting(clock):
     tokens.token(Deadline(1))
     clock.now += 3600 - 200  # inside the refresh window, well before expiry
     credential.release.clear()  # the refresh hangs
-    assert tokens.token(Deadline(0.01)) == "token-1"  # no wait on the refresh
+    assert tokens.token(Deadline(0.01)).value == "token-1"  # no wait on the refresh
     credential.release.set()
     wait_idle(tokens)
-    assert tokens.token(Deadline(1)) == "token-2"
+    assert tokens.token(Deadline(1)).value == "token-2"
 
 
 def test_failed_refresh_keeps_serving_the_valid_token(clock):
@@ -80,10 +80,10 @@ def test_failed_refresh_keeps_serving_the_valid_token(clock):
     tokens.token(Deadline(1))
     clock.now += 3600 - 200
     credential.fail = True
-    assert tokens.token(Deadline(1)) == "token-1"
+    assert tokens.token(Deadline(1)).value == "token-1"
     wait_idle(tokens)
     calls = credential.calls
-    assert tokens.token(Deadline(1)) == "token-1"  # no new refresh until the back-off passes
+    assert tokens.token(Deadline(1)).value == "token-1"  # no new refresh until the back-off passes
     assert credential.calls == calls
 
 
@@ -97,7 +97,7 @@ def test_expired_token_with_failing_identity_is_identity_unavailable(clock):
         tokens.token(Deadline(1))
     assert (raised.value.status, raised.value.code) == (503, "IdentityUnavailable")
     credential.fail = False
-    assert tokens.token(Deadline(1)) == "token-3"  # the failure is not kept
+    assert tokens.token(Deadline(1)).value == "token-3"  # the failure is not kept
 
 
 def test_waiting_for_a_first_token_stops_at_the_deadline(clock):

@@ -1,0 +1,103 @@
+"""The Graph access this function needs, and the one step that mends each gap, with the real values filled in.
+
+A 403 (a single call or a batch item) and Diagnose take their words from here, so an admin reads the same fix
+wherever the problem shows up. Facts: ../shared/reference/graph-notes.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ApiError
+from .token_claims import TokenIdentity, iso_time
+
+ROLE_SCRIPT = "scripts/grant-graph-app-roles.sh"
+POLICY_SCRIPT = "./scripts/Grant-TeamsAccessPolicy.ps1"
+TOKEN_CACHE_HOURS = 24  # how long the platform may keep handing out a managed identity's token
+POLICY_DELAY_MINUTES = 30  # how long Teams may take to apply an application access policy
+
+
+@dataclass(frozen=True)
+class AppRole:
+    """A Microsoft Graph application permission, by its least privileged name, and those that also do."""
+
+    name: str
+    accepted: tuple[str, ...]
+    needed_for: str
+
+
+JOIN_URL_ROLE = AppRole(
+    "VirtualAppointment.Read.All",
+    ("VirtualAppointment.Read.All", "VirtualAppointment.ReadWrite.All"),
+    "asking Graph for a virtual appointment join URL",
+)
+LOOKUP_ROLE = AppRole(
+    "OnlineMeetings.Read.All",
+    ("OnlineMeetings.Read.All", "OnlineMeetings.ReadWrite.All"),
+    "finding a meeting by its Teams join link or numeric meeting ID",
+)
+REQUIRED_ROLES = (JOIN_URL_ROLE, LOOKUP_ROLE)
+
+# Graph's two wordings for an organizer no Teams application access policy covers (graph-notes.md).
+_POLICY_DENIALS = (
+    "no application access policy found for this app",
+    "is not allowed to perform operations on the user",
+)
+
+
+def lacks_role(identity: TokenIdentity, role: AppRole) -> bool:
+    """Only an app-only token is held to app roles: a delegated one (Azure CLI) goes by the user's scopes."""
+    return not identity.delegated and not identity.has_any_role(role.accepted)
+
+
+def is_access_policy_denial(graph_message: str) -> bool:
+    lowered = graph_message.lower()
+    return any(words in lowered for words in _POLICY_DENIALS)
+
+
+def permission_missing(identity: TokenIdentity, role: AppRole, graph_request_id: str | None = None) -> ApiError:
+    carried = ", ".join(identity.roles) or "no app role at all"
+    return ApiError(
+        403,
+        "GraphPermissionMissing",
+        f"The function's identity (client ID {identity.client_id}) lacks the Microsoft Graph application permission "
+        f"{role.name}, needed for {role.needed_for}: the token it used, issued {_when(identity.issued_at)}, carries "
+        f"{carried}.",
+        fix=grant_role_fix(identity, role),
+        graph_request_id=graph_request_id,
+    )
+
+
+def grant_role_fix(identity: TokenIdentity, role: AppRole) -> str:
+    return (
+        f"Grant it to the identity's service principal (object ID {identity.object_id}) as a Privileged Role "
+        f"Administrator: `{ROLE_SCRIPT} {identity.object_id} {role.name}` (Azure CLI), or `azd provision` if you "
+        "deployed with azd. The grant reaches the function only in a newly issued token: the platform caches "
+        f"managed-identity tokens for up to {TOKEN_CACHE_HOURS} hours and restarting the app does not help, so it "
+        f"takes effect when this token is replaced, by {_when(identity.expires_at)} at the latest."
+    )
+
+
+def access_policy_missing(
+    identity: TokenIdentity, organizer: str, graph_message: str, graph_request_id: str | None = None
+) -> ApiError:
+    return ApiError(
+        403,
+        "AccessPolicyMissing",
+        f"No Teams application access policy lets this app (client ID {identity.client_id}) read the online "
+        f"meetings of organizer {organizer}. Graph said: {graph_message}",
+        fix=access_policy_fix(identity.client_id, organizer),
+        graph_request_id=graph_request_id,
+    )
+
+
+def access_policy_fix(client_id: str | None, organizer: str) -> str:
+    return (
+        f"As a Teams Administrator, run `{POLICY_SCRIPT} -AppId {client_id} -Organizers {organizer}` (or -Global "
+        f"instead of -Organizers, for every user). Teams takes up to {POLICY_DELAY_MINUTES} minutes to apply it; "
+        "until then Graph keeps refusing."
+    )
+
+
+def _when(epoch: float | None) -> str:
+    return iso_time(epoch) or "at an unknown time"

@@ -1,0 +1,167 @@
+"""Issue 10: a Graph 401/403 names the one missing setup step, from the token's claims and Graph's words.
+
+Driven end to end through the emulator, whose tokens are JWT-shaped, keep the roles granted when they were issued
+and are handed out again from the platform's cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+
+from devhost.emulator import IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, JOIN_URL_ROLE, LOOKUP_ROLE, Fault
+from shared import app
+from shared.token_claims import iso_time, read_token_identity
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+
+
+def by_id(meeting, organizer=ORGANIZER_ID):
+    return {"meetingId": meeting.meeting_id, "organizerId": organizer}
+
+
+def issued_token(emulator) -> str:
+    [token] = emulator.state.platform_cache.values()
+    return token
+
+
+def test_emulated_tokens_carry_the_claims_entra_puts_in_app_only_tokens(call, meeting, emulator):
+    assert call(params=by_id(meeting)).status == 200
+    token = issued_token(emulator)
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert {"aud", "iss", "tid", "oid", "appid", "roles", "iat", "nbf", "exp", "idtyp"} <= set(claims)
+    assert (claims["appid"], claims["oid"], claims["idtyp"]) == (IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, "app")
+    identity = read_token_identity(token)
+    assert identity is not None and set(identity.roles) == {JOIN_URL_ROLE, LOOKUP_ROLE}
+
+
+def test_missing_join_url_role_is_graph_permission_missing(call, meeting, emulator):
+    emulator.state.roles = {LOOKUP_ROLE}
+    answer = call(params=by_id(meeting))
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphPermissionMissing")
+    message = answer.body["error"]["message"]
+    identity = read_token_identity(issued_token(emulator))
+    for fact in (
+        JOIN_URL_ROLE,
+        IDENTITY_CLIENT_ID,
+        iso_time(identity.issued_at),  # when the token in hand was issued
+        "24 hours",
+        "restarting the app does not help",
+        f"scripts/grant-graph-app-roles.sh {IDENTITY_OBJECT_ID} {JOIN_URL_ROLE}",
+    ):
+        assert fact in message, fact
+    assert answer.headers["request-id"]
+
+
+def test_a_token_without_any_role_is_graph_permission_missing_not_a_401(call, meeting, emulator):
+    emulator.state.roles = set()  # Graph answers 401 "Either scp or roles claim need to be present"
+    answer = call(params=by_id(meeting))
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphPermissionMissing")
+    assert "no app role at all" in answer.body["error"]["message"]
+
+
+def test_missing_lookup_role_names_it(call, meeting, emulator):
+    emulator.state.roles = {JOIN_URL_ROLE}
+    answer = call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphPermissionMissing")
+    assert f"{IDENTITY_OBJECT_ID} {LOOKUP_ROLE}" in answer.body["error"]["message"]
+
+
+def test_no_access_policy_at_all_is_access_policy_missing(call, meeting, emulator):
+    emulator.state.access_policy = False
+    answer = call(params=by_id(meeting, ORGANIZER_UPN))
+    assert (answer.status, answer.body["error"]["code"]) == (403, "AccessPolicyMissing")
+    message = answer.body["error"]["message"]
+    assert f"./scripts/Grant-TeamsAccessPolicy.ps1 -AppId {IDENTITY_CLIENT_ID} -Organizers {ORGANIZER_UPN}" in message
+    assert "30 minutes" in message
+    assert "No application access policy found for this app" in message  # Graph's own words
+
+
+def test_a_policy_that_does_not_cover_the_organizer_is_access_policy_missing(call, meeting, emulator):
+    emulator.state.policy_users = {"someone-else"}
+    answer = call(params=by_id(meeting))
+    assert (answer.status, answer.body["error"]["code"]) == (403, "AccessPolicyMissing")
+    assert "neither is allowed access through RSC" in answer.body["error"]["message"]
+
+
+def test_another_403_with_the_role_in_hand_is_graph_access_denied_without_blaming_the_role(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=403))  # "Scripted fault.": no policy wording
+    answer = call(params=by_id(meeting))
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphAccessDenied")
+    assert "carries VirtualAppointment.Read.All" in answer.body["error"]["message"]
+    assert "Scripted fault." in answer.body["error"]["message"]
+
+
+def test_a_token_that_is_not_a_jwt_is_graph_access_denied_as_before(call, meeting, emulator):
+    opaque = {"access_token": "opaque-token", "expires_on": str(int(time.time()) + 3600), "token_type": "Bearer"}
+    emulator.state.identity_faults.append(Fault(status=200, body=json.dumps(opaque).encode()))
+    answer = call(params=by_id(meeting))  # Graph does not know the token: 401
+    assert (answer.status, answer.body["error"]["code"]) == (403, "GraphAccessDenied")
+    assert "Usual causes" in answer.body["error"]["message"]
+
+
+def test_batch_items_get_their_own_cause(call, emulator):
+    covered = emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN, join_meeting_id="111111111111")
+    other = emulator.add_meeting("1d2c3b4a-5f6e-4a8b-9c0d-1e2f3a4b5c6d", "alex@contoso.example")
+    emulator.state.policy_users = {ORGANIZER_ID}
+    emulator.state.roles = {JOIN_URL_ROLE}
+    answer = call(
+        "POST",
+        body={
+            "meetings": [
+                by_id(covered),
+                by_id(other, "alex@contoso.example"),
+                {"joinMeetingId": "111111111111", "organizerId": ORGANIZER_ID},
+            ]
+        },
+    )
+    results = answer.body["results"]
+    assert results[0]["joinWebUrl"] == covered.appointment_url
+    assert results[1]["error"]["code"] == "AccessPolicyMissing"
+    assert "-Organizers alex@contoso.example" in results[1]["error"]["message"]
+    assert results[2]["error"]["code"] == "GraphPermissionMissing"
+    assert LOOKUP_ROLE in results[2]["error"]["message"]
+
+
+def test_a_role_granted_after_the_token_was_issued_arrives_with_the_next_token(call, meeting, emulator):
+    emulator.state.token_lifetime = 8  # the platform hands out a new token after half of it
+    emulator.state.roles = {LOOKUP_ROLE}
+    first = call(params=by_id(meeting))
+    assert first.body["error"]["code"] == "GraphPermissionMissing"
+    issued = iso_time(read_token_identity(issued_token(emulator)).issued_at)
+    assert issued in first.body["error"]["message"]
+
+    emulator.state.roles.add(JOIN_URL_ROLE)  # the admin grants the role
+    app.reset()  # and restarts the app: the platform still hands out the token it has
+    second = call(params=by_id(meeting))
+    assert second.body["error"]["code"] == "GraphPermissionMissing"
+    assert issued in second.body["error"]["message"]
+    assert len(emulator.state.identity_requests) == 2 and len(emulator.state.tokens) == 1
+
+    deadline = time.monotonic() + 20
+    answer = second
+    while answer.status != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        answer = call(params=by_id(meeting))
+    assert answer.status == 200, answer.body  # the platform's next token carries the role
+    assert len(emulator.state.tokens) == 2
+
+
+def test_no_answer_or_log_line_holds_a_token(call, meeting, emulator, caplog):
+    caplog.set_level(logging.DEBUG)
+    emulator.state.roles = {LOOKUP_ROLE}
+    answers = [call(params=by_id(meeting))]
+    emulator.state.access_policy = False
+    app.reset()
+    emulator.state.platform_cache.clear()
+    emulator.state.roles = {JOIN_URL_ROLE, LOOKUP_ROLE}
+    answers.append(call(params=by_id(meeting)))
+    assert [a.body["error"]["code"] for a in answers] == ["GraphPermissionMissing", "AccessPolicyMissing"]
+    shown = caplog.text + "".join(str(a.headers) + json.dumps(a.body) for a in answers)
+    assert len(emulator.state.tokens) == 2
+    for token in emulator.state.tokens:
+        for part in token.split("."):
+            assert part not in shown
+    assert emulator.identity_header not in shown
