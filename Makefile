@@ -11,9 +11,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator (GRAPH=real for real Graph).
+## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator (GRAPH=real for real Graph;
+## SETUP=no-role, no-lookup-role or no-policy starts the emulator in a broken set-up).
 run: $(STAMP)
-	$(BIN)/python -m devhost $(if $(filter real,$(GRAPH)),--real,)
+	$(BIN)/python -m devhost $(if $(filter real,$(GRAPH)),--real,) $(if $(SETUP),--setup $(SETUP),)
 
 ## Lint and run every test.
 test: $(STAMP)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from urllib.parse import urlencode
 
-from .emulator import GraphEmulator
+from .emulator import SETUPS, GraphEmulator
 from .host import APP_ROOT, serve
 
 DEMO_ORGANIZER_ID = "3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e"
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--emulator-port", type=int, default=7072)
     parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
+    parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
     parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
     args = parser.parse_args()
 
@@ -38,12 +39,14 @@ def main() -> None:
     load_local_settings()
     if not args.real:
         emulator = GraphEmulator(port=args.emulator_port).start()
+        emulator.apply_setup(args.setup)
         os.environ.update(emulator.settings())
         meeting = emulator.add_meeting(
             DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id="123456789012"
         )
         query = urlencode({"meetingId": meeting.meeting_id, "organizerId": DEMO_ORGANIZER_UPN})
         print(f"Graph and managed-identity emulator on {emulator.base_url}, with a demo meeting.")
+        print(f"Set-up: {args.setup} ({SETUPS[args.setup]}).")
         print("Try:")
         print(f'  curl -s "http://localhost:{args.port}/api/GetJoinUrl?{query}"')
         print(

@@ -43,6 +43,15 @@ _FILTERS = (
 )
 
 
+# Set-ups `make run SETUP=<name>` can start in, so anyone can see what an admin meets in a real tenant.
+SETUPS = {
+    "ok": "every app role granted and a Teams application access policy for every organizer",
+    "no-role": "the managed identity holds no Microsoft Graph app role",
+    "no-lookup-role": f"the managed identity holds {JOIN_URL_ROLE} but not {LOOKUP_ROLE}",
+    "no-policy": "no Teams application access policy names the app",
+}
+
+
 @dataclass
 class Fault:
     """One scripted misbehaviour, used up by the next matching request."""
@@ -140,6 +149,17 @@ class GraphEmulator:
     def reset(self) -> None:
         """Forget faults, traffic, tokens and data, keeping the server running."""
         self.state = EmulatorState()
+
+    def apply_setup(self, name: str) -> None:
+        """One of SETUPS, applied before any token is issued."""
+        if name not in SETUPS:
+            raise ValueError(f"unknown setup {name!r}: one of {', '.join(SETUPS)}")
+        if name == "no-role":
+            self.state.roles = set()
+        elif name == "no-lookup-role":
+            self.state.roles = {JOIN_URL_ROLE}
+        elif name == "no-policy":
+            self.state.access_policy = False
 
     def add_meeting(
         self, organizer_id: str, upn: str | None = None, *, thread: str | None = None, join_meeting_id: str = ""

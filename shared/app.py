@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from .errors import ApiError
 from .graph_client import GraphClient, build_session
@@ -10,9 +11,20 @@ from .identity import TokenProvider, build_credential
 from .join_links import JoinLinkService
 from .settings import Settings
 
+
+@dataclass(frozen=True)
+class Components:
+    """Built from the settings once per process and shared by every invocation and function."""
+
+    settings: Settings
+    tokens: TokenProvider
+    graph: GraphClient
+    join_links: JoinLinkService
+
+
 _lock = threading.Lock()
 _settings: Settings | ApiError | None = None
-_service: JoinLinkService | None = None
+_components: Components | None = None
 
 
 def settings() -> Settings:
@@ -28,21 +40,25 @@ def settings() -> Settings:
     return _settings
 
 
-def join_link_service() -> JoinLinkService:
-    global _service
-    if _service is None:
+def components() -> Components:
+    global _components
+    if _components is None:
         with _lock:
-            if _service is None:
+            if _components is None:
                 current = settings()
                 tokens = TokenProvider(build_credential(current), current.graph_scope)
                 graph = GraphClient(current, tokens, build_session(current.graph_base_url))
-                _service = JoinLinkService(current, graph)
-    return _service
+                _components = Components(current, tokens, graph, JoinLinkService(current, graph))
+    return _components
+
+
+def join_link_service() -> JoinLinkService:
+    return components().join_links
 
 
 def reset() -> None:
     """Forget everything built from app settings, as a restart would (tests and the dev host change settings)."""
-    global _settings, _service
+    global _settings, _components
     with _lock:
         _settings = None
-        _service = None
+        _components = None

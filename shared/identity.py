@@ -73,6 +73,10 @@ class TokenProvider:
         self._next_background_try = 0.0
         self._lock = threading.Lock()
 
+    @property
+    def holds_token(self) -> bool:
+        return self._token is not None
+
     def token(self, deadline: Deadline) -> Token:
         current = self._token
         now = self._clock()

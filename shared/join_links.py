@@ -51,15 +51,18 @@ class JoinLinkService:
         call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
         return [_batch_result(item, outcome) for item, outcome in zip(items, outcomes, strict=True)]
 
-    def _query(self, fields: Mapping[str, Any]) -> MeetingQuery:
-        query = parse_meeting_query(fields, self._default_organizer)
-        if self._allowed is not None and query.organizer_id.lower() not in self._allowed:
+    def ensure_allowed(self, organizer_id: str) -> None:
+        if self._allowed is not None and organizer_id.lower() not in self._allowed:
             raise ApiError(
                 403,
                 "OrganizerNotAllowed",
-                f"Organizer {query.organizer_id} is not in this function's ALLOWED_ORGANIZER_IDS. "
-                "Ask the function's administrator to add it (GUID or UPN, as you send it).",
+                f"Organizer {organizer_id} is not in this function's ALLOWED_ORGANIZER_IDS.",
+                fix="Ask the function's administrator to add it (GUID or UPN, as you send it).",
             )
+
+    def _query(self, fields: Mapping[str, Any]) -> MeetingQuery:
+        query = parse_meeting_query(fields, self._default_organizer)
+        self.ensure_allowed(query.organizer_id)
         return query
 
     def _resolve_all(self, items: Sequence[MeetingQuery | ApiError], call: Invocation, *, batch: bool) -> list[Outcome]:

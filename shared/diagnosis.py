@@ -1,0 +1,224 @@
+"""Diagnose: one call that tells an admin what works, and for what does not, the step that mends it.
+
+It makes only calls the function itself makes (a token, a meeting lookup, the join-URL call), so it needs no Graph
+permission beyond the function's own, and it shows who the token says the function is, never the token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import app
+from .errors import ApiError
+from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, REQUIRED_ROLES, AppRole, lacks_role, permission_missing
+from .graph_answers import error_for, join_web_url_from
+from .graph_client import GraphClient
+from .graph_paths import join_web_url_path, meeting_lookup_path
+from .invocation import Invocation
+from .settings import Settings
+from .token_claims import TokenIdentity, iso_time
+from .validation import MeetingQuery, validate_meeting_id, validate_organizer_id
+
+# A classic-link lookup no meeting can match: Graph answers it 200 (empty) exactly when an access policy covers the
+# organizer and the token may look meetings up.
+POLICY_PROBE_LINK = "https://teams.microsoft.com/l/meetup-join/getjoinurl-diagnose-probe"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    advice: bool = False  # a recommendation: failing it does not stop calls, so it leaves `ok` alone
+
+    def as_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"name": self.name, "ok": self.ok, "detail": self.detail}
+        if self.fix is not None:
+            shown["fix"] = self.fix
+        if self.advice:
+            shown["advice"] = True
+        return shown
+
+
+def diagnose(params: Mapping[str, str], call: Invocation) -> dict[str, Any]:
+    organizer_id = params.get("organizerId") or None
+    meeting_id = params.get("meetingId") or None
+    if organizer_id is not None:
+        validate_organizer_id(organizer_id)
+    if meeting_id is not None:
+        validate_meeting_id(meeting_id)
+    checks: list[Check] = []
+    identity = _run(checks, organizer_id, meeting_id, call)
+    return {
+        "ok": all(check.ok for check in checks if not check.advice),
+        "identity": identity.summary() if identity is not None else None,
+        "checks": [check.as_json() for check in checks],
+    }
+
+
+def _run(
+    checks: list[Check], organizer_id: str | None, meeting_id: str | None, call: Invocation
+) -> TokenIdentity | None:
+    """Appends the checks in the order a call meets them; stops where the next ones cannot run."""
+    try:
+        current = app.components()
+    except ApiError as error:
+        checks.append(Check("settings", False, error.message, fix="Correct that app setting; the app restarts."))
+        return None
+    settings = current.settings
+    valid = f"App settings are valid: {settings.graph_credential} credential, {settings.graph_root}."
+    checks.append(Check("settings", True, valid))
+    organizer_id = organizer_id or (settings.default_organizer_id if meeting_id is not None else None)
+    if meeting_id is not None and organizer_id is None:
+        checks.append(
+            Check("joinUrlCall", False, "Not checked: meetingId needs an organizer.", fix="Add organizerId=<UPN>.")
+        )
+    if organizer_id is not None:
+        checks.append(_allowed(current, organizer_id))
+
+    source = f"the {settings.graph_credential} credential"
+    if current.tokens.holds_token:
+        source = "the function's token cache"
+    started = time.monotonic()
+    try:
+        token = current.tokens.token(call.deadline)
+    except ApiError as error:
+        checks.append(Check("token", False, error.message, fix=_credential_fix(settings)))
+        return None
+    identity = token.identity
+    checks.append(_token(source, identity, time.monotonic() - started))
+    if identity is None:
+        return None
+    checks.extend(_roles(identity))
+    if organizer_id is not None:
+        if meeting_id is None or not lacks_role(identity, LOOKUP_ROLE):  # else the join-URL call tests the policy
+            checks.append(_access_policy(current.graph, identity, organizer_id, call))
+        if meeting_id is not None:
+            checks.append(_join_url_call(current.graph, MeetingQuery(organizer_id, meeting_id=meeting_id), call))
+    return identity
+
+
+def _allowed(current: app.Components, organizer_id: str) -> Check:
+    try:
+        current.join_links.ensure_allowed(organizer_id)
+    except ApiError as error:
+        return Check("organizerAllowed", False, error.message, fix=f"Add {organizer_id} to ALLOWED_ORGANIZER_IDS.")
+    listed = "is listed in" if current.settings.allowed_organizer_ids else "is allowed: no"
+    return Check("organizerAllowed", True, f"{organizer_id} {listed} ALLOWED_ORGANIZER_IDS.")
+
+
+def _token(source: str, identity: TokenIdentity | None, seconds: float) -> Check:
+    took = f"Got a Graph token from {source} in {seconds * 1000:.0f} ms"
+    if identity is None:
+        return Check(
+            "token",
+            False,
+            f"{took}, but it is not a JWT, so the app roles it carries cannot be read.",
+            fix="Set GRAPH_CREDENTIAL=managed_identity so the token comes from Microsoft Entra ID.",
+        )
+    return Check(
+        "token", True, f"{took}, issued {iso_time(identity.issued_at)}, expiring {iso_time(identity.expires_at)}."
+    )
+
+
+def _roles(identity: TokenIdentity) -> list[Check]:
+    if identity.delegated:
+        return [
+            Check(
+                "appRoles",
+                True,
+                "The token is a signed-in user's (delegated, e.g. from the Azure CLI): Graph checks that user's "
+                "scopes, not app roles. Deployed with a managed identity, the app roles apply.",
+                advice=True,
+            )
+        ]
+    checks = []
+    for role in REQUIRED_ROLES:
+        name = f"appRole:{role.name}"
+        if lacks_role(identity, role):
+            error = permission_missing(identity, role)
+            checks.append(Check(name, False, error.message, fix=error.fix))
+        else:
+            held = next(r for r in role.accepted if r in identity.roles)
+            checks.append(Check(name, True, f"The token carries {held}, needed for {role.needed_for}."))
+    broader = [r for role in REQUIRED_ROLES for r in role.accepted[1:] if r in identity.roles]
+    if broader:
+        checks.append(
+            Check(
+                "leastPrivilege",
+                False,
+                f"The token also carries {', '.join(broader)}, which can change meetings; this function only reads.",
+                fix="Remove those app role assignments from the identity and keep the .Read.All ones.",
+                advice=True,
+            )
+        )
+    return checks
+
+
+def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: str, call: Invocation) -> Check:
+    name = "accessPolicy"
+    if lacks_role(identity, LOOKUP_ROLE):
+        return Check(
+            name,
+            False,
+            f"Not checked: the lookup that tests the policy needs {LOOKUP_ROLE.name}, which the token lacks.",
+            fix=f"Grant {LOOKUP_ROLE.name} (see its check), or add meetingId: the join-URL call tests the policy too.",
+        )
+    query = MeetingQuery(organizer_id, join_url=POLICY_PROBE_LINK)
+    failure = _graph_failure(graph, meeting_lookup_path(query), LOOKUP_ROLE, query, call)
+    if failure is not None:
+        return Check(name, False, *failure)
+    return Check(name, True, f"A Teams application access policy covers {organizer_id}: Graph answered a lookup.")
+
+
+def _join_url_call(graph: GraphClient, query: MeetingQuery, call: Invocation) -> Check:
+    path = join_web_url_path(query.organizer_id, query.meeting_id or "")
+    failure = _graph_failure(graph, path, JOIN_URL_ROLE, query, call)
+    if failure is not None:
+        return Check("joinUrlCall", False, *failure)
+    return Check("joinUrlCall", True, f"Graph gave a join URL for this meeting of {query.organizer_id} (not shown).")
+
+
+def _graph_failure(
+    graph: GraphClient, path: str, role: AppRole, query: MeetingQuery, call: Invocation
+) -> tuple[str, str] | None:
+    """(detail, fix) when the call fails, from the same answers a caller of GetJoinUrl would get."""
+    try:
+        reply = graph.get(path, call)
+        if reply.status != 200:
+            raise error_for(reply, role, query)
+        if query.meeting_id is not None:
+            join_web_url_from(reply, query)
+    except ApiError as error:
+        return f"{error.code}: {error.message}", error.fix or _fix_for(error, query)
+    return None
+
+
+def _fix_for(error: ApiError, query: MeetingQuery) -> str:
+    if error.code == "MeetingNotFound" and query.meeting_id is None:
+        return f"Check organizerId: Graph knows no user {query.organizer_id} in this tenant."
+    if error.code == "MeetingNotFound":
+        return f"Check meetingId, and that {query.organizer_id} organizes that meeting."
+    if error.retry_after is not None:
+        return f"Call Diagnose again in {error.retry_after_header()} seconds."
+    return f"Quote Graph's request-id {error.graph_request_id} to Microsoft support if it persists."
+
+
+def _credential_fix(settings: Settings) -> str:
+    if settings.graph_credential == "azure_cli":
+        return "Install the Azure CLI and sign in with `az login`, or run in Azure with a managed identity."
+    if settings.graph_credential == "environment":
+        return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)."
+    if settings.azure_client_id:
+        return (
+            f"AZURE_CLIENT_ID is {settings.azure_client_id}: it must be the client ID of a user-assigned identity "
+            "attached to this function app (Identity > User assigned)."
+        )
+    return (
+        "Turn on the function app's system-assigned identity (Identity > System assigned), or attach a "
+        "user-assigned identity and set AZURE_CLIENT_ID to its client ID."
+    )

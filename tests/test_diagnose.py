@@ -1,0 +1,201 @@
+"""Issue 10: GET /api/diagnose tells an admin what works and, for what does not, the step that mends it."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+import pytest
+
+from devhost.emulator import IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, JOIN_URL_ROLE, LOOKUP_ROLE, SETUPS, Fault
+from devhost.host import load_function
+from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, Answer
+
+
+@pytest.fixture(scope="session")
+def diagnose_main():
+    entry, _ = load_function("Diagnose", APP_ROOT)
+    return entry
+
+
+@pytest.fixture
+def diagnose(diagnose_main, configure):
+    def invoke(**params: str) -> Answer:
+        request = func.HttpRequest(
+            method="GET", url="http://localhost:7071/api/diagnose", headers={}, params=params, body=b""
+        )
+        response = diagnose_main(request)
+        assert response.mimetype == "application/json"
+        return Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
+
+    return invoke
+
+
+def checks_of(answer: Answer) -> dict[str, dict]:
+    return {check["name"]: check for check in answer.body["checks"]}
+
+
+def failing(answer: Answer) -> list[str]:
+    return [c["name"] for c in answer.body["checks"] if not c["ok"]]
+
+
+def test_function_json_opens_it_to_the_master_key_only():
+    config = json.loads((APP_ROOT / "Diagnose" / "function.json").read_text())
+    [trigger] = [b for b in config["bindings"] if b["type"] == "httpTrigger"]
+    assert (trigger["authLevel"], trigger["route"], trigger["methods"]) == ("admin", "diagnose", ["get"])
+
+
+def test_a_working_setup_is_ok_with_every_check_named(diagnose, meeting, emulator):
+    answer = diagnose(organizerId=ORGANIZER_UPN, meetingId=meeting.meeting_id)
+    assert answer.status == 200
+    assert answer.body["ok"] is True, answer.body
+    assert list(checks_of(answer)) == [
+        "settings",
+        "organizerAllowed",
+        "token",
+        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{LOOKUP_ROLE}",
+        "accessPolicy",
+        "joinUrlCall",
+    ]
+    identity = answer.body["identity"]
+    assert (identity["clientId"], identity["objectId"], identity["tenantId"]) == (
+        IDENTITY_CLIENT_ID,
+        IDENTITY_OBJECT_ID,
+        emulator.tenant_id,
+    )
+    assert sorted(identity["roles"]) == sorted([JOIN_URL_ROLE, LOOKUP_ROLE])
+    assert identity["tokenIssuedAt"].endswith("Z") and identity["tokenExpiresAt"] > identity["tokenIssuedAt"]
+    assert " ms" in checks_of(answer)["token"]["detail"]  # how long the token took
+    assert meeting.appointment_url not in json.dumps(answer.body)  # the join URL is not shown
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_without_parameters_it_checks_settings_token_and_roles(diagnose, configure, emulator):
+    answer = diagnose()
+    assert answer.body["ok"] is True
+    assert list(checks_of(answer)) == ["settings", "token", f"appRole:{JOIN_URL_ROLE}", f"appRole:{LOOKUP_ROLE}"]
+    assert emulator.graph_calls() == []
+
+
+def test_no_app_roles_names_the_grant_for_each(diagnose, configure, emulator):
+    emulator.state.roles = set()
+    answer = diagnose(organizerId=ORGANIZER_ID)
+    assert answer.body["ok"] is False
+    assert answer.body["identity"]["roles"] == []
+    checks = checks_of(answer)
+    for role in (JOIN_URL_ROLE, LOOKUP_ROLE):
+        check = checks[f"appRole:{role}"]
+        assert not check["ok"]
+        assert f"scripts/grant-graph-app-roles.sh {IDENTITY_OBJECT_ID} {role}" in check["fix"]
+        assert "24 hours" in check["fix"]
+    assert checks["accessPolicy"]["detail"].startswith("Not checked")
+    assert emulator.graph_calls() == []
+
+
+def test_a_missing_access_policy_is_the_one_failing_check_with_the_script_filled_in(diagnose, meeting, emulator):
+    emulator.state.access_policy = False
+    answer = diagnose(organizerId=ORGANIZER_UPN, meetingId=meeting.meeting_id)
+    assert answer.body["ok"] is False
+    assert failing(answer) == ["accessPolicy", "joinUrlCall"]
+    fix = checks_of(answer)["accessPolicy"]["fix"]
+    assert f"-AppId {IDENTITY_CLIENT_ID} -Organizers {ORGANIZER_UPN}" in fix and "30 minutes" in fix
+    assert checks_of(answer)["accessPolicy"]["detail"].startswith("AccessPolicyMissing")
+
+
+def test_without_the_lookup_role_the_join_url_call_tests_the_policy(diagnose, meeting, emulator):
+    emulator.state.roles = {JOIN_URL_ROLE}
+    emulator.state.policy_users = set()
+    answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
+    assert failing(answer) == [f"appRole:{LOOKUP_ROLE}", "joinUrlCall"]
+    assert checks_of(answer)["joinUrlCall"]["detail"].startswith("AccessPolicyMissing")
+
+
+def test_another_refusal_is_graph_access_denied_with_graphs_words(diagnose, meeting, emulator):
+    emulator.state.graph_faults.extend([Fault(status=200), Fault(status=403)])  # the lookup passes, the call not
+    answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
+    assert failing(answer) == ["joinUrlCall"]
+    check = checks_of(answer)["joinUrlCall"]
+    assert check["detail"].startswith("GraphAccessDenied") and "Scripted fault." in check["detail"]
+    assert check["fix"]
+
+
+def test_an_unknown_meeting_or_organizer_says_which_to_check(diagnose, meeting, emulator):
+    answer = diagnose(organizerId="nobody@contoso.example", meetingId=meeting.meeting_id)
+    checks = checks_of(answer)
+    assert "Graph knows no user nobody@contoso.example" in checks["accessPolicy"]["fix"]
+    answer = diagnose(organizerId=ORGANIZER_ID, meetingId="MSpub3RoZXJl")
+    assert "Check meetingId" in checks_of(answer)["joinUrlCall"]["fix"]
+
+
+def test_an_organizer_outside_the_allow_list_blocks(diagnose, meeting, configure):
+    configure(ALLOWED_ORGANIZER_IDS="someone.else@contoso.example")
+    answer = diagnose(organizerId=ORGANIZER_ID)
+    assert failing(answer) == ["organizerAllowed"]
+    assert f"Add {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS" in checks_of(answer)["organizerAllowed"]["fix"]
+
+
+def test_broader_roles_than_needed_are_advice_that_leaves_ok_true(diagnose, configure, emulator):
+    emulator.state.roles = {"VirtualAppointment.ReadWrite.All", LOOKUP_ROLE}
+    answer = diagnose()
+    assert answer.body["ok"] is True
+    advice = checks_of(answer)["leastPrivilege"]
+    assert (advice["ok"], advice["advice"]) == (False, True)
+
+
+def test_a_bad_setting_is_the_answer_not_a_500(diagnose, configure, emulator):
+    configure(GRAPH_API_VERSION="v2")
+    answer = diagnose(organizerId=ORGANIZER_ID)
+    assert answer.status == 200
+    assert (answer.body["ok"], answer.body["identity"]) == (False, None)
+    [check] = answer.body["checks"]
+    assert check["name"] == "settings" and "GRAPH_API_VERSION" in check["detail"]
+    assert emulator.state.identity_requests == []
+
+
+def test_an_identity_endpoint_failure_names_the_identity_to_check(diagnose, configure, emulator):
+    configure(AZURE_CLIENT_ID="11111111-2222-3333-4444-555555555555")  # the emulator has no such identity
+    answer = diagnose()
+    assert (answer.body["ok"], answer.body["identity"]) == (False, None)
+    token = checks_of(answer)["token"]
+    assert not token["ok"]
+    assert "AZURE_CLIENT_ID is 11111111-2222-3333-4444-555555555555" in token["fix"]
+
+
+@pytest.mark.parametrize("params", [{"organizerId": "../me"}, {"meetingId": "a/b", "organizerId": ORGANIZER_ID}])
+def test_bad_input_is_400_before_any_call(diagnose, configure, emulator, params):
+    answer = diagnose(**params)
+    assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+    assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
+
+
+def test_meeting_without_any_organizer_says_so(diagnose, meeting):
+    answer = diagnose(meetingId=meeting.meeting_id)
+    assert failing(answer) == ["joinUrlCall"]
+    assert "organizerId" in checks_of(answer)["joinUrlCall"]["fix"]
+
+
+def test_no_token_or_identity_header_in_the_answer_or_logs(diagnose, meeting, emulator, caplog):
+    caplog.set_level(logging.DEBUG)
+    emulator.state.roles = {LOOKUP_ROLE}
+    answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
+    shown = json.dumps(answer.body) + str(answer.headers) + caplog.text
+    [token] = emulator.state.tokens
+    assert all(part not in shown for part in token.split("."))
+    assert emulator.identity_header not in shown
+
+
+@pytest.mark.parametrize("setup", list(SETUPS))
+def test_each_make_run_setup_shows_its_failing_check(diagnose, emulator, setup):
+    emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
+    emulator.apply_setup(setup)
+    answer = diagnose(organizerId=ORGANIZER_ID)
+    expected = {
+        "ok": [],
+        "no-role": [f"appRole:{JOIN_URL_ROLE}", f"appRole:{LOOKUP_ROLE}", "accessPolicy"],
+        "no-lookup-role": [f"appRole:{LOOKUP_ROLE}", "accessPolicy"],
+        "no-policy": ["accessPolicy"],
+    }
+    assert failing(answer) == expected[setup]
+    assert answer.body["ok"] is (setup == "ok")
