@@ -50,7 +50,7 @@ param instanceMemoryMB int = 2048
 
 // ---- Settings the function reads (shared/settings.py). Defaults equal the function's own defaults. ----
 
-@description('GRAPH_BASE_URL: Microsoft Graph origin, e.g. https://graph.microsoft.us for a national cloud.')
+@description('GRAPH_BASE_URL: Microsoft Graph origin. getVirtualAppointmentJoinWebUrl is documented for the global service only.')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
 @description('GRAPH_API_VERSION: Graph API version.')
@@ -169,12 +169,18 @@ module api './app/api.bicep' = {
 }
 
 // VirtualAppointment.Read.All and OnlineMeetings.Read.All for the identity (Microsoft Graph Bicep extension).
+// Granting to a service principal Entra ID has not replicated yet fails with "Not a valid reference update"
+// (microsoftgraph/msgraph-bicep-types#193), so the grant waits for the function app, which takes a minute or
+// more to create; if it still fails, running `azd provision` again completes it (README, "Deploy to Azure").
 module graphAppRoles './app/graph-app-roles.bicep' = if (grantGraphAppRoles) {
   name: 'graphAppRoles'
   scope: rg
   params: {
     principalId: identity.outputs.principalId
   }
+  dependsOn: [
+    api
+  ]
 }
 
 output AZURE_LOCATION string = location

@@ -35,7 +35,9 @@ BICEP_PATHS = sorted(INFRA.rglob("*.bicep"))
 # App settings the platform reads (Functions host, Application Insights), set by infra next to the function's.
 PLATFORM_SETTINGS = frozenset(
     {
-        "AzureWebJobsStorage__accountName",
+        "AzureWebJobsStorage__blobServiceUri",
+        "AzureWebJobsStorage__queueServiceUri",
+        "AzureWebJobsStorage__tableServiceUri",
         "AzureWebJobsStorage__credential",
         "AzureWebJobsStorage__clientId",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
@@ -46,6 +48,7 @@ PLATFORM_SETTINGS = frozenset(
 FORBIDDEN_SETTINGS = frozenset(
     {
         "AzureWebJobsStorage",
+        "AzureWebJobsStorage__accountName",  # builds public-cloud URIs; the service URIs work in every cloud
         "FUNCTIONS_WORKER_RUNTIME",
         "FUNCTIONS_EXTENSION_VERSION",
         "WEBSITE_RUN_FROM_PACKAGE",
@@ -379,6 +382,39 @@ def test_function_app_is_flex_consumption_python_deployed_by_identity(resources)
     auth = props(props(props(config["deployment"])["storage"])["authentication"])
     assert literal(auth["type"]) == "UserAssignedIdentity"
     assert "'azd-service-name': 'api'" in text(body["tags"])
+
+
+def test_host_storage_is_reached_by_service_uri(app_settings) -> None:
+    _, settings = app_settings
+    for service in ("blob", "queue", "table"):
+        value = text(settings[f"AzureWebJobsStorage__{service}ServiceUri"])
+        assert value == f"storage.properties.primaryEndpoints.{service}"
+
+
+def test_ftp_and_basic_publishing_credentials_are_off(resources) -> None:
+    [site] = [r for _, r in resources if r.type.startswith("Microsoft.Web/sites@")]
+    site_config = props(props(props(site.body)["properties"])["siteConfig"])
+    assert literal(site_config["ftpsState"]) == "Disabled"
+    policies = {
+        literal(props(r.body)["name"]): literal(props(props(r.body)["properties"])["allow"])
+        for _, r in resources
+        if r.type.startswith("Microsoft.Web/sites/basicPublishingCredentialsPolicies@")
+    }
+    assert policies == {"ftp": False, "scm": False}
+
+
+def test_graph_app_roles_are_granted_after_the_function_app_exists(bicep: dict[str, BicepFile]) -> None:
+    """Entra ID needs time to replicate a new identity before Graph accepts a grant to it (README, Deploy)."""
+    [body] = [b for path, b in bicep["main.bicep"].modules().values() if path == "app/graph-app-roles.bicep"]
+    assert [text(n) for n in props(body)["dependsOn"].named_children] == ["api"]
+
+
+def test_funcignore_keeps_tools_caches_and_venvs_out_of_the_package() -> None:
+    ignored = set((ROOT / ".funcignore").read_text().split())
+    caches = {".pytest_cache", ".ruff_cache", ".hypothesis", ".schemathesis", "__pycache__"}
+    venvs = {".venv", ".bench-venv", ".fuzz-venv", "venv"}
+    assert caches | venvs | {"tests", "devhost", "bench", "local.settings.json"} <= ignored
+    assert not {"shared", "GetJoinUrl", "Diagnose", "OpenApi", "connector", "host.json"} & ignored
 
 
 def test_azure_yaml_deploys_the_api_service() -> None:

@@ -69,6 +69,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
+      // azd deploys with Entra ID to the deployment container: nothing needs FTP or publishing credentials.
+      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -98,8 +100,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: {
-    // Host storage by identity: no connection string, no key.
-    AzureWebJobsStorage__accountName: storage.name
+    // Host storage by identity: no connection string, no key. Service URIs (not __accountName) work in every cloud.
+    AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+    AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+    AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identityClientId
     // Telemetry with Entra ID auth (the component has local auth disabled).
@@ -115,6 +119,23 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GRAPH_MAX_RETRIES: string(graphMaxRetries)
     GRAPH_TIMEOUT_SECONDS: graphTimeoutSeconds
     REQUEST_DEADLINE_SECONDS: requestDeadlineSeconds
+  }
+}
+
+// Basic (user name and password) publishing over FTP and to the SCM site stays off.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
   }
 }
 
