@@ -482,3 +482,15 @@ def test_routes_do_not_collide_and_the_connector_is_deployed():
     assert not join_url.fullmatch("openapi.json") and not definition.fullmatch("GetJoinUrl/batch")
     ignored = {line.strip().strip("/") for line in (APP_ROOT / ".funcignore").read_text().splitlines()}
     assert "connector" not in ignored and "OpenApi" not in ignored
+
+
+def test_every_error_code_in_the_readme_is_in_the_connector_definition():
+    readme = (APP_ROOT / "README.md").read_text()
+    table = readme[readme.index("## Errors") : readme.index("## Troubleshooting")]
+    codes = set(re.findall(r"\| `([A-Za-z]+)` \|\s*$", table, re.MULTILINE))
+    assert {"GraphPermissionMissing", "AccessPolicyMissing", "GraphAccessDenied", "InvalidRequest"} <= codes
+    definition = (CONNECTOR / "apiDefinition.swagger.json").read_text()
+    assert [code for code in sorted(codes) if code not in definition] == []
+    troubleshooting = readme[readme.index("## Troubleshooting") : readme.index("## Failure behaviour")]
+    for code in ("GraphPermissionMissing", "AccessPolicyMissing", "GraphAccessDenied", "IdentityUnavailable"):
+        assert f"| `{code}` |" in troubleshooting, code
