@@ -98,7 +98,7 @@ def _run(
         if meeting_id is None or not lacks_role(identity, LOOKUP_ROLE):  # else the join-URL call tests the policy
             checks.append(_access_policy(current.graph, identity, organizer_id, call))
         if meeting_id is not None:
-            checks.append(_join_url_call(current.graph, MeetingQuery(organizer_id, meeting_id=meeting_id), call))
+            checks.append(_join_url_call(current.graph, organizer_id, meeting_id, call))
     return identity
 
 
@@ -175,12 +175,12 @@ def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: st
     return Check(name, True, f"A Teams application access policy covers {organizer_id}: Graph answered a lookup.")
 
 
-def _join_url_call(graph: GraphClient, query: MeetingQuery, call: Invocation) -> Check:
-    path = join_web_url_path(query.organizer_id, query.meeting_id or "")
-    failure = _graph_failure(graph, path, JOIN_URL_ROLE, query, call)
+def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, call: Invocation) -> Check:
+    query = MeetingQuery(organizer_id, meeting_id=meeting_id)
+    failure = _graph_failure(graph, join_web_url_path(organizer_id, meeting_id), JOIN_URL_ROLE, query, call)
     if failure is not None:
         return Check("joinUrlCall", False, *failure)
-    return Check("joinUrlCall", True, f"Graph gave a join URL for this meeting of {query.organizer_id} (not shown).")
+    return Check("joinUrlCall", True, f"Graph gave a join URL for this meeting of {organizer_id} (not shown).")
 
 
 def _graph_failure(

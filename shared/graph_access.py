@@ -1,7 +1,7 @@
 """The Graph access this function needs, and the one step that mends each gap, with the real values filled in.
 
 A 403 (a single call or a batch item) and Diagnose take their words from here, so an admin reads the same fix
-wherever the problem shows up. Facts: ../shared/reference/graph-notes.md.
+wherever the problem shows up.
 """
 
 from __future__ import annotations
