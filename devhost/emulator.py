@@ -21,11 +21,13 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
+
 VERSIONS = ("v1.0", "beta")
+POLL_INTERVAL = 0.05  # seconds: how soon stop() takes effect
 JOIN_URL_ROLE = "VirtualAppointment.Read.All"
 LOOKUP_ROLE = "OnlineMeetings.Read.All"
 _FILTERS = (
@@ -81,15 +83,22 @@ class EmulatorState:
 
 
 class GraphEmulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        io_timeout: float = IO_TIMEOUT_SECONDS,
+    ) -> None:
         self.identity_header = secrets.token_hex(16)
         self.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
         self.state = EmulatorState()
         self.counter_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="graph-emulator", daemon=True)
+        self._server = Server((host, port), _handler_for(self), io_timeout=io_timeout)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_INTERVAL,), name="graph-emulator", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -245,19 +254,14 @@ def _odata(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
     return status, {}, {"error": {"code": code, "message": message, "innerError": inner}}
 
 
-def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse can be counted
+def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
+    class Handler(RequestHandler):
         trickle = 0.0
-        disable_nagle_algorithm = True  # headers and body go in two writes; Nagle would stall each answer ~40 ms
 
         def setup(self) -> None:
             super().setup()
             with emulator.counter_lock:
                 emulator.state.connections += 1
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: tests and `make run` print what matters themselves."""
 
         def do_GET(self) -> None:
             self._serve("GET")
@@ -266,8 +270,9 @@ def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
             self._serve("POST")
 
         def _serve(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
+            if raw is None:
+                return
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:

@@ -14,12 +14,13 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
+
+from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 ROUTE_PREFIX = "/api/"
@@ -78,16 +79,10 @@ def discover(app_root: Path = APP_ROOT) -> list[Route]:
     return routes
 
 
-def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServer:
+def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = IO_TIMEOUT_SECONDS) -> Server:
     routes = discover(app_root)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """The function logs each invocation itself."""
-
+    class Handler(RequestHandler):
         def __getattr__(self, name: str) -> Any:
             """Every method (`do_<METHOD>`) reaches the route check: 405 unless function.json allows it."""
             if name.startswith("do_"):
@@ -95,13 +90,10 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
             raise AttributeError(name)
 
         def _invoke(self) -> None:
-            url = urlsplit(self.path)
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                self.send_error(400, "Bad Content-Length")
+            body = self.read_body()
+            if body is None:
                 return
-            body = self.rfile.read(length) if length > 0 else b""
+            url = urlsplit(self.path)
             path = url.path.removeprefix(ROUTE_PREFIX) if url.path.startswith(ROUTE_PREFIX) else None
             matches = [(r, m) for r in routes if path is not None and (m := r.pattern.fullmatch(path))]
             if not matches:
@@ -137,6 +129,4 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
             self.end_headers()
             self.wfile.write(payload)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return Server((host, port), Handler, io_timeout=io_timeout)

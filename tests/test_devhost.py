@@ -1,22 +1,34 @@
-"""`make run`'s pieces over real sockets: the dev host routes like the Functions host, and the printed curl works."""
+"""`make run`'s pieces over real sockets: the dev host and the emulator hold up as the Functions host does, and
+the printed curl works."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import selectors
 import shlex
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from devhost.emulator import GraphEmulator
 from devhost.host import route_pattern, serve
 from tests.conftest import APP_ROOT, ORGANIZER_ID
+
+SHORT_IO_TIMEOUT = 0.3
+BURST = 100
+POLL_INTERVAL = 0.05  # how soon serve_forever sees shutdown()
 
 
 def free_port() -> int:
@@ -25,13 +37,60 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def address_of(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port
+
+
+def read_all(client: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    return received
+
+
 @pytest.fixture
 def host(configure):
     server = serve("127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@dataclass
+class Listening:
+    """A dev host or an emulator (short I/O timeout), bound and listening; it serves once started."""
+
+    address: tuple[str, int]
+    start: Callable[[], Any]
+
+
+@pytest.fixture(params=["devhost", "emulator"])
+def listening(request, configure) -> Iterator[Listening]:
+    started = threading.Event()
+    if request.param == "devhost":
+        server = serve("127.0.0.1", 0, io_timeout=SHORT_IO_TIMEOUT)
+        address = server.server_address[:2]
+        begin = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start
+
+        def end() -> None:
+            server.shutdown()
+            server.server_close()
+
+    else:
+        emulator = GraphEmulator(io_timeout=SHORT_IO_TIMEOUT)
+        address, begin, end = address_of(emulator.base_url), emulator.start, emulator.stop
+
+    def start() -> None:
+        if not started.is_set():
+            started.set()
+            begin()
+
+    yield Listening(address, start)
+    start()  # shutdown() waits for a serve_forever that has run
+    end()
 
 
 def test_route_template_reads_like_asp_net():
@@ -53,6 +112,81 @@ def test_host_serves_the_function_over_http(host, meeting):
     assert requests.get(f"{host}/api/Nothing").status_code == 404
     assert requests.put(f"{host}/api/GetJoinUrl").status_code == 405
     assert requests.request("QUERY", f"{host}/api/GetJoinUrl").status_code == 405
+
+
+# --- holding up like the Functions host ----------------------------------------------------------------------
+
+
+def test_a_burst_of_new_connections_waits_in_the_backlog_then_is_answered(listening):
+    clients = [socket.socket() for _ in range(BURST)]
+    try:
+        with selectors.DefaultSelector() as selector:
+            for client in clients:
+                client.setblocking(False)
+                client.connect_ex(listening.address)
+                selector.register(client, selectors.EVENT_WRITE)
+            # Nothing accepts yet: each handshake completes only if the listen backlog has room for the whole burst.
+            connected = 0
+            deadline = time.monotonic() + 5
+            while connected < BURST and time.monotonic() < deadline:
+                for key, _ in selector.select(0.1):
+                    selector.unregister(key.fileobj)
+                    connected += 1
+        assert connected == BURST, f"{BURST - connected} of {BURST} handshakes waited on a dropped SYN"
+        listening.start()
+        for client in clients:
+            assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            client.settimeout(10)
+            client.sendall(b"GET /api/nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answers = [read_all(client) for client in clients]  # a reset would raise here
+        assert all(answer.startswith(b"HTTP/1.1 ") for answer in answers)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_stalled_or_short_bodied_client_is_dropped_and_holds_up_no_one(listening):
+    listening.start()
+    with (
+        socket.create_connection(listening.address) as stalled,
+        socket.create_connection(listening.address) as short,
+        socket.create_connection(listening.address) as other,
+    ):
+        short.sendall(b'POST /api/GetJoinUrl HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{"meet')
+        other.sendall(b"GET /api/nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        other.settimeout(10)
+        assert read_all(other).startswith(b"HTTP/1.1 ")  # answered while the other two hold their threads
+        stalled.settimeout(10)
+        short.settimeout(10)
+        assert read_all(stalled) == b""  # closed after the I/O timeout; without one, this waits for ever
+        assert read_all(short).startswith(b"HTTP/1.1 408 ")
+
+
+def test_bad_body_framing_is_a_400(listening):
+    listening.start()
+    for framing in (
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"Content-Length: -1\r\n\r\n",
+    ):
+        with socket.create_connection(listening.address, timeout=10) as client:
+            client.sendall(b"POST /api/GetJoinUrl HTTP/1.1\r\nHost: localhost\r\n" + framing)
+            assert read_all(client).startswith(b"HTTP/1.1 400 "), framing
+
+
+def test_chunked_bodies_are_read(host, meeting, emulator):
+    body = json.dumps({"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).encode()
+    answer = requests.post(f"{host}/api/GetJoinUrl", data=iter([body[:10], body[10:]]), timeout=10)
+    assert answer.request.headers["Transfer-Encoding"] == "chunked"
+    assert answer.status_code == 200, answer.text
+
+    with socket.create_connection(address_of(emulator.base_url), timeout=10) as client:  # extensions and trailers
+        client.sendall(
+            b"POST /v1.0/$batch HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            b'5;name=value\r\n{"a":\r\n3\r\n 1}\r\n0\r\nX-Trailer: 1\r\n\r\n'
+        )
+        assert read_all(client).startswith(b"HTTP/1.1 ")
+    assert emulator.state.graph_requests[-1].body == {"a": 1}
 
 
 def test_make_run_prints_a_curl_line_that_works(tmp_path: Path):
