@@ -12,7 +12,7 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,16 @@ def discover(app_root: Path = APP_ROOT) -> list[Route]:
     return routes
 
 
+def joined(pairs: Iterable[tuple[str, str]], drop_empty: bool) -> dict[str, str]:
+    """Names compared case-insensitively (the first spelling kept), repeated values joined with ",": what the
+    host's StringValues.ToString() hands the worker. The host drops query values that end up empty."""
+    values: dict[str, list[str]] = {}
+    spelling: dict[str, str] = {}
+    for name, value in pairs:
+        values.setdefault(spelling.setdefault(name.lower(), name), []).append(value)
+    return {name: text for name, parts in values.items() if (text := ",".join(parts)) or not drop_empty}
+
+
 def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = IO_TIMEOUT_SECONDS) -> Server:
     routes = discover(app_root)
 
@@ -94,7 +104,7 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = I
             if body is None:
                 return
             url = urlsplit(self.path)
-            path = url.path.removeprefix(ROUTE_PREFIX) if url.path.startswith(ROUTE_PREFIX) else None
+            path = url.path[len(ROUTE_PREFIX) :] if url.path.lower().startswith(ROUTE_PREFIX) else None
             matches = [(r, m) for r in routes if path is not None and (m := r.pattern.fullmatch(path))]
             if not matches:
                 self._write(func.HttpResponse(status_code=404))
@@ -106,8 +116,8 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = I
             request = func.HttpRequest(
                 method=self.command,
                 url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
-                headers=dict(self.headers.items()),
-                params=dict(parse_qsl(url.query, keep_blank_values=True)),
+                headers=joined(self.headers.items(), drop_empty=False),
+                params=joined(parse_qsl(url.query, keep_blank_values=True), drop_empty=True),
                 route_params={k: v for k, v in match.groupdict().items() if v is not None},
                 body=body,
             )
@@ -115,7 +125,7 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = I
                 response = route.entry(request)
             except Exception:
                 self.server.handle_error(self.request, self.client_address)
-                response = func.HttpResponse("Internal Server Error", status_code=500)
+                response = func.HttpResponse(status_code=500)
             self._write(response)
 
         def _write(self, response: func.HttpResponse) -> None:

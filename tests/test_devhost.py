@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
@@ -187,6 +187,32 @@ def test_chunked_bodies_are_read(host, meeting, emulator):
         )
         assert read_all(client).startswith(b"HTTP/1.1 ")
     assert emulator.state.graph_requests[-1].body == {"a": 1}
+
+
+def test_query_and_headers_reach_the_function_as_the_functions_host_passes_them(host, meeting, emulator):
+    url = f"{host}/api/GetJoinUrl"
+    meeting_id = quote(meeting.meeting_id, safe="")
+    for query in (f"meetingId=abc&meetingId={meeting_id}", f"meetingId={meeting_id}&MEETINGID={meeting_id}"):
+        answer = requests.get(f"{url}?{query}&organizerId={ORGANIZER_ID}", timeout=10)
+        assert answer.status_code == 400, query  # repeated keys, in any case, arrive joined with ","
+        assert answer.json()["error"]["message"].startswith("meetingId is not a Teams online meeting ID")
+    assert emulator.state.graph_requests == []
+
+    with socket.create_connection(address_of(host), timeout=10) as client:
+        client.sendall(
+            f"GET /api/GetJoinUrl?meetingId={meeting_id}&organizerId={ORGANIZER_ID}&joinUrl= HTTP/1.1\r\n"
+            "Host: localhost\r\nAccept-Language: fr-FR\r\nAccept-Language: de-DE\r\nConnection: close\r\n\r\n".encode()
+        )
+        assert read_all(client).startswith(b"HTTP/1.1 200 ")  # the empty joinUrl is dropped
+    assert emulator.graph_calls()[0].headers["Accept-Language"] == "fr-FR,de-DE"
+
+
+def test_routes_and_the_batch_action_match_in_any_case(host, meeting):
+    query = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    assert requests.get(f"{host}/API/getjoinurl", params=query, timeout=10).status_code == 200
+    batch = requests.post(f"{host}/api/GETJOINURL/BATCH", json={"meetings": [query]}, timeout=10)
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
 def test_make_run_prints_a_curl_line_that_works(tmp_path: Path):
