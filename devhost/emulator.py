@@ -4,8 +4,9 @@
 - Microsoft Graph: `getVirtualAppointmentJoinWebUrl`, the `onlineMeetings?$filter=` lookups and JSON `$batch`,
   with OData error bodies, `request-id` headers and bearer-token checks.
 
-Tests script faults (statuses, Retry-After, hangs, resets) and read back what was asked; `make run` serves it
-seeded with a demo meeting.
+Tests script faults (statuses, Retry-After, hangs, resets) and read back what was asked: the last
+`traffic_window` requests of each kind, so a long `make run` keeps its memory flat. `make run` serves it seeded
+with a demo meeting.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
 
 VERSIONS = ("v1.0", "beta")
 POLL_INTERVAL = 0.05  # seconds: how soon stop() takes effect
+TRAFFIC_WINDOW = 1000  # recorded requests kept of each kind: tests read a handful, bench counts with the totals
 JOIN_URL_ROLE = "VirtualAppointment.Read.All"
 LOOKUP_ROLE = "OnlineMeetings.Read.All"
 _FILTERS = (
@@ -77,8 +79,10 @@ class EmulatorState:
     graph_faults: deque[Fault] = field(default_factory=deque)
     batch_item_faults: deque[Fault] = field(default_factory=deque)
     identity_faults: deque[Fault] = field(default_factory=deque)
-    graph_requests: list[Recorded] = field(default_factory=list)
+    graph_requests: list[Recorded] = field(default_factory=list)  # the last traffic_window, oldest first
     identity_requests: list[Recorded] = field(default_factory=list)
+    graph_request_count: int = 0  # every one seen, for counts past the window
+    identity_request_count: int = 0
     connections: int = 0
 
 
@@ -89,11 +93,13 @@ class GraphEmulator:
         port: int = 0,
         *,
         io_timeout: float = IO_TIMEOUT_SECONDS,
+        traffic_window: int = TRAFFIC_WINDOW,
     ) -> None:
         self.identity_header = secrets.token_hex(16)
         self.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
         self.state = EmulatorState()
-        self.counter_lock = threading.Lock()
+        self.traffic_window = traffic_window
+        self.counter_lock = threading.Lock()  # the connection count and the recorded traffic
         self._stopping = threading.Event()
         self._server = Server((host, port), _handler_for(self), io_timeout=io_timeout)
         self._thread = threading.Thread(
@@ -152,6 +158,19 @@ class GraphEmulator:
 
     def graph_calls(self) -> list[Recorded]:
         return [r for r in self.state.graph_requests if not r.target.endswith("/$batch")]
+
+    def record(self, request: Recorded, identity: bool) -> None:
+        """Keep the last `traffic_window` requests of the kind and count them all."""
+        state = self.state
+        with self.counter_lock:
+            if identity:
+                state.identity_request_count += 1
+                window = state.identity_requests
+            else:
+                state.graph_request_count += 1
+                window = state.graph_requests
+            window.append(request)
+            del window[: -self.traffic_window]
 
     # --- serving ----------------------------------------------------------------------------------------
 
@@ -280,7 +299,7 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
             record = Recorded(method, self.path, dict(self.headers.items()), body)
             is_identity = self.path.startswith("/msi/token")
             state = emulator.state
-            (state.identity_requests if is_identity else state.graph_requests).append(record)
+            emulator.record(record, is_identity)
             faults = state.identity_faults if is_identity else state.graph_faults
             fault = _take(faults)
             self.trickle = fault.trickle if fault is not None else 0.0

@@ -215,6 +215,22 @@ def test_routes_and_the_batch_action_match_in_any_case(host, meeting):
     assert batch.json()["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
+def test_the_emulator_keeps_a_bounded_window_of_traffic():
+    emulator = GraphEmulator(traffic_window=5).start()
+    try:
+        with requests.Session() as session:
+            for i in range(12):
+                session.get(f"{emulator.base_url}/v1.0/users/u{i}/onlineMeetings", timeout=10)
+            for i in range(7):
+                session.get(f"{emulator.identity_endpoint}?n={i}", timeout=10)
+        state = emulator.state
+        assert [r.target for r in state.graph_requests] == [f"/v1.0/users/u{i}/onlineMeetings" for i in range(7, 12)]
+        assert [r.target[-3:] for r in state.identity_requests] == [f"n={i}" for i in range(2, 7)]
+        assert (state.graph_request_count, state.identity_request_count) == (12, 7)
+    finally:
+        emulator.stop()
+
+
 def test_make_run_prints_a_curl_line_that_works(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
