@@ -1,8 +1,9 @@
 """`make run`: serve the function on http://localhost:7071/api/GetJoinUrl.
 
 By default an emulator of Graph and the managed-identity endpoint runs beside it, seeded with a demo
-meeting, and the function is pointed at it through its normal app settings. `--real` leaves the settings
-alone (local.settings.json and your environment) so the function signs in with Azure CLI and calls real Graph.
+meeting, and the function is pointed at it through its normal app settings; the commands printed for the demo
+meeting are the README's. `--real` leaves the settings alone (local.settings.json and your environment) so the
+function signs in with Azure CLI and calls real Graph.
 Uses `func start` when Core Tools is installed, the built-in host otherwise.
 """
 
@@ -16,19 +17,15 @@ import os
 import shutil
 import subprocess
 import sys
-from urllib.parse import urlencode
 
 from .emulator import GraphEmulator
+from .examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, DEMO_THREAD, DEV_PORT, examples
 from .host import APP_ROOT, serve
-
-DEMO_ORGANIZER_ID = "3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e"
-DEMO_ORGANIZER_UPN = "demo.organizer@contoso.example"
-DEMO_THREAD = "19:meeting_R2V0Sm9pblVybCBkZW1vIG1lZXRpbmc@thread.v2"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--port", type=int, default=DEV_PORT)
     parser.add_argument("--emulator-port", type=int, default=7072)
     parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
     parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
@@ -40,16 +37,13 @@ def main() -> None:
         emulator = GraphEmulator(port=args.emulator_port).start()
         os.environ.update(emulator.settings())
         meeting = emulator.add_meeting(
-            DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id="123456789012"
+            DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id=DEMO_JOIN_MEETING_ID
         )
-        query = urlencode({"meetingId": meeting.meeting_id, "organizerId": DEMO_ORGANIZER_UPN})
         print(f"Graph and managed-identity emulator on {emulator.base_url}, with a demo meeting.")
-        print("Try:")
-        print(f'  curl -s "http://localhost:{args.port}/api/GetJoinUrl?{query}"')
-        print(
-            f'  curl -s "http://localhost:{args.port}/api/GetJoinUrl?joinMeetingId=123%20456%20789%20012'
-            f'&organizerId={DEMO_ORGANIZER_ID}"'
-        )
+        print("Try these (README.md shows the answer each gets):")
+        for example in examples(meeting, args.port):
+            print(f"# {example.title}")
+            print(example.command)
     else:
         print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
     sys.stdout.flush()

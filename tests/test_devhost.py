@@ -1,5 +1,5 @@
 """`make run`'s pieces over real sockets: the dev host and the emulator hold up as the Functions host does, and
-the printed curl works."""
+every README command aimed at `make run` works as written and answers as the README shows."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -231,30 +231,103 @@ def test_the_emulator_keeps_a_bounded_window_of_traffic():
         emulator.stop()
 
 
-def test_make_run_prints_a_curl_line_that_works(tmp_path: Path):
+# --- make run and the README ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def make_run(*flags: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, list[str]]]:
+    """`python -m devhost` as `make run` starts it, on free ports: its port and what it printed before serving."""
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "ALLOWED_ORGANIZER_IDS": "", "DEFAULT_ORGANIZER_ID": ""}
     for name in ("GRAPH_BASE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "GRAPH_CREDENTIAL"):
-        env.pop(name, None)
-    args = [sys.executable, "-m", "devhost", "--builtin-host", "--port", str(port), "--emulator-port", "0"]
-    process = subprocess.Popen(args, cwd=APP_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        environment.pop(name, None)
+    environment.update(env or {})
+    args = [sys.executable, "-m", "devhost", "--builtin-host", "--port", str(port), "--emulator-port", "0", *flags]
+    process = subprocess.Popen(
+        args, cwd=APP_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
-        printed = []
+        printed: list[str] = []
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (printed and printed[-1].startswith("Serving")):
             line = process.stdout.readline()
             if not line:
                 break
-            printed.append(line)
-            if line.startswith("Serving"):
-                break
-        curls = [shlex.split(line)[-1] for line in printed if line.strip().startswith("curl")]
-        assert curls, "".join(printed)
-        for url in curls:
-            assert re.match(rf"http://localhost:{port}/api/GetJoinUrl\?", url)
-            answer = requests.get(url, timeout=10)
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["joinWebUrl"].startswith("https://")
+            printed.append(line.rstrip("\n"))
+        assert printed and printed[-1].startswith("Serving"), "\n".join(printed)
+        yield port, printed
     finally:
         process.terminate()
         process.wait(10)
+
+
+def printed_commands(printed: list[str]) -> list[str]:
+    """`make run` prints each example as a `# title` line followed by the command's lines."""
+    commands: list[list[str]] = []
+    for line in printed[: len(printed) - 1]:
+        if line.startswith("# "):
+            commands.append([])
+        elif commands:
+            commands[-1].append(line)
+    return ["\n".join(lines) for lines in commands]
+
+
+def readme_examples() -> list[tuple[str, Any]]:
+    """Every README command aimed at `make run` (a fenced block of its own), with the JSON block right after it."""
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", (APP_ROOT / "README.md").read_text(), re.MULTILINE | re.DOTALL)
+    found = []
+    for (_, text), following in zip(blocks, [*blocks[1:], ("", "")], strict=True):
+        if "localhost:7071" not in text or not re.search(r"^curl ", text, re.MULTILINE):
+            continue
+        assert following[0] == "json", f"no ```json block after the README command:\n{text}"
+        found.append((text.strip(), json.loads(following[1])))
+    return found
+
+
+def run_curl(command: str, port: int) -> requests.Response:
+    """The README's curl command, with requests: only the flags the README uses."""
+    args = shlex.split(command.replace("\\\n", " "))
+    assert args[0] == "curl" and args.count("curl") == 1, f"one curl command per block: {command}"
+    method, url, headers, data = None, None, {}, None
+    tokens = iter(args[1:])
+    for token in tokens:
+        if token in ("-s", "--silent"):
+            continue
+        if token in ("-X", "--request"):
+            method = next(tokens)
+        elif token in ("-H", "--header"):
+            name, _, value = next(tokens).partition(":")
+            headers[name.strip()] = value.strip()
+        elif token in ("-d", "--data", "--data-raw") and data is None:
+            data = next(tokens)
+            assert token == "--data-raw" or not data.startswith("@"), "a file body is not supported here"
+        elif token.startswith("-") or url is not None:
+            pytest.fail(f"curl option {token!r} is not supported by this test: {command}")
+        else:
+            url = token
+    if data is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")  # what curl -d sends
+    url = url.replace("localhost:7071", f"localhost:{port}")
+    return requests.request(method or ("POST" if data is not None else "GET"), url, headers=headers, data=data)
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    """The README's answer against the real one: "..." stands for any value and a string ending in "..." for any
+    string it starts; an object may leave keys out; a list has every item."""
+    if isinstance(expected, str) and expected.endswith("..."):
+        return expected == "..." or (isinstance(actual, str) and actual.startswith(expected[:-3]))
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(map(matches, expected, actual))
+    return expected == actual
+
+
+def test_every_readme_command_works_against_make_run_as_shown():
+    examples = readme_examples()
+    assert len(examples) >= 3
+    with make_run() as (port, printed):
+        assert [c.replace("localhost:7071", f"localhost:{port}") for c, _ in examples] == printed_commands(printed)
+        for command, expected in examples:
+            answer = run_curl(command, port)
+            assert matches(expected, answer.json()), f"{command}\nanswered {answer.status_code}: {answer.text}"
