@@ -4,7 +4,8 @@ By default an emulator of Graph and the managed-identity endpoint runs beside it
 meeting, and the function is pointed at it through its normal app settings; the commands printed for the demo
 meeting are the README's. `--real` leaves the settings alone (local.settings.json and your environment) so the
 function signs in with Azure CLI and calls real Graph.
-Uses `func start` when Core Tools is installed, the built-in host otherwise.
+Uses `func start` when Core Tools is installed, the built-in host (devhost/host.py, which says how it differs
+from the real one) otherwise.
 """
 
 from __future__ import annotations

@@ -1,8 +1,23 @@
 """A small stand-in for the Functions host and Python worker, for machines without Core Tools.
 
-It loads functions exactly as the worker does (app root on sys.path, the `__app__` namespace package,
+What it does as they do: it loads each function as the worker does (the `__app__` namespace package,
 `function.json`'s `scriptFile` and `entryPoint`), routes `/api/<route>` by each httpTrigger's route template and
-methods, and runs invocations on a thread pool. Like Core Tools, it does not check function keys.
+methods, case-insensitively, and hands the function what the host hands the worker: query values with repeated keys
+(compared case-insensitively) joined with "," and empty ones dropped, repeated headers joined with ",", header names
+lower-cased (azure.functions does that), route values in the case sent, the body read by Content-Length or
+chunked. An unhandled exception is an empty 500.
+
+What it does differently, so do not take it for the real thing:
+- No keys: `authLevel` is not checked (Core Tools does not check keys either; Azure does).
+- `sys.path`: the app root goes first. Under Core Tools it comes last, after site-packages (on App Service, first),
+  so a module name the app shares with an installed package can resolve differently there.
+- One thread per connection instead of the worker's pool of min(32, CPUs + 4) threads
+  (`PYTHON_THREADPOOL_THREAD_COUNT`): invocations never wait for a free thread here, as they can there.
+- host.json is not read: no `functionTimeout`, no log levels or sampling (the function's logs go to the console).
+- Plain HTTP/1.1 on loopback; one socket timeout (30 s) for each read and write, where Kestrel has separate
+  header, body-rate and keep-alive (130 s) limits.
+- The path is routed as sent; Kestrel percent-decodes it first (all but %2F).
+- Only httpTrigger functions are served, and of route constraints only `alpha`, `int` and `guid` are checked.
 """
 
 from __future__ import annotations
