@@ -3,7 +3,8 @@
 By default an emulator of Graph and the managed-identity endpoint runs beside it, seeded with a demo
 meeting, and the function is pointed at it through its normal app settings; the commands printed for the demo
 meeting are the README's. `--real` leaves the settings alone (local.settings.json and your environment) so the
-function signs in with Azure CLI and calls real Graph.
+function signs in with Azure CLI (or a service principal) and calls real Graph; the credential is tried once at
+start, so a missing Azure CLI or sign-in shows at once rather than as a 503 on the first call.
 Uses `func start` when Core Tools is installed, the built-in host (devhost/host.py, which says how it differs
 from the real one) otherwise.
 """
@@ -18,6 +19,10 @@ import os
 import shutil
 import subprocess
 import sys
+
+from shared.errors import ApiError
+from shared.identity import build_credential, credential_problem
+from shared.settings import Settings
 
 from .emulator import GraphEmulator
 from .examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, DEMO_THREAD, DEV_PORT, examples
@@ -47,6 +52,7 @@ def main() -> None:
             print(example.command)
     else:
         print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
+        check_credential()
     sys.stdout.flush()
 
     core_tools = shutil.which("func")
@@ -56,6 +62,24 @@ def main() -> None:
     print(f"Serving http://localhost:{args.port}/api/GetJoinUrl (Ctrl+C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def check_credential() -> None:
+    """One token request now, with the credential the function will use: its failure is said at once."""
+    try:
+        settings = Settings.from_env()
+    except ApiError as error:
+        print(f"WARNING: {error.message}")
+        return
+    credential = build_credential(settings)
+    try:
+        credential.get_token(settings.graph_scope)
+    except Exception as exc:  # whatever the credential raises is what the user must read
+        problem, fix = credential_problem(credential, exc)
+        print(f"WARNING: {problem}. {fix}")
+        print("Until then every call answers 503 IdentityUnavailable, naming the same cause.")
+        return
+    print(f"Got a Graph token with the {settings.graph_credential} credential.")
 
 
 def load_local_settings() -> None:

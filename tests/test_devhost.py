@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -29,6 +30,7 @@ from tests.conftest import APP_ROOT, ORGANIZER_ID
 SHORT_IO_TIMEOUT = 0.3
 BURST = 100
 POLL_INTERVAL = 0.05  # how soon serve_forever sees shutdown()
+CLI_SIGN_IN = "your Azure CLI sign-in (GRAPH_CREDENTIAL=azure_cli)"
 
 
 def free_port() -> int:
@@ -331,3 +333,22 @@ def test_every_readme_command_works_against_make_run_as_shown():
         for command, expected in examples:
             answer = run_curl(command, port)
             assert matches(expected, answer.json()), f"{command}\nanswered {answer.status_code}: {answer.text}"
+
+
+@pytest.mark.parametrize("az", ["missing", "signed-out"])
+def test_make_run_graph_real_names_a_failing_azure_cli_at_start_and_in_the_503(tmp_path: Path, az: str):
+    if az == "signed-out":  # a stand-in for the Azure CLI, answering as it does before `az login`
+        fake = tmp_path / "az"
+        fake.write_text("#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n")
+        fake.chmod(0o755)
+    why = "Azure CLI not found on path" if az == "missing" else "Please run 'az login' to set up an account"
+    with make_run("--real", env={"PATH": str(tmp_path), "GRAPH_CREDENTIAL": "azure_cli"}) as (port, printed):
+        said = "\n".join(printed)
+        assert f"WARNING: Could not get a Graph token from {CLI_SIGN_IN} ({why})" in said
+        answer = requests.get(
+            f"http://localhost:{port}/api/GetJoinUrl", params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}
+        )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (503, "IdentityUnavailable")
+    message = answer.json()["error"]["message"]
+    assert f"{CLI_SIGN_IN} ({why})" in message and "run `az login`" in message
+    assert "managed identity" not in message
