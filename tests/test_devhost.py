@@ -209,6 +209,13 @@ def test_query_and_headers_reach_the_function_as_the_functions_host_passes_them(
     assert emulator.graph_calls()[0].headers["Accept-Language"] == "fr-FR,de-DE"
 
 
+def test_a_teams_link_pasted_as_is_into_a_query_string_is_refused_with_a_hint(host, meeting, emulator):
+    answer = requests.get(f"{host}/api/GetJoinUrl?joinUrl={meeting.join_web_url}", timeout=10)  # %7B%22 decoded
+    assert answer.status_code == 400
+    assert "This link looks URL-decoded" in answer.json()["error"]["message"]
+    assert emulator.state.graph_requests == []
+
+
 def test_routes_and_the_batch_action_match_in_any_case(host, meeting):
     query = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
     assert requests.get(f"{host}/API/getjoinurl", params=query, timeout=10).status_code == 200

@@ -1,4 +1,4 @@
-"""Errors that say what to fix: the credential that failed and why."""
+"""Errors that say what to fix: the credential that failed and why, and a Teams link a query string decoded."""
 
 from __future__ import annotations
 
@@ -50,3 +50,23 @@ def test_a_credential_quoting_a_token_never_passes_it_on():
     token = "eyJ0eXAiOiJKV1QifQ.eyJyb2xlcyI6W119.c2lnbmF0dXJl"
     problem, _ = credential_problem(object(), RuntimeError(f"endpoint answered {{'access_token': '{token}'}}"))
     assert token not in problem and "[redacted]" in problem
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        'https://teams.microsoft.com/l/meetup-join/19:meeting_Zm9v@thread.v2/0?context={"Tid":"t","Oid":"o"}',
+        "https://teams.microsoft.com/meet/123456789?p=Ab cd",  # a '+' in the passcode, decoded to a space
+    ],
+    ids=["classic", "short"],
+)
+def test_a_refused_link_that_looks_url_decoded_gets_a_hint(call, emulator, link):
+    status, code, message = error_of(call(params={"joinUrl": link, "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (400, "InvalidRequest")
+    assert "looks URL-decoded" in message and '{"joinUrl": "..."}' in message and "URL-encoded" in message
+    assert emulator.state.graph_requests == []
+
+
+def test_a_link_that_is_simply_wrong_gets_no_such_hint(call):
+    _, _, message = error_of(call(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID}))
+    assert message.startswith("joinUrl must be a Teams meeting link") and "URL-decoded" not in message
