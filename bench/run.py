@@ -362,8 +362,8 @@ def ratio_range(ours: Sequence[float], theirs: Sequence[float]) -> list[float]:
 
 def counts(identity: GraphEmulator, graph: GraphEmulator) -> dict[str, int]:
     return {
-        "identity_requests": len(identity.state.identity_requests),
-        "graph_requests": len(graph.state.graph_requests),
+        "identity_requests": identity.state.identity_request_count,
+        "graph_requests": graph.state.graph_request_count,
         "graph_connections": graph.state.connections,
     }
 

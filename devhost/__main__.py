@@ -1,9 +1,12 @@
 """`make run`: serve the function on http://localhost:7071/api/GetJoinUrl.
 
 By default an emulator of Graph and the managed-identity endpoint runs beside it, seeded with a demo
-meeting, and the function is pointed at it through its normal app settings. `--real` leaves the settings
-alone (local.settings.json and your environment) so the function signs in with Azure CLI and calls real Graph.
-Uses `func start` when Core Tools is installed, the built-in host otherwise.
+meeting, and the function is pointed at it through its normal app settings; the commands printed for the demo
+meeting are the README's. `--real` leaves the settings alone (local.settings.json and your environment) so the
+function signs in with Azure CLI (or a service principal) and calls real Graph; the credential is tried once at
+start, so a missing Azure CLI or sign-in shows at once rather than as a 503 on the first call.
+Uses `func start` when Core Tools is installed, the built-in host (devhost/host.py, which says how it differs
+from the real one) otherwise.
 """
 
 from __future__ import annotations
@@ -16,19 +19,19 @@ import os
 import shutil
 import subprocess
 import sys
-from urllib.parse import urlencode
+
+from shared.errors import ApiError
+from shared.identity import build_credential, credential_problem
+from shared.settings import Settings
 
 from .emulator import SETUPS, GraphEmulator
+from .examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, DEMO_THREAD, DEV_PORT, examples
 from .host import APP_ROOT, serve
-
-DEMO_ORGANIZER_ID = "3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e"
-DEMO_ORGANIZER_UPN = "demo.organizer@contoso.example"
-DEMO_THREAD = "19:meeting_R2V0Sm9pblVybCBkZW1vIG1lZXRpbmc@thread.v2"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--port", type=int, default=DEV_PORT)
     parser.add_argument("--emulator-port", type=int, default=7072)
     parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
     parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
@@ -42,19 +45,17 @@ def main() -> None:
         emulator.apply_setup(args.setup)
         os.environ.update(emulator.settings())
         meeting = emulator.add_meeting(
-            DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id="123456789012"
+            DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id=DEMO_JOIN_MEETING_ID
         )
-        query = urlencode({"meetingId": meeting.meeting_id, "organizerId": DEMO_ORGANIZER_UPN})
         print(f"Graph and managed-identity emulator on {emulator.base_url}, with a demo meeting.")
         print(f"Set-up: {args.setup} ({SETUPS[args.setup]}).")
-        print("Try:")
-        print(f'  curl -s "http://localhost:{args.port}/api/GetJoinUrl?{query}"')
-        print(
-            f'  curl -s "http://localhost:{args.port}/api/GetJoinUrl?joinMeetingId=123%20456%20789%20012'
-            f'&organizerId={DEMO_ORGANIZER_ID}"'
-        )
+        print("Try these (README.md shows the answer each gets):")
+        for example in examples(meeting, args.port):
+            print(f"# {example.title}")
+            print(example.command)
     else:
         print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
+        check_credential()
     sys.stdout.flush()
 
     core_tools = shutil.which("func")
@@ -64,6 +65,24 @@ def main() -> None:
     print(f"Serving http://localhost:{args.port}/api/GetJoinUrl (Ctrl+C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def check_credential() -> None:
+    """One token request now, with the credential the function will use: its failure is said at once."""
+    try:
+        settings = Settings.from_env()
+    except ApiError as error:
+        print(f"WARNING: {error.message}")
+        return
+    credential = build_credential(settings)
+    try:
+        credential.get_token(settings.graph_scope)
+    except Exception as exc:  # whatever the credential raises is what the user must read
+        problem, fix = credential_problem(credential, exc)
+        print(f"WARNING: {problem}. {fix}")
+        print("Until then every call answers 503 IdentityUnavailable, naming the same cause.")
+        return
+    print(f"Got a Graph token with the {settings.graph_credential} credential.")
 
 
 def load_local_settings() -> None:

@@ -7,8 +7,9 @@
   with OData error bodies and `request-id` headers. It checks the token, the app role each call needs and the
   Teams application access policy per organizer, refusing in Graph's own words.
 
-Tests script faults (statuses, Retry-After, hangs, resets) and read back what was asked; `make run` serves it
-seeded with a demo meeting.
+Tests script faults (statuses, Retry-After, hangs, resets) and read back what was asked: the last
+`traffic_window` requests of each kind, so a long `make run` keeps its memory flat. `make run` serves it seeded
+with a demo meeting.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
+
 VERSIONS = ("v1.0", "beta")
+POLL_INTERVAL = 0.05  # seconds: how soon stop() takes effect
+TRAFFIC_WINDOW = 1000  # recorded requests kept of each kind: tests read a handful, bench counts with the totals
 JOIN_URL_ROLE = "VirtualAppointment.Read.All"
 LOOKUP_ROLE = "OnlineMeetings.Read.All"
 # The app roles that let each call through, least privileged first.
@@ -103,21 +107,32 @@ class EmulatorState:
     graph_faults: deque[Fault] = field(default_factory=deque)
     batch_item_faults: deque[Fault] = field(default_factory=deque)
     identity_faults: deque[Fault] = field(default_factory=deque)
-    graph_requests: list[Recorded] = field(default_factory=list)
+    graph_requests: list[Recorded] = field(default_factory=list)  # the last traffic_window, oldest first
     identity_requests: list[Recorded] = field(default_factory=list)
+    graph_request_count: int = 0  # every one seen, for counts past the window
+    identity_request_count: int = 0
     connections: int = 0
 
 
 class GraphEmulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        io_timeout: float = IO_TIMEOUT_SECONDS,
+        traffic_window: int = TRAFFIC_WINDOW,
+    ) -> None:
         self.identity_header = secrets.token_hex(16)
         self.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
         self.state = EmulatorState()
-        self.counter_lock = threading.Lock()
+        self.traffic_window = traffic_window
+        self.counter_lock = threading.Lock()  # the connection count and the recorded traffic
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="graph-emulator", daemon=True)
+        self._server = Server((host, port), _handler_for(self), io_timeout=io_timeout)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_INTERVAL,), name="graph-emulator", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -182,6 +197,19 @@ class GraphEmulator:
 
     def graph_calls(self) -> list[Recorded]:
         return [r for r in self.state.graph_requests if not r.target.endswith("/$batch")]
+
+    def record(self, request: Recorded, identity: bool) -> None:
+        """Keep the last `traffic_window` requests of the kind and count them all."""
+        state = self.state
+        with self.counter_lock:
+            if identity:
+                state.identity_request_count += 1
+                window = state.identity_requests
+            else:
+                state.graph_request_count += 1
+                window = state.graph_requests
+            window.append(request)
+            del window[: -self.traffic_window]
 
     # --- serving ----------------------------------------------------------------------------------------
 
@@ -338,19 +366,14 @@ def _odata(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
     return status, {}, {"error": {"code": code, "message": message, "innerError": inner}}
 
 
-def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse can be counted
+def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
+    class Handler(RequestHandler):
         trickle = 0.0
-        disable_nagle_algorithm = True  # headers and body go in two writes; Nagle would stall each answer ~40 ms
 
         def setup(self) -> None:
             super().setup()
             with emulator.counter_lock:
                 emulator.state.connections += 1
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: tests and `make run` print what matters themselves."""
 
         def do_GET(self) -> None:
             self._serve("GET")
@@ -359,8 +382,9 @@ def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
             self._serve("POST")
 
         def _serve(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
+            if raw is None:
+                return
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
@@ -368,7 +392,7 @@ def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
             record = Recorded(method, self.path, dict(self.headers.items()), body)
             is_identity = self.path.startswith("/msi/token")
             state = emulator.state
-            (state.identity_requests if is_identity else state.graph_requests).append(record)
+            emulator.record(record, is_identity)
             faults = state.identity_faults if is_identity else state.graph_faults
             fault = _take(faults)
             self.trickle = fault.trickle if fault is not None else 0.0

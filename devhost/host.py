@@ -1,8 +1,23 @@
 """A small stand-in for the Functions host and Python worker, for machines without Core Tools.
 
-It loads functions exactly as the worker does (app root on sys.path, the `__app__` namespace package,
+What it does as they do: it loads each function as the worker does (the `__app__` namespace package,
 `function.json`'s `scriptFile` and `entryPoint`), routes `/api/<route>` by each httpTrigger's route template and
-methods, and runs invocations on a thread pool. Like Core Tools, it does not check function keys.
+methods, case-insensitively, and hands the function what the host hands the worker: query values with repeated keys
+(compared case-insensitively) joined with "," and empty ones dropped, repeated headers joined with ",", header names
+lower-cased (azure.functions does that), route values in the case sent, the body read by Content-Length or
+chunked. An unhandled exception is an empty 500.
+
+What it does differently, so do not take it for the real thing:
+- No keys: `authLevel` is not checked (Core Tools does not check keys either; Azure does).
+- `sys.path`: the app root goes first. Under Core Tools it comes last, after site-packages (on App Service, first),
+  so a module name the app shares with an installed package can resolve differently there.
+- One thread per connection instead of the worker's pool of min(32, CPUs + 4) threads
+  (`PYTHON_THREADPOOL_THREAD_COUNT`): invocations never wait for a free thread here, as they can there.
+- host.json is not read: no `functionTimeout`, no log levels or sampling (the function's logs go to the console).
+- Plain HTTP/1.1 on loopback; one socket timeout (30 s) for each read and write, where Kestrel has separate
+  header, body-rate and keep-alive (130 s) limits.
+- The path is routed as sent; Kestrel percent-decodes it first (all but %2F).
+- Only httpTrigger functions are served, and of route constraints only `alpha`, `int` and `guid` are checked.
 """
 
 from __future__ import annotations
@@ -12,14 +27,15 @@ import importlib.util
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
+
+from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 ROUTE_PREFIX = "/api/"
@@ -78,16 +94,20 @@ def discover(app_root: Path = APP_ROOT) -> list[Route]:
     return routes
 
 
-def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServer:
+def joined(pairs: Iterable[tuple[str, str]], drop_empty: bool) -> dict[str, str]:
+    """Names compared case-insensitively (the first spelling kept), repeated values joined with ",": what the
+    host's StringValues.ToString() hands the worker. The host drops query values that end up empty."""
+    values: dict[str, list[str]] = {}
+    spelling: dict[str, str] = {}
+    for name, value in pairs:
+        values.setdefault(spelling.setdefault(name.lower(), name), []).append(value)
+    return {name: text for name, parts in values.items() if (text := ",".join(parts)) or not drop_empty}
+
+
+def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = IO_TIMEOUT_SECONDS) -> Server:
     routes = discover(app_root)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """The function logs each invocation itself."""
-
+    class Handler(RequestHandler):
         def __getattr__(self, name: str) -> Any:
             """Every method (`do_<METHOD>`) reaches the route check: 405 unless function.json allows it."""
             if name.startswith("do_"):
@@ -95,14 +115,11 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
             raise AttributeError(name)
 
         def _invoke(self) -> None:
-            url = urlsplit(self.path)
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                self.send_error(400, "Bad Content-Length")
+            body = self.read_body()
+            if body is None:
                 return
-            body = self.rfile.read(length) if length > 0 else b""
-            path = url.path.removeprefix(ROUTE_PREFIX) if url.path.startswith(ROUTE_PREFIX) else None
+            url = urlsplit(self.path)
+            path = url.path[len(ROUTE_PREFIX) :] if url.path.lower().startswith(ROUTE_PREFIX) else None
             matches = [(r, m) for r in routes if path is not None and (m := r.pattern.fullmatch(path))]
             if not matches:
                 self._write(func.HttpResponse(status_code=404))
@@ -114,8 +131,8 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
             request = func.HttpRequest(
                 method=self.command,
                 url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
-                headers=dict(self.headers.items()),
-                params=dict(parse_qsl(url.query, keep_blank_values=True)),
+                headers=joined(self.headers.items(), drop_empty=False),
+                params=joined(parse_qsl(url.query, keep_blank_values=True), drop_empty=True),
                 route_params={k: v for k, v in match.groupdict().items() if v is not None},
                 body=body,
             )
@@ -123,7 +140,7 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
                 response = route.entry(request)
             except Exception:
                 self.server.handle_error(self.request, self.client_address)
-                response = func.HttpResponse("Internal Server Error", status_code=500)
+                response = func.HttpResponse(status_code=500)
             self._write(response)
 
         def _write(self, response: func.HttpResponse) -> None:
@@ -137,6 +154,4 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT) -> ThreadingHTTPServe
             self.end_headers()
             self.wfile.write(payload)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return Server((host, port), Handler, io_timeout=io_timeout)

@@ -18,7 +18,6 @@ from .graph_answers import error_for, join_web_url_from
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
-from .settings import Settings
 from .token_claims import TokenIdentity, iso_time
 from .validation import MeetingQuery, validate_meeting_id, validate_organizer_id
 
@@ -70,7 +69,8 @@ def _run(
         checks.append(Check("settings", False, error.message, fix="Correct that app setting; the app restarts."))
         return None
     settings = current.settings
-    valid = f"App settings are valid: {settings.graph_credential} credential, {settings.graph_root}."
+    client = f" (AZURE_CLIENT_ID {settings.azure_client_id})" if settings.azure_client_id else ""
+    valid = f"App settings are valid: {settings.graph_credential} credential{client}, Graph {settings.graph_root}."
     checks.append(Check("settings", True, valid))
     organizer_id = organizer_id or (settings.default_organizer_id if meeting_id is not None else None)
     if meeting_id is not None and organizer_id is None:
@@ -87,7 +87,7 @@ def _run(
     try:
         token = current.tokens.token(call.deadline)
     except ApiError as error:
-        checks.append(Check("token", False, error.message, fix=_credential_fix(settings)))
+        checks.append(Check("token", False, error.message, fix=error.fix))
         return None
     identity = token.identity
     checks.append(_token(source, identity, time.monotonic() - started))
@@ -206,19 +206,3 @@ def _fix_for(error: ApiError, query: MeetingQuery) -> str:
     if error.retry_after is not None:
         return f"Call Diagnose again in {error.retry_after_header()} seconds."
     return f"Quote Graph's request-id {error.graph_request_id} to Microsoft support if it persists."
-
-
-def _credential_fix(settings: Settings) -> str:
-    if settings.graph_credential == "azure_cli":
-        return "Install the Azure CLI and sign in with `az login`, or run in Azure with a managed identity."
-    if settings.graph_credential == "environment":
-        return "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)."
-    if settings.azure_client_id:
-        return (
-            f"AZURE_CLIENT_ID is {settings.azure_client_id}: it must be the client ID of a user-assigned identity "
-            "attached to this function app (Identity > User assigned)."
-        )
-    return (
-        "Turn on the function app's system-assigned identity (Identity > System assigned), or attach a "
-        "user-assigned identity and set AZURE_CLIENT_ID to its client ID."
-    )

@@ -8,6 +8,7 @@ refreshes ahead of expiry in the background, and never lets a caller wait past i
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from .deferred import CERTIFICATE_ONLY, defer
 defer(*CERTIFICATE_ONLY)  # before azure.identity imports it
 
 from azure.core.credentials import TokenCredential  # noqa: E402
+from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
 from azure.identity import AzureCliCredential, EnvironmentCredential, ManagedIdentityCredential  # noqa: E402
 
 from .deadline import Deadline  # noqa: E402
@@ -43,6 +45,46 @@ def build_credential(settings: Settings) -> TokenCredential:
     if settings.graph_credential == "environment":
         return EnvironmentCredential(**bounded)
     return ManagedIdentityCredential(client_id=settings.azure_client_id, **bounded)
+
+
+# Each credential build_credential makes: how to name it to the user, and what fixes it.
+_CREDENTIAL_HELP: tuple[tuple[type, str, str], ...] = (
+    (
+        AzureCliCredential,
+        "your Azure CLI sign-in (GRAPH_CREDENTIAL=azure_cli)",
+        "Install the Azure CLI if it is missing and run `az login` as a user who may read the organizer's meetings, "
+        "or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET to use a service principal.",
+    ),
+    (
+        EnvironmentCredential,
+        "the service principal in AZURE_TENANT_ID / AZURE_CLIENT_ID (GRAPH_CREDENTIAL=environment)",
+        "Check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH): the app "
+        "registration must exist in that tenant and the secret or certificate must be current.",
+    ),
+    (
+        ManagedIdentityCredential,
+        "the function's managed identity",
+        "If this lasts, check that the function app has a managed identity enabled and, for a user-assigned one, "
+        "that AZURE_CLIENT_ID is its client ID.",
+    ),
+)
+_TOKEN_LIKE = re.compile(r"eyJ[\w-]*\.[\w.-]*")  # a JWT, should a credential ever quote one
+_REASON_MAX = 300
+
+
+def credential_problem(credential: TokenCredential, error: BaseException | str) -> tuple[str, str]:
+    """What failed, named as the user chose it and in the credential's own words (on one line, nothing shaped like
+    a token), and what fixes it: for the 503 and for `make run GRAPH=real`'s check at start. azure-identity writes
+    its authentication errors for people; anything else also needs its type to make sense."""
+    name, fix = next(
+        ((name, fix) for kind, name, fix in _CREDENTIAL_HELP if isinstance(credential, kind)),
+        (type(credential).__name__, ""),
+    )
+    reason = " ".join(str(error).split())
+    if isinstance(error, BaseException) and not isinstance(error, ClientAuthenticationError):
+        reason = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+    reason = _TOKEN_LIKE.sub("[redacted]", reason)[:_REASON_MAX]
+    return f"Could not get a Graph token from {name} ({reason})", fix
 
 
 @dataclass(frozen=True)
@@ -88,9 +130,9 @@ class TokenProvider:
             return current
         flight = self._start_flight()
         if not flight.done.wait(max(0.0, deadline.remaining())):
-            raise _identity_unavailable("no answer in time")
+            raise _identity_unavailable(self._credential, "no answer in time")
         if flight.error is not None or self._token is None:
-            raise _identity_unavailable(type(flight.error).__name__ if flight.error is not None else "no token")
+            raise _identity_unavailable(self._credential, flight.error or "no token")
         return self._token
 
     def _start_flight(self) -> _Flight:
@@ -120,12 +162,12 @@ class TokenProvider:
             flight.done.set()
 
 
-def _identity_unavailable(reason: str) -> ApiError:
+def _identity_unavailable(credential: TokenCredential, error: BaseException | str) -> ApiError:
+    problem, fix = credential_problem(credential, error)
     return ApiError(
         503,
         "IdentityUnavailable",
-        f"Could not get a Graph token from the function's managed identity ({reason}), so Graph was not called. "
-        "If this lasts, check that the function app has a managed identity enabled and, for a user-assigned one, "
-        "that AZURE_CLIENT_ID is its client ID.",
+        f"{problem}, so Graph was not called.",
+        fix=fix or None,
         retry_after=IDENTITY_RETRY_AFTER_SECONDS,
     )

@@ -42,6 +42,8 @@ _ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
 GUID_RE = re.compile(GUID_PATTERN)
 _JOIN_URL_RE = re.compile(JOIN_URL_PATTERN)
 _JOIN_MEETING_ID_RE = re.compile(JOIN_MEETING_ID_PATTERN)
+# What a query string makes of a Teams link sent in it unencoded: %7b %22 %3a %40 and + decoded to { " : @ and space.
+_DECODED_LINK_RE = re.compile(r'[{}"]|/19:meeting_|@thread\.|\S \S')
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,17 @@ def validate_organizer_id(value: str) -> str:
 
 def validate_join_url(value: str) -> str:
     if len(value) > JOIN_URL_MAX or not _JOIN_URL_RE.fullmatch(value):
+        hint = (
+            ' This link looks URL-decoded (a query string turns %7b, %22, %3a, %40 and + into {, ", :, @ and space): '
+            'send it as Teams gave it, in a POST body {"joinUrl": "..."} or URL-encoded as a whole in the query string '
+            "(joinUrl=https%3A%2F%2Fteams.microsoft.com%2Fl%2F...)."
+            if _DECODED_LINK_RE.search(value)
+            else ""
+        )
         raise invalid_request(
             "joinUrl must be a Teams meeting link exactly as Teams gave it: "
             f"https://{TEAMS_HOSTS[0]}/l/meetup-join/... or https://{TEAMS_HOSTS[0]}/meet/<digits>?p=<passcode> "
-            f"(hosts: {', '.join(TEAMS_HOSTS)}; at most {JOIN_URL_MAX} characters, no quotes or spaces)."
+            f"(hosts: {', '.join(TEAMS_HOSTS)}; at most {JOIN_URL_MAX} characters, no quotes or spaces).{hint}"
         )
     return value
 

@@ -1,22 +1,36 @@
-"""`make run`'s pieces over real sockets: the dev host routes like the Functions host, and the printed curl works."""
+"""`make run`'s pieces over real sockets: the dev host and the emulator hold up as the Functions host does, and
+every README command aimed at `make run` works as written and answers as the README shows."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import selectors
 import shlex
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 
+from devhost.emulator import GraphEmulator
 from devhost.host import route_pattern, serve
 from tests.conftest import APP_ROOT, ORGANIZER_ID
+
+SHORT_IO_TIMEOUT = 0.3
+BURST = 100
+POLL_INTERVAL = 0.05  # how soon serve_forever sees shutdown()
+CLI_SIGN_IN = "your Azure CLI sign-in (GRAPH_CREDENTIAL=azure_cli)"
 
 
 def free_port() -> int:
@@ -25,13 +39,60 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def address_of(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port
+
+
+def read_all(client: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    return received
+
+
 @pytest.fixture
 def host(configure):
     server = serve("127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@dataclass
+class Listening:
+    """A dev host or an emulator (short I/O timeout), bound and listening; it serves once started."""
+
+    address: tuple[str, int]
+    start: Callable[[], Any]
+
+
+@pytest.fixture(params=["devhost", "emulator"])
+def listening(request, configure) -> Iterator[Listening]:
+    started = threading.Event()
+    if request.param == "devhost":
+        server = serve("127.0.0.1", 0, io_timeout=SHORT_IO_TIMEOUT)
+        address = server.server_address[:2]
+        begin = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start
+
+        def end() -> None:
+            server.shutdown()
+            server.server_close()
+
+    else:
+        emulator = GraphEmulator(io_timeout=SHORT_IO_TIMEOUT)
+        address, begin, end = address_of(emulator.base_url), emulator.start, emulator.stop
+
+    def start() -> None:
+        if not started.is_set():
+            started.set()
+            begin()
+
+    yield Listening(address, start)
+    start()  # shutdown() waits for a serve_forever that has run
+    end()
 
 
 def test_route_template_reads_like_asp_net():
@@ -55,30 +116,246 @@ def test_host_serves_the_function_over_http(host, meeting):
     assert requests.request("QUERY", f"{host}/api/GetJoinUrl").status_code == 405
 
 
-def test_make_run_prints_a_curl_line_that_works(tmp_path: Path):
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    for name in ("GRAPH_BASE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "GRAPH_CREDENTIAL"):
-        env.pop(name, None)
-    args = [sys.executable, "-m", "devhost", "--builtin-host", "--port", str(port), "--emulator-port", "0"]
-    process = subprocess.Popen(args, cwd=APP_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+# --- holding up like the Functions host ----------------------------------------------------------------------
+
+
+def test_a_burst_of_new_connections_waits_in_the_backlog_then_is_answered(listening):
+    clients = [socket.socket() for _ in range(BURST)]
     try:
-        printed = []
+        with selectors.DefaultSelector() as selector:
+            for client in clients:
+                client.setblocking(False)
+                client.connect_ex(listening.address)
+                selector.register(client, selectors.EVENT_WRITE)
+            # Nothing accepts yet: each handshake completes only if the listen backlog has room for the whole burst.
+            connected = 0
+            deadline = time.monotonic() + 5
+            while connected < BURST and time.monotonic() < deadline:
+                for key, _ in selector.select(0.1):
+                    selector.unregister(key.fileobj)
+                    connected += 1
+        assert connected == BURST, f"{BURST - connected} of {BURST} handshakes waited on a dropped SYN"
+        listening.start()
+        for client in clients:
+            assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            client.settimeout(10)
+            client.sendall(b"GET /api/nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answers = [read_all(client) for client in clients]  # a reset would raise here
+        assert all(answer.startswith(b"HTTP/1.1 ") for answer in answers)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_stalled_or_short_bodied_client_is_dropped_and_holds_up_no_one(listening):
+    listening.start()
+    with (
+        socket.create_connection(listening.address) as stalled,
+        socket.create_connection(listening.address) as short,
+        socket.create_connection(listening.address) as other,
+    ):
+        short.sendall(b'POST /api/GetJoinUrl HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{"meet')
+        other.sendall(b"GET /api/nothing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        other.settimeout(10)
+        assert read_all(other).startswith(b"HTTP/1.1 ")  # answered while the other two hold their threads
+        stalled.settimeout(10)
+        short.settimeout(10)
+        assert read_all(stalled) == b""  # closed after the I/O timeout; without one, this waits for ever
+        assert read_all(short).startswith(b"HTTP/1.1 408 ")
+
+
+def test_bad_body_framing_is_a_400(listening):
+    listening.start()
+    for framing in (
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        b"Content-Length: -1\r\n\r\n",
+    ):
+        with socket.create_connection(listening.address, timeout=10) as client:
+            client.sendall(b"POST /api/GetJoinUrl HTTP/1.1\r\nHost: localhost\r\n" + framing)
+            assert read_all(client).startswith(b"HTTP/1.1 400 "), framing
+
+
+def test_chunked_bodies_are_read(host, meeting, emulator):
+    body = json.dumps({"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).encode()
+    answer = requests.post(f"{host}/api/GetJoinUrl", data=iter([body[:10], body[10:]]), timeout=10)
+    assert answer.request.headers["Transfer-Encoding"] == "chunked"
+    assert answer.status_code == 200, answer.text
+
+    with socket.create_connection(address_of(emulator.base_url), timeout=10) as client:  # extensions and trailers
+        client.sendall(
+            b"POST /v1.0/$batch HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            b'5;name=value\r\n{"a":\r\n3\r\n 1}\r\n0\r\nX-Trailer: 1\r\n\r\n'
+        )
+        assert read_all(client).startswith(b"HTTP/1.1 ")
+    assert emulator.state.graph_requests[-1].body == {"a": 1}
+
+
+def test_query_and_headers_reach_the_function_as_the_functions_host_passes_them(host, meeting, emulator):
+    url = f"{host}/api/GetJoinUrl"
+    meeting_id = quote(meeting.meeting_id, safe="")
+    for query in (f"meetingId=abc&meetingId={meeting_id}", f"meetingId={meeting_id}&MEETINGID={meeting_id}"):
+        answer = requests.get(f"{url}?{query}&organizerId={ORGANIZER_ID}", timeout=10)
+        assert answer.status_code == 400, query  # repeated keys, in any case, arrive joined with ","
+        assert answer.json()["error"]["message"].startswith("meetingId is not a Teams online meeting ID")
+    assert emulator.state.graph_requests == []
+
+    with socket.create_connection(address_of(host), timeout=10) as client:
+        client.sendall(
+            f"GET /api/GetJoinUrl?meetingId={meeting_id}&organizerId={ORGANIZER_ID}&joinUrl= HTTP/1.1\r\n"
+            "Host: localhost\r\nAccept-Language: fr-FR\r\nAccept-Language: de-DE\r\nConnection: close\r\n\r\n".encode()
+        )
+        assert read_all(client).startswith(b"HTTP/1.1 200 ")  # the empty joinUrl is dropped
+    assert emulator.graph_calls()[0].headers["Accept-Language"] == "fr-FR,de-DE"
+
+
+def test_a_teams_link_pasted_as_is_into_a_query_string_is_refused_with_a_hint(host, meeting, emulator):
+    answer = requests.get(f"{host}/api/GetJoinUrl?joinUrl={meeting.join_web_url}", timeout=10)  # %7B%22 decoded
+    assert answer.status_code == 400
+    assert "This link looks URL-decoded" in answer.json()["error"]["message"]
+    assert emulator.state.graph_requests == []
+
+
+def test_routes_and_the_batch_action_match_in_any_case(host, meeting):
+    query = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    assert requests.get(f"{host}/API/getjoinurl", params=query, timeout=10).status_code == 200
+    batch = requests.post(f"{host}/api/GETJOINURL/BATCH", json={"meetings": [query]}, timeout=10)
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["results"][0]["joinWebUrl"] == meeting.appointment_url
+
+
+def test_the_emulator_keeps_a_bounded_window_of_traffic():
+    emulator = GraphEmulator(traffic_window=5).start()
+    try:
+        with requests.Session() as session:
+            for i in range(12):
+                session.get(f"{emulator.base_url}/v1.0/users/u{i}/onlineMeetings", timeout=10)
+            for i in range(7):
+                session.get(f"{emulator.identity_endpoint}?n={i}", timeout=10)
+        state = emulator.state
+        assert [r.target for r in state.graph_requests] == [f"/v1.0/users/u{i}/onlineMeetings" for i in range(7, 12)]
+        assert [r.target[-3:] for r in state.identity_requests] == [f"n={i}" for i in range(2, 7)]
+        assert (state.graph_request_count, state.identity_request_count) == (12, 7)
+    finally:
+        emulator.stop()
+
+
+# --- make run and the README ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def make_run(*flags: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, list[str]]]:
+    """`python -m devhost` as `make run` starts it, on free ports: its port and what it printed before serving."""
+    port = free_port()
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "ALLOWED_ORGANIZER_IDS": "", "DEFAULT_ORGANIZER_ID": ""}
+    for name in ("GRAPH_BASE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "GRAPH_CREDENTIAL"):
+        environment.pop(name, None)
+    environment.update(env or {})
+    args = [sys.executable, "-m", "devhost", "--builtin-host", "--port", str(port), "--emulator-port", "0", *flags]
+    process = subprocess.Popen(
+        args, cwd=APP_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        printed: list[str] = []
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (printed and printed[-1].startswith("Serving")):
             line = process.stdout.readline()
             if not line:
                 break
-            printed.append(line)
-            if line.startswith("Serving"):
-                break
-        curls = [shlex.split(line)[-1] for line in printed if line.strip().startswith("curl")]
-        assert curls, "".join(printed)
-        for url in curls:
-            assert re.match(rf"http://localhost:{port}/api/GetJoinUrl\?", url)
-            answer = requests.get(url, timeout=10)
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["joinWebUrl"].startswith("https://")
+            printed.append(line.rstrip("\n"))
+        assert printed and printed[-1].startswith("Serving"), "\n".join(printed)
+        yield port, printed
     finally:
         process.terminate()
         process.wait(10)
+
+
+def printed_commands(printed: list[str]) -> list[str]:
+    """`make run` prints each example as a `# title` line followed by the command's lines."""
+    commands: list[list[str]] = []
+    for line in printed[: len(printed) - 1]:
+        if line.startswith("# "):
+            commands.append([])
+        elif commands:
+            commands[-1].append(line)
+    return ["\n".join(lines) for lines in commands]
+
+
+def readme_examples() -> list[tuple[str, Any]]:
+    """Every README command aimed at `make run` (a fenced block of its own), with the JSON block right after it."""
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", (APP_ROOT / "README.md").read_text(), re.MULTILINE | re.DOTALL)
+    found = []
+    for (_, text), following in zip(blocks, [*blocks[1:], ("", "")], strict=True):
+        if "localhost:7071" not in text or not re.search(r"^curl ", text, re.MULTILINE):
+            continue
+        assert following[0] == "json", f"no ```json block after the README command:\n{text}"
+        found.append((text.strip(), json.loads(following[1])))
+    return found
+
+
+def run_curl(command: str, port: int) -> requests.Response:
+    """The README's curl command, with requests: only the flags the README uses."""
+    args = shlex.split(command.replace("\\\n", " "))
+    assert args[0] == "curl" and args.count("curl") == 1, f"one curl command per block: {command}"
+    method, url, headers, data = None, None, {}, None
+    tokens = iter(args[1:])
+    for token in tokens:
+        if token in ("-s", "--silent"):
+            continue
+        if token in ("-X", "--request"):
+            method = next(tokens)
+        elif token in ("-H", "--header"):
+            name, _, value = next(tokens).partition(":")
+            headers[name.strip()] = value.strip()
+        elif token in ("-d", "--data", "--data-raw") and data is None:
+            data = next(tokens)
+            assert token == "--data-raw" or not data.startswith("@"), "a file body is not supported here"
+        elif token.startswith("-") or url is not None:
+            pytest.fail(f"curl option {token!r} is not supported by this test: {command}")
+        else:
+            url = token
+    if data is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")  # what curl -d sends
+    url = url.replace("localhost:7071", f"localhost:{port}")
+    return requests.request(method or ("POST" if data is not None else "GET"), url, headers=headers, data=data)
+
+
+def matches(expected: Any, actual: Any) -> bool:
+    """The README's answer against the real one: "..." stands for any value and a string ending in "..." for any
+    string it starts; an object may leave keys out; a list has every item."""
+    if isinstance(expected, str) and expected.endswith("..."):
+        return expected == "..." or (isinstance(actual, str) and actual.startswith(expected[:-3]))
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(map(matches, expected, actual))
+    return expected == actual
+
+
+def test_every_readme_command_works_against_make_run_as_shown():
+    examples = readme_examples()
+    assert len(examples) >= 3
+    with make_run() as (port, printed):
+        assert [c.replace("localhost:7071", f"localhost:{port}") for c, _ in examples] == printed_commands(printed)
+        for command, expected in examples:
+            answer = run_curl(command, port)
+            assert matches(expected, answer.json()), f"{command}\nanswered {answer.status_code}: {answer.text}"
+
+
+@pytest.mark.parametrize("az", ["missing", "signed-out"])
+def test_make_run_graph_real_names_a_failing_azure_cli_at_start_and_in_the_503(tmp_path: Path, az: str):
+    if az == "signed-out":  # a stand-in for the Azure CLI, answering as it does before `az login`
+        fake = tmp_path / "az"
+        fake.write_text("#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n")
+        fake.chmod(0o755)
+    why = "Azure CLI not found on path" if az == "missing" else "Please run 'az login' to set up an account"
+    with make_run("--real", env={"PATH": str(tmp_path), "GRAPH_CREDENTIAL": "azure_cli"}) as (port, printed):
+        said = "\n".join(printed)
+        assert f"WARNING: Could not get a Graph token from {CLI_SIGN_IN} ({why})" in said
+        answer = requests.get(
+            f"http://localhost:{port}/api/GetJoinUrl", params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}
+        )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (503, "IdentityUnavailable")
+    message = answer.json()["error"]["message"]
+    assert f"{CLI_SIGN_IN} ({why})" in message and "run `az login`" in message
+    assert "managed identity" not in message

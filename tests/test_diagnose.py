@@ -160,7 +160,9 @@ def test_an_identity_endpoint_failure_names_the_identity_to_check(diagnose, conf
     assert (answer.body["ok"], answer.body["identity"]) == (False, None)
     token = checks_of(answer)["token"]
     assert not token["ok"]
-    assert "AZURE_CLIENT_ID is 11111111-2222-3333-4444-555555555555" in token["fix"]
+    assert "Unable to load the proper Managed Identity" in token["detail"]  # the platform's own words
+    assert "AZURE_CLIENT_ID is its client ID" in token["fix"]
+    assert "AZURE_CLIENT_ID 11111111-2222-3333-4444-555555555555" in checks_of(answer)["settings"]["detail"]
 
 
 @pytest.mark.parametrize("params", [{"organizerId": "../me"}, {"meetingId": "a/b", "organizerId": ORGANIZER_ID}])

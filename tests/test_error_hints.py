@@ -1,0 +1,72 @@
+"""Errors that say what to fix: the credential that failed and why, and a Teams link a query string decoded."""
+
+from __future__ import annotations
+
+import pytest
+
+from devhost.emulator import Fault
+from shared.identity import credential_problem
+from tests.conftest import ORGANIZER_ID
+
+
+@pytest.fixture
+def no_azure_environment(monkeypatch):
+    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def error_of(answer) -> tuple[int, str, str]:
+    return answer.status, answer.body["error"]["code"], answer.body["error"]["message"]
+
+
+def test_a_failing_managed_identity_is_named_with_its_cause(call, meeting, emulator):
+    unknown = b'{"statusCode": 400, "message": "Unable to load the proper Managed Identity.", "correlationId": "c"}'
+    emulator.state.identity_faults.append(Fault(status=400, body=unknown))  # App Service, for a wrong client ID
+    status, code, message = error_of(call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (503, "IdentityUnavailable")
+    assert message.startswith("Could not get a Graph token from the function's managed identity (")
+    assert "Unable to load the proper Managed Identity." in message  # what the endpoint said, not a class name
+    assert "AZURE_CLIENT_ID is its client ID" in message
+
+
+def test_an_unexpected_identity_answer_names_what_went_wrong(call, meeting, emulator):
+    emulator.state.identity_faults.append(Fault(status=500, body=b"<html>Internal error</html>"))
+    _, _, message = error_of(call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
+    assert "managed identity (JSONDecodeError: Expecting value" in message
+
+
+def test_a_service_principal_without_its_settings_is_named_not_the_managed_identity(
+    call, configure, no_azure_environment
+):
+    configure(GRAPH_CREDENTIAL="environment")
+    status, code, message = error_of(call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (503, "IdentityUnavailable")
+    assert "the service principal in AZURE_TENANT_ID / AZURE_CLIENT_ID (GRAPH_CREDENTIAL=environment)" in message
+    assert "Environment variables are not fully configured" in message
+    assert "managed identity" not in message
+
+
+def test_a_credential_quoting_a_token_never_passes_it_on():
+    token = "eyJ0eXAiOiJKV1QifQ.eyJyb2xlcyI6W119.c2lnbmF0dXJl"
+    problem, _ = credential_problem(object(), RuntimeError(f"endpoint answered {{'access_token': '{token}'}}"))
+    assert token not in problem and "[redacted]" in problem
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        'https://teams.microsoft.com/l/meetup-join/19:meeting_Zm9v@thread.v2/0?context={"Tid":"t","Oid":"o"}',
+        "https://teams.microsoft.com/meet/123456789?p=Ab cd",  # a '+' in the passcode, decoded to a space
+    ],
+    ids=["classic", "short"],
+)
+def test_a_refused_link_that_looks_url_decoded_gets_a_hint(call, emulator, link):
+    status, code, message = error_of(call(params={"joinUrl": link, "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (400, "InvalidRequest")
+    assert "looks URL-decoded" in message and '{"joinUrl": "..."}' in message and "URL-encoded" in message
+    assert emulator.state.graph_requests == []
+
+
+def test_a_link_that_is_simply_wrong_gets_no_such_hint(call):
+    _, _, message = error_of(call(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID}))
+    assert message.startswith("joinUrl must be a Teams meeting link") and "URL-decoded" not in message
