@@ -52,6 +52,10 @@ def examples(meeting: Meeting, port: int = DEV_PORT) -> list[Example]:
                 },
             ),
         ),
+        Example(
+            "What works in the Graph set-up for this organizer and meeting (Diagnose; in Azure, master key only)",
+            _get(f"{api}/diagnose", by_id),
+        ),
     ]
 
 
