@@ -78,6 +78,7 @@ class EmulatorState:
     graph_requests: list[Recorded] = field(default_factory=list)
     identity_requests: list[Recorded] = field(default_factory=list)
     connections: int = 0
+    graph_latency: float = 0.0  # seconds every Graph answer waits, as a network round trip would
 
 
 class GraphEmulator:
@@ -277,6 +278,8 @@ def _handler_for(emulator: GraphEmulator) -> type[BaseHTTPRequestHandler]:
             state = emulator.state
             (state.identity_requests if is_identity else state.graph_requests).append(record)
             faults = state.identity_faults if is_identity else state.graph_faults
+            if state.graph_latency and not is_identity:
+                emulator.wait(state.graph_latency)
             fault = _take(faults)
             self.trickle = fault.trickle if fault is not None else 0.0
             if fault is not None:

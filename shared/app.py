@@ -35,7 +35,8 @@ def join_link_service() -> JoinLinkService:
             if _service is None:
                 current = settings()
                 tokens = TokenProvider(build_credential(current), current.graph_scope)
-                graph = GraphClient(current, tokens, build_session(current.graph_base_url))
+                session = build_session(current.graph_base_url, pool_size=current.worker_threads)
+                graph = GraphClient(current, tokens, session)
                 _service = JoinLinkService(current, graph)
     return _service
 

@@ -28,16 +28,19 @@ from .retry import RETRY_STATUSES, backoff_seconds, retry_after_seconds
 from .settings import Settings
 
 BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests per call
-POOL_SIZE = 32  # the Python worker's thread pool plus headroom
 
 
-def build_session(base_url: str) -> requests.Session:
-    """Proxy and CA settings are read from the environment once here, not by requests on every call."""
+def build_session(base_url: str, pool_size: int) -> requests.Session:
+    """Proxy and CA settings are read from the environment once here, not by requests on every call.
+
+    The pool keeps up to `pool_size` idle connections. It never blocks: a call that finds none idle opens one of
+    its own, which is closed after the call when the pool is full (urllib3 logs "Connection pool is full").
+    """
     session = requests.Session()
     session.trust_env = False
     session.proxies.update(requests.utils.get_environ_proxies(base_url))
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=False)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -205,32 +208,37 @@ _NO_ANSWER = GraphReply(status=0, body=None)
 def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
     """The body, with what is left of the deadline as the timeout of every socket read.
 
-    requests' timeout bounds each read, not the whole answer: a server trickling bytes would hold the call
-    past its deadline. A failure part-way drops the connection instead of returning it to the pool.
+    requests' timeout bounds each read, not the whole answer: a server trickling bytes would hold the call past
+    its deadline. urllib3 has no public way to change a response's read timeout, so the socket of
+    `raw.connection` (http.client's `sock`) gets it before each read. urllib3 lets the connection go inside the
+    read that reaches the end of the body: back to the pool, where another thread may take it at once, or
+    closed when the pool is full. After that `raw.connection` is None, so it is looked up again before every
+    read and nothing touches a socket this response no longer holds. A failure part-way drops the connection
+    instead of returning it to the pool; an OSError on the way is a connection error like any other.
     """
     raw = response.raw
-    sock = getattr(raw.connection, "sock", None)
     parts: list[bytes] = []
     try:
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise requests.Timeout("the deadline passed while Graph was sending its answer")
+            sock = getattr(raw.connection, "sock", None)  # None once urllib3 has let the connection go
             if sock is not None:
                 sock.settimeout(remaining)
             chunk = raw.read1()
             if not chunk:
                 return b"".join(parts)
             parts.append(chunk)
+    except requests.Timeout:  # before OSError: requests' exceptions are OSErrors
+        response.close()
+        raise
     except urllib3.exceptions.ReadTimeoutError as exc:
         response.close()
         raise requests.Timeout(str(exc)) from exc
-    except urllib3.exceptions.HTTPError as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         response.close()
         raise requests.ConnectionError(str(exc)) from exc
-    except requests.Timeout:
-        response.close()
-        raise
 
 
 def _prepared_url(url: str) -> str:

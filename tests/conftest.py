@@ -65,7 +65,7 @@ def configure(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> Calla
                 monkeypatch.setenv(name, value)
         app.reset()
 
-    for name in ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID"):
+    for name in ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID", "PYTHON_THREADPOOL_THREAD_COUNT"):
         monkeypatch.delenv(name, raising=False)
     emulator.reset()
     apply()

@@ -10,7 +10,7 @@ import pytest
 from shared.errors import ApiError
 from shared.graph_paths import join_web_url_path, meeting_lookup_path, odata_string
 from shared.retry import BACKOFF_CAP_SECONDS, backoff_seconds, retry_after_seconds
-from shared.settings import SETTING_NAMES, Settings
+from shared.settings import SETTING_NAMES, WORKER_DEFAULT_THREADS, WORKER_SETTING_NAMES, Settings
 from shared.validation import (
     MeetingQuery,
     organizer_from_join_url,
@@ -30,6 +30,8 @@ def test_defaults():
         25,
     )
     assert settings.allowed_organizer_ids is None and settings.default_organizer_id is None
+    assert settings.worker_threads == WORKER_DEFAULT_THREADS  # as the Python worker sizes its thread pool
+    assert Settings.from_env({"PYTHON_THREADPOOL_THREAD_COUNT": "64"}).worker_threads == 64
 
 
 @pytest.mark.parametrize(
@@ -45,6 +47,9 @@ def test_defaults():
         ("GRAPH_TIMEOUT_SECONDS", "0"),
         ("REQUEST_DEADLINE_SECONDS", "300"),
         ("DEFAULT_ORGANIZER_ID", "nobody"),
+        ("PYTHON_THREADPOOL_THREAD_COUNT", "0"),
+        ("PYTHON_THREADPOOL_THREAD_COUNT", "4.5"),
+        ("PYTHON_THREADPOOL_THREAD_COUNT", "100000"),
     ],
 )
 def test_bad_settings_name_themselves(name, value):
@@ -66,7 +71,7 @@ def test_every_setting_is_in_the_sample_and_the_readme():
     root = Path(__file__).resolve().parent.parent
     sample = json.loads((root / "local.settings.sample.json").read_text())["Values"]
     readme = (root / "README.md").read_text()
-    for name in SETTING_NAMES:
+    for name in SETTING_NAMES + WORKER_SETTING_NAMES:
         assert name in sample, name
         assert f"| `{name}` |" in readme, name
 

@@ -184,3 +184,23 @@ def test_an_unreadable_retry_after_falls_back_to_backoff(call, meeting, emulator
     answer, _ = timed(call, meeting)
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
+
+
+def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, configure, emulator):
+    """Issue 11: with more invocations at once than the pool keeps, urllib3 closes the connections it cannot pool
+    inside the read that ends each answer; nothing may touch them afterwards (that was a 500 on EBADF)."""
+    configure(PYTHON_THREADPOOL_THREAD_COUNT="1")
+    emulator.state.graph_latency = 0.05  # every call in flight at once
+    threads, rounds = 12, 3
+    start = threading.Barrier(threads)
+
+    def one(_: int) -> list[int]:
+        start.wait(timeout=10)
+        return [
+            call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status for _ in range(rounds)
+        ]
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [status for answers in pool.map(one, range(threads)) for status in answers]
+    assert statuses == [200] * threads * rounds
+    assert len(emulator.graph_calls()) == threads * rounds  # each answered at the first try
