@@ -39,7 +39,7 @@ class Fault:
     """One scripted misbehaviour, used up by the next matching request."""
 
     status: int | None = None
-    retry_after: str | None = None
+    retry_after: str | float | None = None  # a number too: a $batch item's headers are JSON
     delay: float = 0.0  # seconds before answering (a hang, when longer than the client's timeout)
     reset: bool = False  # drop the connection with a TCP reset instead of answering
     body: bytes | None = None  # a raw body instead of an OData error

@@ -112,7 +112,7 @@ class GraphClient:
                 replies[index] = _ItemReply(
                     status=answer["status"],
                     body=answer.get("body"),
-                    retry_after=retry_after_seconds(headers),
+                    retry_after=retry_after_seconds(headers.get("Retry-After")),
                     request_id=reply.request_id,
                 )
         return replies
@@ -172,9 +172,11 @@ class GraphClient:
         content = _read_body(response, call.deadline)
         try:
             parsed = json.loads(content) if content else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             parsed = None
-        return GraphReply(response.status_code, parsed, retry_after_seconds(response.headers), request_id)
+        return GraphReply(
+            response.status_code, parsed, retry_after_seconds(response.headers.get("Retry-After")), request_id
+        )
 
     def _prepare(
         self, method: str, path: str, headers: CaseInsensitiveDict[str], body: Any

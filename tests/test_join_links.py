@@ -166,6 +166,16 @@ def test_batch_items_throttled_are_retried_in_a_later_batch(call, meeting, emula
     assert sizes == [5, 2]
 
 
+@pytest.mark.parametrize("retry_after", [0, 0.25, float("nan"), "Thu, 01 Jan 1970 00:00:00 -0000"])
+def test_batch_item_retry_after_in_any_form_is_waited_out(call, meeting, emulator, retry_after):
+    """Issue 11: a JSON number here was a 500 ('int' object has no attribute 'strip')."""
+    emulator.state.batch_item_faults.append(Fault(status=429, retry_after=retry_after))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item] * 2})
+    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [meeting.appointment_url] * 2
+    assert [len(r.body["requests"]) for r in batch_calls(emulator)] == [2, 1]
+
+
 def test_batch_items_throttled_past_the_deadline_fail_alone(call, meeting, emulator):
     emulator.state.batch_item_faults.append(Fault(status=429, retry_after="60"))
     item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}

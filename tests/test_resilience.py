@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from devhost.emulator import Fault
 from tests.conftest import ORGANIZER_ID
@@ -204,3 +206,24 @@ def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, 
         statuses = [status for answers in pool.map(one, range(threads)) for status in answers]
     assert statuses == [200] * threads * rounds
     assert len(emulator.graph_calls()) == threads * rounds  # each answered at the first try
+
+
+def test_retry_after_as_a_date_in_the_minus_0000_zone_is_waited_out(call, meeting, emulator):
+    """Issue 11: a zone that parses to a naive datetime made the wait a TypeError, and the answer a 500."""
+    now = format_datetime(datetime.now(UTC).replace(tzinfo=None))
+    emulator.state.graph_faults.append(Fault(status=503, retry_after=now))
+    answer, _ = timed(call, meeting)
+    assert answer.status == 200
+    assert len(emulator.graph_calls()) == 2
+
+
+def test_a_huge_retry_after_is_passed_on_as_at_most_a_day(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=429, retry_after="9" * 40))
+    answer, _ = timed(call, meeting)
+    assert (answer.status, answer.headers["Retry-After"]) == (429, "86400")
+
+
+def test_graph_answering_absurdly_nested_json_is_graph_error(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=200, body=b"[" * 100_000))
+    answer, _ = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
