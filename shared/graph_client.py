@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .deadline import Deadline
-from .errors import ApiError
+from .errors import ApiError, try_again_in
 from .graph_answers import GraphReply
 from .identity import TokenProvider
 from .invocation import Invocation
@@ -28,6 +28,7 @@ from .retry import RETRY_STATUSES, backoff_seconds, retry_after_seconds
 from .settings import Settings
 
 BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests per call
+OUTAGE_RETRY_AFTER_SECONDS = 5  # the wait suggested when Graph could not be reached or did not answer in time
 
 
 def build_session(base_url: str, pool_size: int) -> requests.Session:
@@ -132,8 +133,8 @@ class GraphClient:
                     503,
                     "GraphUnavailable",
                     f"Could not reach Microsoft Graph ({type(exc).__name__}) after {attempt} attempt(s). "
-                    "Try again later.",
-                    retry_after=5,
+                    f"{try_again_in(OUTAGE_RETRY_AFTER_SECONDS)}",
+                    retry_after=OUTAGE_RETRY_AFTER_SECONDS,
                 )
             if reply is not None and reply.status not in RETRY_STATUSES:
                 return reply
@@ -264,6 +265,7 @@ def _timed_out(call: Invocation) -> ApiError:
     return ApiError(
         504,
         "GraphTimeout",
-        f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s. Try again later.",
-        retry_after=5,
+        f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s. "
+        f"{try_again_in(OUTAGE_RETRY_AFTER_SECONDS)}",
+        retry_after=OUTAGE_RETRY_AFTER_SECONDS,
     )

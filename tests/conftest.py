@@ -103,7 +103,10 @@ def call(
         )
         response = main(request)
         assert response.mimetype == "application/json"
-        return Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
+        answer = Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
+        if "Retry-After" in answer.headers:  # the wait is in the body too, the same number (issue 11)
+            assert answer.body["error"]["retryAfterSeconds"] == int(answer.headers["Retry-After"])
+        return answer
 
     return invoke
 

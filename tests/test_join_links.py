@@ -184,6 +184,24 @@ def test_batch_items_throttled_past_the_deadline_fail_alone(call, meeting, emula
     codes = [r.get("error", {}).get("code") for r in answer.body["results"]]
     assert sorted(codes, key=str) == [None, None, "Throttled"]
     assert len(batch_calls(emulator)) == 1
+    [throttled] = [r["error"] for r in answer.body["results"] if "error" in r]
+    assert throttled["retryAfterSeconds"] == 60  # a batch answer is a 200: no header carries the wait
+    assert "Try again in 60 seconds." in throttled["message"]
+
+
+def test_batch_item_unavailable_with_a_known_wait_carries_it(call, meeting, emulator):
+    emulator.state.batch_item_faults.append(Fault(status=503, retry_after="45"))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    [result] = call("POST", body={"meetings": [item]}).body["results"]
+    assert (result["error"]["code"], result["error"]["retryAfterSeconds"]) == ("GraphUnavailable", 45)
+
+
+def test_batch_item_errors_without_a_wait_carry_none(call, meeting):
+    [result] = call("POST", body={"meetings": [{"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID}]}).body[
+        "results"
+    ]
+    assert result["error"]["code"] == "MeetingNotFound"
+    assert "retryAfterSeconds" not in result["error"]
 
 
 def test_whole_batch_throttled_is_retried(call, meeting, emulator):

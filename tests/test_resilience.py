@@ -35,6 +35,8 @@ def test_429_asking_for_more_than_the_deadline_is_passed_on_at_once(call, meetin
     answer, elapsed = timed(call, meeting)
     assert (answer.status, answer.body["error"]["code"]) == (429, "Throttled")
     assert answer.headers["Retry-After"] == "30"
+    assert answer.body["error"]["retryAfterSeconds"] == 30
+    assert "Try again in 30 seconds." in answer.body["error"]["message"]
     assert len(emulator.graph_calls()) == 1
     assert elapsed < 1.0
 
