@@ -45,6 +45,7 @@ class Fault:
     body: bytes | None = None  # a raw body instead of an OData error
     headers: dict[str, str] = field(default_factory=dict)  # more headers on the answer (a redirect's Location)
     trickle: float = 0.0  # seconds between the bytes of the body (the answer itself is the usual one)
+    item: dict[str, Any] | None = None  # a $batch item's answer: these fields replace its own (odd shapes)
 
 
 @dataclass
@@ -228,7 +229,8 @@ class GraphEmulator:
             else:
                 status, headers, answer = self.graph(item["method"], f"/{version}{item['url']}", authorization, None)
             headers["Content-Type"] = "application/json"
-            answers.append({"id": item["id"], "status": status, "headers": headers, "body": answer})
+            odd = fault.item if fault is not None and fault.item is not None else {}
+            answers.append({"id": item["id"], "status": status, "headers": headers, "body": answer, **odd})
         answers.reverse()  # Graph may answer in any order: callers must match by id
         return 200, {}, {"responses": answers}
 

@@ -1,4 +1,4 @@
-"""HTTP to Microsoft Graph: one pooled session per process, retries under the invocation's deadline, `$batch`.
+"""HTTP to Microsoft Graph: one pooled session per process, retries under the invocation's deadline.
 
 Answers come back as `GraphReply`; what they mean for the caller is `graph_answers`' business. A retryable
 answer that runs out of retries or time is returned as it is, so the caller sees Graph's own status and
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -27,7 +26,6 @@ from .logs import log_give_up, log_retry
 from .retry import RETRY_STATUSES, backoff_seconds, retry_after_seconds
 from .settings import Settings
 
-BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests per call
 OUTAGE_RETRY_AFTER_SECONDS = 5  # the wait suggested when Graph could not be reached or did not answer in time
 
 
@@ -62,61 +60,8 @@ class GraphClient:
     def get(self, path: str, call: Invocation) -> GraphReply:
         return self._send("GET", path, call)
 
-    def get_many(self, paths: Sequence[str], call: Invocation) -> list[GraphReply | ApiError]:
-        """GETs through `$batch`, 20 at a time; items Graph throttles are sent again in a later round.
-
-        A `$batch` call that fails as a whole has had its retries in `_send`: its answer is final for its items.
-        """
-        results: list[GraphReply | ApiError] = [_NO_ANSWER] * len(paths)
-        pending = list(range(len(paths)))
-        attempt = 0
-        while pending:
-            attempt += 1
-            retry: list[int] = []
-            for start in range(0, len(pending), BATCH_LIMIT):
-                chunk = pending[start : start + BATCH_LIMIT]
-                try:
-                    replies = self._post_batch(chunk, paths, call)
-                except ApiError as error:
-                    replies = dict.fromkeys(chunk, error)
-                for index in chunk:
-                    reply = replies.get(index, _NO_ANSWER)
-                    results[index] = reply
-                    if isinstance(reply, _ItemReply) and reply.status in RETRY_STATUSES:
-                        retry.append(index)
-            if not retry:
-                break
-            asked = [results[i].retry_after for i in retry if results[i].retry_after is not None]
-            wait = self._retry_wait(attempt, max(asked) if asked else None, call)
-            reason = f"{len(retry)} batch item(s) answered HTTP {results[retry[0]].status}"
-            if wait is None:
-                log_give_up(call, reason, attempt)
-                break
-            log_retry(call, reason, wait, attempt)
-            time.sleep(wait)
-            pending = retry
-        return results
-
-    def _post_batch(self, chunk: Sequence[int], paths: Sequence[str], call: Invocation) -> dict[int, GraphReply]:
-        item_headers = {"Accept-Language": call.accept_language} if call.accept_language else {}
-        requests_ = [{"id": str(i), "method": "GET", "url": paths[i], "headers": item_headers} for i in chunk]
-        reply = self._send("POST", "/$batch", call, {"requests": requests_})
-        if reply.status != 200:
-            return dict.fromkeys(chunk, reply)
-        answers = reply.body.get("responses") if isinstance(reply.body, dict) else None
-        replies: dict[int, GraphReply] = {}
-        for answer in answers if isinstance(answers, list) else []:
-            index = _item_index(answer, chunk)
-            if index is not None:
-                headers = answer.get("headers")
-                headers = CaseInsensitiveDict(headers if isinstance(headers, dict) else {})
-                replies[index] = _ItemReply(
-                    status=answer["status"],
-                    body=answer.get("body"),
-                    retry_after=retry_after_seconds(headers.get("Retry-After")),
-                    request_id=reply.request_id,
-                )
-        return replies
+    def post(self, path: str, body: Any, call: Invocation) -> GraphReply:
+        return self._send("POST", path, call, body)
 
     def _send(self, method: str, path: str, call: Invocation, body: Any = None) -> GraphReply:
         attempt = 0
@@ -139,14 +84,10 @@ class GraphClient:
             if reply is not None and reply.status not in RETRY_STATUSES:
                 return reply
             reason = f"HTTP {reply.status}" if reply is not None else failure.code
-            wait = self._retry_wait(attempt, reply.retry_after if reply is not None else None, call)
-            if wait is None:
-                log_give_up(call, reason, attempt)
+            if not self.wait_to_retry(attempt, reply.retry_after if reply is not None else None, reason, call):
                 if failure is not None:
                     raise failure
                 return reply
-            log_retry(call, reason, wait, attempt)
-            time.sleep(wait)
 
     def _attempt(self, method: str, path: str, call: Invocation, body: Any) -> GraphReply:
         token = self._tokens.token(call.deadline)
@@ -193,19 +134,16 @@ class GraphClient:
             prepared.prepare_body(None, None, json=body)
         return prepared
 
-    def _retry_wait(self, attempt: int, retry_after: float | None, call: Invocation) -> float | None:
-        """Seconds to wait before the next attempt, or None when retries or the deadline are spent."""
-        if attempt > self._max_retries:
-            return None
+    def wait_to_retry(self, attempt: int, retry_after: float | None, reason: str, call: Invocation) -> bool:
+        """Waits before attempt + 1 (Retry-After, else backoff) and says yes, or says no at once when the retries
+        (GRAPH_MAX_RETRIES) or the deadline are spent. Either way it is logged."""
         wait = retry_after if retry_after is not None else backoff_seconds(attempt)
-        return wait if call.deadline.fits(wait) else None
-
-
-class _ItemReply(GraphReply):
-    """A `$batch` item's own answer: retryable on its own, unlike a failure of the whole `$batch` call."""
-
-
-_NO_ANSWER = GraphReply(status=0, body=None)
+        if attempt > self._max_retries or not call.deadline.fits(wait):
+            log_give_up(call, reason, attempt)
+            return False
+        log_retry(call, reason, wait, attempt)
+        time.sleep(wait)
+        return True
 
 
 def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
@@ -249,16 +187,6 @@ def _prepared_url(url: str) -> str:
     prepared = requests.PreparedRequest()
     prepared.prepare_url(url, None)
     return prepared.url
-
-
-def _item_index(answer: Any, chunk: Sequence[int]) -> int | None:
-    """Graph answers batch items in any order; only an id we sent, with a status, counts."""
-    if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
-        return None
-    item_id = answer.get("id")
-    if not isinstance(item_id, str) or not item_id.isdigit() or int(item_id) not in chunk:
-        return None
-    return int(item_id)
 
 
 def _timed_out(call: Invocation) -> ApiError:

@@ -240,3 +240,35 @@ def test_batch_items_carry_accept_language(call, meeting, emulator):
     call("POST", body={"meetings": [item]}, headers={"Accept-Language": "de-DE"})
     [sent] = batch_calls(emulator)
     assert sent.body["requests"][0]["headers"] == {"Accept-Language": "de-DE"}
+
+
+ODD_ITEMS = [  # (what replaces fields of one item's answer, the code that item ends with; None: it succeeds)
+    ({"status": "200"}, "GraphError"),
+    ({"status": True}, "GraphError"),  # a bool is an int to Python
+    ({"status": 99999}, "GraphError"),
+    ({"id": 0}, "GraphError"),  # ids are strings
+    ({"body": "not an object"}, "GraphError"),
+    ({"body": {"value": 42}}, "GraphError"),
+    ({"headers": ["Retry-After", 1]}, None),  # unusable headers do not spoil the answer
+    ({"status": 429, "headers": {"retry-after": [1]}}, None),  # throttled, its wait unreadable: backoff
+    ({"status": 429, "headers": "Retry-After: 0"}, None),
+]
+
+
+@pytest.mark.parametrize(("odd", "code"), ODD_ITEMS, ids=[str(odd) for odd, _ in ODD_ITEMS])
+def test_an_odd_batch_item_ends_in_its_documented_error_alone(call, meeting, emulator, odd, code):
+    emulator.state.batch_item_faults.append(Fault(item=odd))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item, item]})
+    assert answer.status == 200
+    codes = [result.get("error", {}).get("code") for result in answer.body["results"]]
+    assert sorted(codes, key=str) == sorted([None, code], key=str)
+
+
+@pytest.mark.parametrize("body", [b"<html>Service busy</html>", b"[1, 2]", b'{"responses": {"0": {}}}', b"null"])
+def test_a_batch_reply_that_means_nothing_fails_every_item_as_graph_error(call, meeting, emulator, body):
+    emulator.state.graph_faults.append(Fault(status=200, body=body))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item, item]})
+    assert answer.status == 200
+    assert [result["error"]["code"] for result in answer.body["results"]] == ["GraphError"] * 2
