@@ -80,6 +80,7 @@ class EmulatorState:
     identity_requests: list[Recorded] = field(default_factory=list)
     connections: int = 0
     graph_latency: float = 0.0  # seconds every Graph answer waits, as a network round trip would
+    batch_gate: threading.Barrier | None = None  # each $batch call waits here until the gate's number have come
 
 
 class GraphEmulator:
@@ -219,6 +220,11 @@ class GraphEmulator:
         items = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= 20:
             return _odata(400, "BadRequest", "A batch holds 1 to 20 requests.")
+        if self.state.batch_gate is not None:
+            try:
+                self.state.batch_gate.wait()
+            except threading.BrokenBarrierError:
+                return _odata(504, "GatewayTimeout", "Fewer $batch calls came at once than the gate waits for.")
         answers = []
         for item in items:
             fault = _take(self.state.batch_item_faults)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from .errors import ApiError
+from .graph_batch import BATCH_CONCURRENCY
 from .graph_client import GraphClient, build_session
 from .identity import TokenProvider, build_credential
 from .join_links import JoinLinkService
@@ -35,7 +36,9 @@ def join_link_service() -> JoinLinkService:
             if _service is None:
                 current = settings()
                 tokens = TokenProvider(build_credential(current), current.graph_scope)
-                session = build_session(current.graph_base_url, pool_size=current.worker_threads)
+                # Room for every connection in flight at once: each of the worker's threads may run a batch.
+                pool_size = current.worker_threads * BATCH_CONCURRENCY
+                session = build_session(current.graph_base_url, pool_size)
                 graph = GraphClient(current, tokens, session)
                 _service = JoinLinkService(current, graph)
     return _service

@@ -99,7 +99,7 @@ class GraphClient:
         headers["client-request-id"] = call.client_request_id
         if call.accept_language:
             headers["Accept-Language"] = call.accept_language
-        call.graph_attempts += 1
+        call.count_graph_attempt()
         timeout = min(self._timeout, remaining)
         response = self._adapter.send(
             self._prepare(method, path, headers, body),
@@ -110,7 +110,7 @@ class GraphClient:
         )
         request_id = response.headers.get("request-id")
         if request_id:
-            call.graph_request_id = request_id
+            call.keep_graph_request_id(request_id)
         content = _read_body(response, call.deadline)
         try:
             parsed = json.loads(content) if content else None

@@ -7,14 +7,16 @@ integers of any size, so those are in it), often shaped like a real reply so the
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import ApiError
 from shared.graph_answers import GraphReply, join_web_url_from, meeting_id_from
-from shared.graph_batch import batch_items
+from shared.graph_batch import batch_items, side_by_side
 from shared.retry import RETRY_AFTER_CAP_SECONDS, retry_after_seconds
 from shared.validation import MeetingQuery
 
@@ -95,3 +97,28 @@ def test_items_are_matched_by_id_and_the_first_usable_answer_counts():
     assert (items["0"].status, items["0"].retry_after, items["0"].request_id) == (429, 7, "outer")
     assert items["1"].body == {"value": "first"}
     assert (items["2"].status, items["2"].body) == (0, None)  # not answered
+
+
+def test_side_by_side_runs_up_to_its_limit_at_once_and_keeps_order():
+    limit, active, most = 3, [0], [0]
+    lock, gate = threading.Lock(), threading.Barrier(limit, timeout=5)  # breaks unless `limit` run together
+
+    def task(n: int) -> int:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        gate.wait()
+        with lock:
+            active[0] -= 1
+        return n * n
+
+    assert side_by_side([lambda n=n: task(n) for n in range(12)], limit) == [n * n for n in range(12)]
+    assert most[0] == limit
+
+
+def test_side_by_side_raises_a_tasks_exception_on_the_callers_thread():
+    def boom() -> int:
+        raise LookupError("from a helper thread")
+
+    with pytest.raises(LookupError, match="from a helper thread"):
+        side_by_side([lambda: 1, boom, lambda: 3], 3)

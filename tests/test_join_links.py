@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from devhost.emulator import Fault
+from shared.graph_batch import BATCH_CONCURRENCY
+from shared.join_links import BATCH_MAX_ITEMS
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
 
 
@@ -153,8 +156,29 @@ def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
     assert answer.status == 200
     assert [r["joinWebUrl"] for r in answer.body["results"]] == [meeting.appointment_url] * 45
     sizes = [len(r.body["requests"]) for r in batch_calls(emulator)]
-    assert sizes == [20, 20, 5]
+    assert sorted(sizes) == [5, 20, 20]  # sent side by side: they arrive in any order
     assert emulator.graph_calls() == []  # no single GETs
+
+
+@pytest.mark.parametrize("given_by", ["meetingId", "joinUrl", "joinMeetingId"])
+def test_a_batch_of_100_is_one_round_trip_per_step(call, emulator, logs, given_by):
+    """Issue 11: the five $batch calls of each step are in flight together (the emulator holds each until all
+    five have come), so 100 IDs take one Graph round trip and 100 links or numbers two; results keep their order."""
+    meetings = [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"2000000000{i:02}") for i in range(3)]
+    item_of = {
+        "meetingId": lambda m: {"meetingId": m.meeting_id, "organizerId": ORGANIZER_ID},
+        "joinUrl": lambda m: {"joinUrl": m.join_web_url},
+        "joinMeetingId": lambda m: {"joinMeetingId": m.join_meeting_id, "organizerId": ORGANIZER_ID},
+    }[given_by]
+    order = [meetings[i % 3] for i in range(BATCH_MAX_ITEMS)]
+    emulator.state.batch_gate = threading.Barrier(BATCH_CONCURRENCY, timeout=0.8)  # under the 1 s read timeout
+    answer = call("POST", body={"meetings": [item_of(m) for m in order]})
+    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [m.appointment_url for m in order]
+    steps = 1 if given_by == "meetingId" else 2
+    assert len(batch_calls(emulator)) == BATCH_CONCURRENCY * steps
+    assert emulator.graph_calls() == []
+    [line] = [r.getjoinurl for r in logs.records if getattr(r, "getjoinurl", {}).get("event") == "invocation"]
+    assert line["graphAttempts"] == BATCH_CONCURRENCY * steps  # counted from every thread
 
 
 def test_batch_items_throttled_are_retried_in_a_later_batch(call, meeting, emulator):
