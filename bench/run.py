@@ -1,9 +1,11 @@
 """`make bench`: GetJoinUrl side by side with the official msgraph-sdk and a raw `requests` call, in one run.
 
-Measures issue 5's four targets against one local fake of Graph and the managed-identity endpoint
-(devhost.emulator), and prints every figure and ratio. See bench/README.md for what each one means.
+Measures issue 5's four targets and issue 11's (batch round trips, no errors at twice the connection pool)
+against one local fake of Graph and the managed-identity endpoint (devhost.emulator), and prints every figure and
+ratio. See bench/README.md for what each one means.
 
     .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
+                                  [--skip-warm] [--concurrency-only]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
@@ -23,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +45,19 @@ TARGETS = {
     "cold": 0.36,  # GetJoinUrl cold / SDK cold
     "warm_vs_requests": 1.00,  # GetJoinUrl warm / raw requests warm
     "warm_vs_sdk": 0.75,  # GetJoinUrl warm / SDK warm
+    "batch_ids": 1.3,  # wall time of a batch of 100 meeting IDs, in Graph round trips
+    "batch_links": 2.6,  # the same for 100 Teams links (a lookup, then the join URL)
 }
+BATCH_LATENCY = 0.2  # seconds every Graph answer waits in the batch runs, as a round trip to Graph would
+BATCH_ITEMS = 100
+BATCH_RUNS = 5
+LOAD_LATENCY = 0.05  # seconds every Graph answer waits in the load run
+LOAD_WORKER_THREADS = 6  # PYTHON_THREADPOOL_THREAD_COUNT for the load run: the worker's default on 2 CPUs
+LOAD_CALLS = 10  # single calls per thread in the load run
 
 sys.path.insert(0, str(ROOT))
 from devhost.emulator import GraphEmulator  # noqa: E402
+from shared.graph_batch import BATCH_CONCURRENCY  # noqa: E402
 
 
 def main() -> int:
@@ -55,7 +67,10 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200, help="calls per contender per warm round")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="the app to measure (default: this repo)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--skip-warm", action="store_true", help="cold, identity and connections only")
+    parser.add_argument("--skip-warm", action="store_true", help="no warm rounds")
+    parser.add_argument(
+        "--concurrency-only", action="store_true", help="only the batch round trips and the load at twice the pool"
+    )
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -64,10 +79,13 @@ def main() -> int:
     results: dict[str, Any] = {"environment": environment(args.app_root.resolve())}
     print_header(results["environment"])
     try:
-        results["cold"] = measure_cold(env, args.cold_runs)
-        if not args.skip_warm:
-            results["warm"] = measure_warm(env, args.rounds, args.calls)
-        results["identity"], results["connections"] = measure_identity_and_connections(env, identity, graph)
+        if not args.concurrency_only:
+            results["cold"] = measure_cold(env, args.cold_runs)
+            if not args.skip_warm:
+                results["warm"] = measure_warm(env, args.rounds, args.calls)
+            results["identity"], results["connections"] = measure_identity_and_connections(env, identity, graph)
+        results["batch"] = measure_batches(env, graph)
+        results["load"] = measure_load(env, graph)
     finally:
         identity.stop()
         graph.stop()
@@ -108,6 +126,9 @@ def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[
 
     They share the issued-token table, as the real services share trust.
     """
+    # Python's default listen backlog is 5. The load run's threads open connections all at once, and the kernel
+    # drops attempts beyond the backlog (the client tries again after a second): a stall real Graph does not have.
+    ThreadingHTTPServer.request_queue_size = 128
     identity = GraphEmulator().start()
     graph = GraphEmulator().start()
     graph.state.tokens = identity.state.tokens
@@ -122,6 +143,7 @@ def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[
         GRAPH_BASE_URL=graph.base_url,
         BENCH_APP_ROOT=str(app_root),
         BENCH_MEETING_ID=meeting.meeting_id,
+        BENCH_JOIN_URL=meeting.join_web_url,
         BENCH_ORGANIZER_ID=ORGANIZER_ID,
         BENCH_TOKEN=identity.issue_token(graph.base_url)["access_token"],
     )
@@ -429,11 +451,123 @@ def measure_identity_and_connections(
     return identity_figures, connection_figures
 
 
+# --- batches and load ----------------------------------------------------------------------------------------------
+
+
+def measure_batches(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any]:
+    """Wall time of one batch invocation of 100 items, in Graph round trips, with Graph answering in BATCH_LATENCY.
+
+    The floor is one round trip per dependency level: 1 for meeting IDs, 2 for links (look up, then join URLs).
+    A single call at the same latency is shown beside them: its round trip plus the function's own time.
+    """
+    print(
+        f"\nBatches: Graph answers every request after {BATCH_LATENCY * 1000:.0f} ms; median of {BATCH_RUNS} batch "
+        f"invocations of {BATCH_ITEMS} items each...",
+        flush=True,
+    )
+    kinds = {
+        "single": None,
+        "ids": [{"meetingId": env["BENCH_MEETING_ID"], "organizerId": env["BENCH_ORGANIZER_ID"]}] * BATCH_ITEMS,
+        "links": [{"joinUrl": env["BENCH_JOIN_URL"]}] * BATCH_ITEMS,
+    }
+    worker = Worker("function", env)
+    graph.state.graph_latency = BATCH_LATENCY
+    figures: dict[str, Any] = {"latency_seconds": BATCH_LATENCY, "items": BATCH_ITEMS}
+    try:
+        worker.ask(op="calls", n=1, timed=False)  # token cached, connection open
+        for kind, meetings in kinds.items():
+            runs = []
+            for _ in range(BATCH_RUNS):
+                if meetings is None:
+                    seconds, failed = worker.ask(op="calls", n=1, timed=True)["times_us"][0] / 1e6, 0
+                else:
+                    answer = worker.ask(op="batch", meetings=meetings)
+                    seconds, failed = answer["seconds"], answer["failed_items"]
+                if failed:
+                    raise SystemExit(f"bench: {failed} items of a batch of {kind} failed")
+                runs.append(seconds)
+            median = statistics.median(runs)
+            figures[kind] = {"median_seconds": median, "round_trips": median / BATCH_LATENCY, "runs": runs}
+    finally:
+        graph.state.graph_latency = 0.0
+        worker.close()
+    labels = {
+        "single": "one meeting by ID (a single call)",
+        "ids": f"{BATCH_ITEMS} meeting IDs (floor: 1 round trip)",
+        "links": f"{BATCH_ITEMS} Teams links (floor: 2 round trips)",
+    }
+    print(f"  {'one invocation, median':<48}{'wall ms':>9}{'round trips':>13}")
+    for kind, label in labels.items():
+        print(f"  {label:<48}{figures[kind]['median_seconds'] * 1000:>9.0f}{figures[kind]['round_trips']:>13.2f}")
+    print(
+        f"  Targets: {BATCH_ITEMS} IDs <= {TARGETS['batch_ids']} round trips, {BATCH_ITEMS} links <= "
+        f"{TARGETS['batch_links']} (the $batch calls of each step go out side by side)."
+    )
+    return figures
+
+
+def measure_load(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any]:
+    """Twice as many concurrent invocations as the Graph connection pool holds, Graph answering in LOAD_LATENCY.
+
+    Every call must answer 200 as it would alone. The ideal throughput is threads / latency (every thread always
+    waiting on Graph); on a shared 2-core machine the function, the emulator and the bench share the CPUs, so the
+    fraction of it reached is informational.
+    """
+    pool = LOAD_WORKER_THREADS * BATCH_CONCURRENCY
+    threads = 2 * pool
+    print(
+        f"\nLoad: {threads} threads (twice the pool of {pool} Graph connections: PYTHON_THREADPOOL_THREAD_COUNT="
+        f"{LOAD_WORKER_THREADS} x {BATCH_CONCURRENCY}), {LOAD_CALLS} single calls each, Graph answering in "
+        f"{LOAD_LATENCY * 1000:.0f} ms...",
+        flush=True,
+    )
+    worker = Worker("function", {**env, "PYTHON_THREADPOOL_THREAD_COUNT": str(LOAD_WORKER_THREADS)})
+    graph.state.graph_latency = LOAD_LATENCY
+    try:
+        worker.ask(op="calls", n=1, timed=False)
+        answer = worker.ask(op="load", threads=threads, calls=LOAD_CALLS)
+    finally:
+        graph.state.graph_latency = 0.0
+        worker.close()
+    calls = threads * LOAD_CALLS
+    errors = calls - answer["statuses"].get("200", 0)
+    throughput = calls / answer["seconds"]
+    ideal = threads / LOAD_LATENCY
+    figures = {
+        "pool": pool,
+        "threads": threads,
+        "calls": calls,
+        "latency_seconds": LOAD_LATENCY,
+        "statuses": answer["statuses"],
+        "errors": errors,
+        "seconds": answer["seconds"],
+        "calls_per_second": throughput,
+        "ideal_calls_per_second": ideal,
+        "fraction_of_ideal": throughput / ideal,
+    }
+    print(f"  {calls} calls in {answer['seconds']:.2f} s: statuses {answer['statuses']}, {errors} errors (target 0)")
+    print(
+        f"  Throughput {throughput:.0f} calls/s against the ideal {threads} threads / {LOAD_LATENCY * 1000:.0f} ms = "
+        f"{ideal:.0f} calls/s: {throughput / ideal:.2f} of it (informational: 2 shared cores run all three sides)"
+    )
+    return figures
+
+
 # --- verdicts -----------------------------------------------------------------------------------------------------
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
+    if "batch" in results:
+        for key, kind in (("batch_ids", "ids"), ("batch_links", "links")):
+            value = results["batch"][kind]["round_trips"]
+            target = f"<= {TARGETS[key]} round trips"
+            out[key] = {"value": round(value, 2), "target": target, "met": value <= TARGETS[key]}
+    if "load" in results:
+        errors = results["load"]["errors"]
+        out["load_errors"] = {"value": errors, "target": "0 errors at twice the pool", "met": errors == 0}
+    if "cold" not in results:
+        return out
     cold = results["cold"]["ratio"]
     out["cold"] = {"value": round(cold, 3), "target": f"<= {TARGETS['cold']}x SDK", "met": cold <= TARGETS["cold"]}
     if "warm" in results:

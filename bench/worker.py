@@ -5,6 +5,8 @@
 Each contender has a process of its own, so none pays for another's imports or garbage. Commands, one a line:
     {"op": "calls", "n": 200, "timed": true}   n calls in a row; answers the per-call microseconds when timed
     {"op": "burst", "threads": 16}             that many threads call at once (sync contenders only)
+    {"op": "batch", "meetings": [...]}         one batch invocation, timed (GetJoinUrl only)
+    {"op": "load", "threads": 60, "calls": 10} that many threads, each making that many calls (GetJoinUrl only)
     {"op": "quit"}
 The emulator's addresses come from the environment as bench/run.py sets it (GRAPH_BASE_URL, IDENTITY_ENDPOINT,
 IDENTITY_HEADER, GRAPH_CREDENTIAL, BENCH_*). Run with the bench virtualenv's Python.
@@ -77,20 +79,67 @@ def function_contender() -> Contender:
     main, _ = load_function("GetJoinUrl")
     params = {"meetingId": MEETING_ID, "organizerId": ORGANIZER_ID}
 
-    def call() -> None:
+    def invoke(method: str = "GET", body: bytes = b"") -> func.HttpResponse:
         request = func.HttpRequest(
-            method="GET",
+            method=method,
             url="http://localhost:7071/api/GetJoinUrl",
             headers={},
-            params=params,
+            params=params if method == "GET" else {},
             route_params={},
-            body=b"",
+            body=body,
         )
-        response = main(request)
+        return main(request)
+
+    def call() -> None:
+        response = invoke()
         if response.status_code != 200:
             raise RuntimeError(f"GetJoinUrl answered {response.status_code}: {response.get_body()[:300]!r}")
 
-    return SyncContender(call)
+    return FunctionContender(call, invoke)
+
+
+class FunctionContender(SyncContender):
+    """GetJoinUrl, which also takes a batch and a load of concurrent single calls."""
+
+    def __init__(self, call: Callable[[], None], invoke: Callable[..., Any]) -> None:
+        super().__init__(call)
+        self.invoke = invoke
+
+    def batch(self, meetings: list[dict[str, str]]) -> dict[str, Any]:
+        """One batch invocation, timed: seconds, and how many items did not get a join URL."""
+        body = json.dumps({"meetings": meetings}).encode()
+        started = time.perf_counter()
+        response = self.invoke("POST", body)
+        seconds = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"GetJoinUrl answered {response.status_code}: {response.get_body()[:300]!r}")
+        results = json.loads(response.get_body())["results"]
+        return {"seconds": seconds, "failed_items": sum("joinWebUrl" not in result for result in results)}
+
+    def load(self, threads: int, calls: int) -> dict[str, Any]:
+        """`threads` threads released at once, each making `calls` single invocations: statuses and wall time."""
+        gate = threading.Barrier(threads)
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def run() -> None:
+            gate.wait()
+            for _ in range(calls):
+                status = self.invoke().status_code
+                with lock:
+                    statuses.append(status)
+
+        pool = [threading.Thread(target=run) for _ in range(threads)]
+        started = time.perf_counter()
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        seconds = time.perf_counter() - started
+        counts: dict[str, int] = {}
+        for status in statuses:
+            counts[str(status)] = counts.get(str(status), 0) + 1
+        return {"seconds": seconds, "statuses": counts}
 
 
 def requests_contender(trust_env: bool = True) -> Contender:
@@ -213,6 +262,10 @@ def main() -> None:
                 answer: dict[str, Any] = {"times_us": contender.calls(command["n"], command.get("timed", True))}
             elif op == "burst":
                 answer = {"outcomes": burst(contender, command["threads"])}
+            elif op == "batch" and isinstance(contender, FunctionContender):
+                answer = contender.batch(command["meetings"])
+            elif op == "load" and isinstance(contender, FunctionContender):
+                answer = contender.load(command["threads"], command["calls"])
             else:
                 answer = {"error": f"unknown op {op!r}"}
         except Exception as exc:

@@ -61,12 +61,13 @@ class Fault:
     """One scripted misbehaviour, used up by the next matching request."""
 
     status: int | None = None
-    retry_after: str | None = None
+    retry_after: str | float | None = None  # a number too: a $batch item's headers are JSON
     delay: float = 0.0  # seconds before answering (a hang, when longer than the client's timeout)
     reset: bool = False  # drop the connection with a TCP reset instead of answering
     body: bytes | None = None  # a raw body instead of an OData error
     headers: dict[str, str] = field(default_factory=dict)  # more headers on the answer (a redirect's Location)
     trickle: float = 0.0  # seconds between the bytes of the body (the answer itself is the usual one)
+    item: dict[str, Any] | None = None  # a $batch item's answer: these fields replace its own (odd shapes)
 
 
 @dataclass
@@ -112,6 +113,8 @@ class EmulatorState:
     graph_request_count: int = 0  # every one seen, for counts past the window
     identity_request_count: int = 0
     connections: int = 0
+    graph_latency: float = 0.0  # seconds every Graph answer waits, as a network round trip would
+    batch_gate: threading.Barrier | None = None  # each $batch call waits here until the gate's number have come
 
 
 class GraphEmulator:
@@ -325,6 +328,11 @@ class GraphEmulator:
         items = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= 20:
             return _odata(400, "BadRequest", "A batch holds 1 to 20 requests.")
+        if self.state.batch_gate is not None:
+            try:
+                self.state.batch_gate.wait()
+            except threading.BrokenBarrierError:
+                return _odata(504, "GatewayTimeout", "Fewer $batch calls came at once than the gate waits for.")
         answers = []
         for item in items:
             fault = _take(self.state.batch_item_faults)
@@ -335,7 +343,8 @@ class GraphEmulator:
             else:
                 status, headers, answer = self.graph(item["method"], f"/{version}{item['url']}", authorization, None)
             headers["Content-Type"] = "application/json"
-            answers.append({"id": item["id"], "status": status, "headers": headers, "body": answer})
+            odd = fault.item if fault is not None and fault.item is not None else {}
+            answers.append({"id": item["id"], "status": status, "headers": headers, "body": answer, **odd})
         answers.reverse()  # Graph may answer in any order: callers must match by id
         return 200, {}, {"responses": answers}
 
@@ -394,6 +403,8 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
             state = emulator.state
             emulator.record(record, is_identity)
             faults = state.identity_faults if is_identity else state.graph_faults
+            if state.graph_latency and not is_identity:
+                emulator.wait(state.graph_latency)
             fault = _take(faults)
             self.trickle = fault.trickle if fault is not None else 0.0
             if fault is not None:

@@ -32,11 +32,28 @@ class ApiError(Exception):
         return f"{self.message} {self.fix}" if self.fix else self.message
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.text()}}
+        """The wait goes in the body too: flows read a body more easily than a header, and Power Automate does
+        not promise to honour Retry-After."""
+        error: dict[str, Any] = {"code": self.code, "message": self.text()}
+        if self.retry_after is not None:
+            error["retryAfterSeconds"] = whole_seconds(self.retry_after)
+        return {"error": error}
 
     def retry_after_header(self) -> str | None:
-        """Whole seconds, rounded up: Power Automate's retry policy reads an integer."""
-        return None if self.retry_after is None else str(max(1, math.ceil(self.retry_after)))
+        return None if self.retry_after is None else str(whole_seconds(self.retry_after))
+
+
+def whole_seconds(seconds: float) -> int:
+    """Rounded up, at least 1: Power Automate's retry policy reads an integer, and 0 would mean no wait."""
+    return max(1, math.ceil(seconds))
+
+
+def try_again_in(seconds: float | None) -> str:
+    """The wait in words, the same number as retryAfterSeconds and the Retry-After header."""
+    if seconds is None:
+        return "Try again later."
+    whole = whole_seconds(seconds)
+    return f"Try again in {whole} second{'' if whole == 1 else 's'}."
 
 
 def invalid_request(message: str) -> ApiError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError
+from .errors import ApiError, try_again_in
 from .graph_access import (
     JOIN_URL_ROLE,
     LOOKUP_ROLE,
@@ -81,18 +81,20 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
             400, "GraphBadRequest", f"Graph rejected the request as invalid.{said}", graph_request_id=reply.request_id
         )
     if status == 429:
+        wait = reply.retry_after if reply.retry_after is not None else 1.0
         return ApiError(
             429,
             "Throttled",
-            "Microsoft Graph is throttling these calls. Retry after the number of seconds in Retry-After.",
-            retry_after=reply.retry_after if reply.retry_after is not None else 1.0,
+            f"Microsoft Graph is throttling these calls. {try_again_in(wait)}",
+            retry_after=wait,
             graph_request_id=reply.request_id,
         )
     if status in (503, 504):
         return ApiError(
             503,
             "GraphUnavailable",
-            f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries. Try again later.{said}",
+            f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries. "
+            f"{try_again_in(reply.retry_after)}{said}",
             retry_after=reply.retry_after,
             graph_request_id=reply.request_id,
         )

@@ -1,4 +1,4 @@
-"""HTTP to Microsoft Graph: one pooled session per process, retries under the invocation's deadline, `$batch`.
+"""HTTP to Microsoft Graph: one pooled session per process, retries under the invocation's deadline.
 
 Answers come back as `GraphReply`; what they mean for the caller is `graph_answers`' business. A retryable
 answer that runs out of retries or time is returned as it is, so the caller sees Graph's own status and
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -19,7 +18,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .deadline import Deadline
-from .errors import ApiError
+from .errors import ApiError, try_again_in
 from .graph_answers import GraphReply
 from .identity import TokenProvider
 from .invocation import Invocation
@@ -27,17 +26,20 @@ from .logs import log_give_up, log_retry
 from .retry import RETRY_STATUSES, backoff_seconds, retry_after_seconds
 from .settings import Settings
 
-BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests per call
-POOL_SIZE = 32  # the Python worker's thread pool plus headroom
+OUTAGE_RETRY_AFTER_SECONDS = 5  # the wait suggested when Graph could not be reached or did not answer in time
 
 
-def build_session(base_url: str) -> requests.Session:
-    """Proxy and CA settings are read from the environment once here, not by requests on every call."""
+def build_session(base_url: str, pool_size: int) -> requests.Session:
+    """Proxy and CA settings are read from the environment once here, not by requests on every call.
+
+    The pool keeps up to `pool_size` idle connections. It never blocks: a call that finds none idle opens one of
+    its own, which is closed after the call when the pool is full (urllib3 logs "Connection pool is full").
+    """
     session = requests.Session()
     session.trust_env = False
     session.proxies.update(requests.utils.get_environ_proxies(base_url))
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=False)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -58,62 +60,8 @@ class GraphClient:
     def get(self, path: str, call: Invocation) -> GraphReply:
         return self._send("GET", path, call)
 
-    def get_many(self, paths: Sequence[str], call: Invocation) -> list[GraphReply | ApiError]:
-        """GETs through `$batch`, 20 at a time; items Graph throttles are sent again in a later round.
-
-        A `$batch` call that fails as a whole has had its retries in `_send`: its answer is final for its items.
-        """
-        results: list[GraphReply | ApiError] = [_NO_ANSWER] * len(paths)
-        pending = list(range(len(paths)))
-        attempt = 0
-        while pending:
-            attempt += 1
-            retry: list[int] = []
-            for start in range(0, len(pending), BATCH_LIMIT):
-                chunk = pending[start : start + BATCH_LIMIT]
-                try:
-                    replies = self._post_batch(chunk, paths, call)
-                except ApiError as error:
-                    replies = dict.fromkeys(chunk, error)
-                for index in chunk:
-                    reply = replies.get(index, _NO_ANSWER)
-                    results[index] = reply
-                    if isinstance(reply, _ItemReply) and reply.status in RETRY_STATUSES:
-                        retry.append(index)
-            if not retry:
-                break
-            asked = [results[i].retry_after for i in retry if results[i].retry_after is not None]
-            wait = self._retry_wait(attempt, max(asked) if asked else None, call)
-            reason = f"{len(retry)} batch item(s) answered HTTP {results[retry[0]].status}"
-            if wait is None:
-                log_give_up(call, reason, attempt)
-                break
-            log_retry(call, reason, wait, attempt)
-            time.sleep(wait)
-            pending = retry
-        return results
-
-    def _post_batch(self, chunk: Sequence[int], paths: Sequence[str], call: Invocation) -> dict[int, GraphReply]:
-        item_headers = {"Accept-Language": call.accept_language} if call.accept_language else {}
-        requests_ = [{"id": str(i), "method": "GET", "url": paths[i], "headers": item_headers} for i in chunk]
-        reply = self._send("POST", "/$batch", call, {"requests": requests_})
-        if reply.status != 200:
-            return dict.fromkeys(chunk, reply)
-        answers = reply.body.get("responses") if isinstance(reply.body, dict) else None
-        replies: dict[int, GraphReply] = {}
-        for answer in answers if isinstance(answers, list) else []:
-            index = _item_index(answer, chunk)
-            if index is not None:
-                headers = answer.get("headers")
-                headers = CaseInsensitiveDict(headers if isinstance(headers, dict) else {})
-                replies[index] = _ItemReply(
-                    status=answer["status"],
-                    body=answer.get("body"),
-                    retry_after=retry_after_seconds(headers),
-                    request_id=reply.request_id,
-                    identity=reply.identity,
-                )
-        return replies
+    def post(self, path: str, body: Any, call: Invocation) -> GraphReply:
+        return self._send("POST", path, call, body)
 
     def _send(self, method: str, path: str, call: Invocation, body: Any = None) -> GraphReply:
         attempt = 0
@@ -130,20 +78,16 @@ class GraphClient:
                     503,
                     "GraphUnavailable",
                     f"Could not reach Microsoft Graph ({type(exc).__name__}) after {attempt} attempt(s). "
-                    "Try again later.",
-                    retry_after=5,
+                    f"{try_again_in(OUTAGE_RETRY_AFTER_SECONDS)}",
+                    retry_after=OUTAGE_RETRY_AFTER_SECONDS,
                 )
             if reply is not None and reply.status not in RETRY_STATUSES:
                 return reply
             reason = f"HTTP {reply.status}" if reply is not None else failure.code
-            wait = self._retry_wait(attempt, reply.retry_after if reply is not None else None, call)
-            if wait is None:
-                log_give_up(call, reason, attempt)
+            if not self.wait_to_retry(attempt, reply.retry_after if reply is not None else None, reason, call):
                 if failure is not None:
                     raise failure
                 return reply
-            log_retry(call, reason, wait, attempt)
-            time.sleep(wait)
 
     def _attempt(self, method: str, path: str, call: Invocation, body: Any) -> GraphReply:
         token = self._tokens.token(call.deadline)
@@ -155,7 +99,7 @@ class GraphClient:
         headers["client-request-id"] = call.client_request_id
         if call.accept_language:
             headers["Accept-Language"] = call.accept_language
-        call.graph_attempts += 1
+        call.count_graph_attempt()
         timeout = min(self._timeout, remaining)
         response = self._adapter.send(
             self._prepare(method, path, headers, body),
@@ -166,14 +110,18 @@ class GraphClient:
         )
         request_id = response.headers.get("request-id")
         if request_id:
-            call.graph_request_id = request_id
+            call.keep_graph_request_id(request_id)
         content = _read_body(response, call.deadline)
         try:
             parsed = json.loads(content) if content else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             parsed = None
         return GraphReply(
-            response.status_code, parsed, retry_after_seconds(response.headers), request_id, token.identity
+            response.status_code,
+            parsed,
+            retry_after_seconds(response.headers.get("Retry-After")),
+            request_id,
+            token.identity,
         )
 
     def _prepare(
@@ -190,50 +138,52 @@ class GraphClient:
             prepared.prepare_body(None, None, json=body)
         return prepared
 
-    def _retry_wait(self, attempt: int, retry_after: float | None, call: Invocation) -> float | None:
-        """Seconds to wait before the next attempt, or None when retries or the deadline are spent."""
-        if attempt > self._max_retries:
-            return None
+    def wait_to_retry(self, attempt: int, retry_after: float | None, reason: str, call: Invocation) -> bool:
+        """Waits before attempt + 1 (Retry-After, else backoff) and says yes, or says no at once when the retries
+        (GRAPH_MAX_RETRIES) or the deadline are spent. Either way it is logged."""
         wait = retry_after if retry_after is not None else backoff_seconds(attempt)
-        return wait if call.deadline.fits(wait) else None
-
-
-class _ItemReply(GraphReply):
-    """A `$batch` item's own answer: retryable on its own, unlike a failure of the whole `$batch` call."""
-
-
-_NO_ANSWER = GraphReply(status=0, body=None)
+        if attempt > self._max_retries or not call.deadline.fits(wait):
+            log_give_up(call, reason, attempt)
+            return False
+        log_retry(call, reason, wait, attempt)
+        time.sleep(wait)
+        return True
 
 
 def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
     """The body, with what is left of the deadline as the timeout of every socket read.
 
-    requests' timeout bounds each read, not the whole answer: a server trickling bytes would hold the call
-    past its deadline. A failure part-way drops the connection instead of returning it to the pool.
+    requests' timeout bounds each read, not the whole answer: a server trickling bytes would hold the call past
+    its deadline. urllib3 has no public way to change a response's read timeout, so the socket of
+    `raw.connection` (http.client's `sock`) gets it before each read. urllib3 lets the connection go inside the
+    read that reaches the end of the body: back to the pool, where another thread may take it at once, or
+    closed when the pool is full. After that `raw.connection` is None, so it is looked up again before every
+    read and nothing touches a socket this response no longer holds. A failure part-way drops the connection
+    instead of returning it to the pool; an OSError on the way is a connection error like any other.
     """
     raw = response.raw
-    sock = getattr(raw.connection, "sock", None)
     parts: list[bytes] = []
     try:
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
                 raise requests.Timeout("the deadline passed while Graph was sending its answer")
+            sock = getattr(raw.connection, "sock", None)  # None once urllib3 has let the connection go
             if sock is not None:
                 sock.settimeout(remaining)
             chunk = raw.read1()
             if not chunk:
                 return b"".join(parts)
             parts.append(chunk)
+    except requests.Timeout:  # before OSError: requests' exceptions are OSErrors
+        response.close()
+        raise
     except urllib3.exceptions.ReadTimeoutError as exc:
         response.close()
         raise requests.Timeout(str(exc)) from exc
-    except urllib3.exceptions.HTTPError as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         response.close()
         raise requests.ConnectionError(str(exc)) from exc
-    except requests.Timeout:
-        response.close()
-        raise
 
 
 def _prepared_url(url: str) -> str:
@@ -243,20 +193,11 @@ def _prepared_url(url: str) -> str:
     return prepared.url
 
 
-def _item_index(answer: Any, chunk: Sequence[int]) -> int | None:
-    """Graph answers batch items in any order; only an id we sent, with a status, counts."""
-    if not isinstance(answer, dict) or not isinstance(answer.get("status"), int):
-        return None
-    item_id = answer.get("id")
-    if not isinstance(item_id, str) or not item_id.isdigit() or int(item_id) not in chunk:
-        return None
-    return int(item_id)
-
-
 def _timed_out(call: Invocation) -> ApiError:
     return ApiError(
         504,
         "GraphTimeout",
-        f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s. Try again later.",
-        retry_after=5,
+        f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s. "
+        f"{try_again_in(OUTAGE_RETRY_AFTER_SECONDS)}",
+        retry_after=OUTAGE_RETRY_AFTER_SECONDS,
     )

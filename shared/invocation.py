@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class Invocation:
     graph_attempts: int = 0
     graph_request_id: str | None = None
     extra_log_fields: dict[str, int] = field(default_factory=dict)
+    _graph_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
     def start(cls, headers: Mapping[str, str], deadline_seconds: float) -> Invocation:
@@ -32,3 +34,13 @@ class Invocation:
             deadline=Deadline(deadline_seconds),
             accept_language=language if language and _ACCEPT_LANGUAGE_RE.fullmatch(language) else None,
         )
+
+    def count_graph_attempt(self) -> None:
+        """Under a lock: the `$batch` calls of one invocation run on several threads, and `+=` is not atomic."""
+        with self._graph_lock:
+            self.graph_attempts += 1
+
+    def keep_graph_request_id(self, request_id: str) -> None:
+        """The latest Graph request-id, for the answer's request-id header and the log line."""
+        with self._graph_lock:
+            self.graph_request_id = request_id

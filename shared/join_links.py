@@ -11,6 +11,7 @@ from typing import Any
 
 from .errors import ApiError, invalid_request
 from .graph_answers import GraphReply, join_web_url_from, meeting_id_from
+from .graph_batch import get_many
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
@@ -99,7 +100,7 @@ class JoinLinkService:
 
     def _fetch(self, paths: list[str], call: Invocation, *, batch: bool) -> list[GraphReply | ApiError]:
         if batch:
-            return self._graph.get_many(paths, call)
+            return get_many(self._graph, paths, call)
         try:
             return [self._graph.get(paths[0], call)]
         except ApiError as error:

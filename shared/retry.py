@@ -2,29 +2,50 @@
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Mapping
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
+# No throttle asks for more than a day; the bound keeps the wait passed on a short, finite integer.
+RETRY_AFTER_CAP_SECONDS = 86_400.0
+_DELAY_SECONDS = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Retry-After as seconds, from either form RFC 9110 allows; None when absent or unreadable."""
-    raw = headers.get("Retry-After")
-    if raw is None:
+def retry_after_seconds(value: Any) -> float | None:
+    """A Retry-After value as seconds from now, from 0 to a day; None when absent or unreadable.
+
+    RFC 9110 allows whole seconds or an HTTP date. A `$batch` item's headers are JSON, so the value may also come
+    as a number (NaN and infinities included: Python's json reads them). Whatever Graph sends, the result is a
+    finite number or None, because it ends up in a header and in a JSON body.
+    """
+    if isinstance(value, bool):
         return None
-    raw = raw.strip()
-    if raw.isascii() and raw.isdigit():
-        return float(raw)
+    if isinstance(value, int):
+        return float(min(max(value, 0), RETRY_AFTER_CAP_SECONDS))  # before float(): a JSON integer has no bound
+    if isinstance(value, float):
+        return None if math.isnan(value) else _clamped(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return _clamped(float(text))
     try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    if when.tzinfo is None:  # a "-0000" zone: UTC, local offset unknown (RFC 5322)
+        when = when.replace(tzinfo=UTC)
+    return _clamped((when - datetime.now(UTC)).total_seconds())
+
+
+def _clamped(seconds: float) -> float:
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP_SECONDS)
 
 
 def backoff_seconds(attempt: int) -> float:

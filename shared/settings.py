@@ -26,6 +26,11 @@ SETTING_NAMES = (
     "GRAPH_TIMEOUT_SECONDS",
     "REQUEST_DEADLINE_SECONDS",
 )
+# The Python worker's own settings, which the function also reads. Infra leaves them unset: the worker's default holds.
+WORKER_SETTING_NAMES = ("PYTHON_THREADPOOL_THREAD_COUNT",)
+# The Python worker's thread pool when PYTHON_THREADPOOL_THREAD_COUNT is unset: ThreadPoolExecutor's default.
+WORKER_DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)
+WORKER_MAX_THREADS = 1024  # ours: the worker takes any whole number, but the Graph connection pool is sized from it
 GRAPH_API_VERSIONS = ("v1.0", "beta")
 CREDENTIALS = ("auto", "managed_identity", "environment", "azure_cli")
 
@@ -41,6 +46,7 @@ class Settings:
     graph_max_retries: int = 3
     graph_timeout_seconds: float = 10.0
     request_deadline_seconds: float = 25.0
+    worker_threads: int = WORKER_DEFAULT_THREADS  # invocations one worker process runs at once
 
     @property
     def graph_scope(self) -> str:
@@ -90,6 +96,9 @@ class Settings:
             graph_timeout_seconds=_number(env, "GRAPH_TIMEOUT_SECONDS", defaults.graph_timeout_seconds, 0.1, 120),
             request_deadline_seconds=_number(
                 env, "REQUEST_DEADLINE_SECONDS", defaults.request_deadline_seconds, 0.5, 110
+            ),
+            worker_threads=int(
+                _number(env, "PYTHON_THREADPOOL_THREAD_COUNT", defaults.worker_threads, 1, WORKER_MAX_THREADS, True)
             ),
         )
 

@@ -65,7 +65,7 @@ def configure(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> Calla
                 monkeypatch.setenv(name, value)
         app.reset()
 
-    for name in ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID"):
+    for name in ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID", "PYTHON_THREADPOOL_THREAD_COUNT"):
         monkeypatch.delenv(name, raising=False)
     emulator.reset()
     apply()
@@ -103,7 +103,10 @@ def call(
         )
         response = main(request)
         assert response.mimetype == "application/json"
-        return Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
+        answer = Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
+        if "Retry-After" in answer.headers:  # the wait is in the body too, the same number (issue 11)
+            assert answer.body["error"]["retryAfterSeconds"] == int(answer.headers["Retry-After"])
+        return answer
 
     return invoke
 

@@ -325,11 +325,13 @@ def test_responses_cover_success_and_every_error_status():
         assert set(responses) == {"200", *ERROR_STATUSES}, (method, path)
         for status in ERROR_STATUSES:
             assert responses[status]["schema"] == {"$ref": "#/definitions/Error"}
-        assert "Retry-After" in responses["429"]["headers"]
+        assert all("Retry-After" in responses[status]["headers"] for status in ("429", "503", "504"))
         assert "client-request-id" in responses["200"]["headers"]
     error = resolve({"$ref": "#/definitions/Error"})
     assert error["required"] == ["error"]
-    assert resolve(error["properties"]["error"])["required"] == ["code", "message"]
+    detail = resolve(error["properties"]["error"])
+    assert detail["required"] == ["code", "message"]
+    assert detail["properties"]["retryAfterSeconds"]["type"] == "integer"  # the wait, in the body too
     single = resolve({"$ref": "#/definitions/JoinUrlResult"})
     assert set(single["required"]) == {"joinWebUrl", "meetingId", "organizerId"}
 

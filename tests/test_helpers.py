@@ -9,8 +9,8 @@ import pytest
 
 from shared.errors import ApiError
 from shared.graph_paths import join_web_url_path, meeting_lookup_path, odata_string
-from shared.retry import BACKOFF_CAP_SECONDS, backoff_seconds, retry_after_seconds
-from shared.settings import SETTING_NAMES, Settings
+from shared.retry import BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS, backoff_seconds, retry_after_seconds
+from shared.settings import SETTING_NAMES, WORKER_DEFAULT_THREADS, WORKER_SETTING_NAMES, Settings
 from shared.validation import (
     MeetingQuery,
     organizer_from_join_url,
@@ -30,6 +30,8 @@ def test_defaults():
         25,
     )
     assert settings.allowed_organizer_ids is None and settings.default_organizer_id is None
+    assert settings.worker_threads == WORKER_DEFAULT_THREADS  # as the Python worker sizes its thread pool
+    assert Settings.from_env({"PYTHON_THREADPOOL_THREAD_COUNT": "64"}).worker_threads == 64
 
 
 @pytest.mark.parametrize(
@@ -45,6 +47,9 @@ def test_defaults():
         ("GRAPH_TIMEOUT_SECONDS", "0"),
         ("REQUEST_DEADLINE_SECONDS", "300"),
         ("DEFAULT_ORGANIZER_ID", "nobody"),
+        ("PYTHON_THREADPOOL_THREAD_COUNT", "0"),
+        ("PYTHON_THREADPOOL_THREAD_COUNT", "4.5"),
+        ("PYTHON_THREADPOOL_THREAD_COUNT", "100000"),
     ],
 )
 def test_bad_settings_name_themselves(name, value):
@@ -66,7 +71,7 @@ def test_every_setting_is_in_the_sample_and_the_readme():
     root = Path(__file__).resolve().parent.parent
     sample = json.loads((root / "local.settings.sample.json").read_text())["Values"]
     readme = (root / "README.md").read_text()
-    for name in SETTING_NAMES:
+    for name in SETTING_NAMES + WORKER_SETTING_NAMES:
         assert name in sample, name
         assert f"| `{name}` |" in readme, name
 
@@ -115,11 +120,47 @@ def test_allow_list_parsing():
 
 
 def test_retry_after_in_both_forms():
-    assert retry_after_seconds({"Retry-After": "7"}) == 7
+    assert retry_after_seconds("7") == 7
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 <= retry_after_seconds({"Retry-After": when}) <= 31
-    assert retry_after_seconds({"Retry-After": "soon"}) is None
-    assert retry_after_seconds({}) is None
+    assert 25 <= retry_after_seconds(when) <= 31
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (7, 7),  # a JSON number in a $batch item's headers
+        (1.5, 1.5),
+        (" 12 ", 12),
+        ("2.5", 2.5),
+        (-3, 0),
+        ("-3", 0),
+        (float("-inf"), 0),
+        (10**400, RETRY_AFTER_CAP_SECONDS),  # Python's json reads integers of any size
+        ("9" * 400, RETRY_AFTER_CAP_SECONDS),
+        (1e308, RETRY_AFTER_CAP_SECONDS),
+        (float("inf"), RETRY_AFTER_CAP_SECONDS),  # json reads Infinity and NaN too
+        (float("nan"), None),
+        (True, None),  # a bool is an int to Python
+        ([], None),
+        ({"seconds": 5}, None),
+        ("", None),
+        ("\u00b2", None),  # a digit to str.isdigit only
+        ("Mon, 01 Jan 2001 00:00:00 GMT", 0),  # in the past
+        ("Fri, 31 Dec 9999 23:59:59 GMT", RETRY_AFTER_CAP_SECONDS),
+        ("Mon, 99999999999999999999 Jan 2001 00:00:00 GMT", None),
+        ("Mon, 01 Jan 2001 00:00:00 +9999", None),
+    ],
+)
+def test_retry_after_is_finite_and_never_negative_whatever_graph_sends(value, seconds):
+    assert retry_after_seconds(value) == seconds
+
+
+def test_retry_after_date_in_a_zone_that_parses_naive_counts_as_utc():
+    naive = format_datetime((datetime.now(UTC) + timedelta(seconds=30)).replace(tzinfo=None))
+    assert naive.endswith("-0000")
+    assert 25 <= retry_after_seconds(naive) <= 31
 
 
 def test_backoff_grows_with_jitter_and_a_cap():

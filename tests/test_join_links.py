@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from devhost.emulator import Fault
+from shared.graph_batch import BATCH_CONCURRENCY
+from shared.join_links import BATCH_MAX_ITEMS
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
 
 
@@ -146,8 +149,29 @@ def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
     assert answer.status == 200
     assert [r["joinWebUrl"] for r in answer.body["results"]] == [meeting.appointment_url] * 45
     sizes = [len(r.body["requests"]) for r in batch_calls(emulator)]
-    assert sizes == [20, 20, 5]
+    assert sorted(sizes) == [5, 20, 20]  # sent side by side: they arrive in any order
     assert emulator.graph_calls() == []  # no single GETs
+
+
+@pytest.mark.parametrize("given_by", ["meetingId", "joinUrl", "joinMeetingId"])
+def test_a_batch_of_100_is_one_round_trip_per_step(call, emulator, logs, given_by):
+    """Issue 11: the five $batch calls of each step are in flight together (the emulator holds each until all
+    five have come), so 100 IDs take one Graph round trip and 100 links or numbers two; results keep their order."""
+    meetings = [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"2000000000{i:02}") for i in range(3)]
+    item_of = {
+        "meetingId": lambda m: {"meetingId": m.meeting_id, "organizerId": ORGANIZER_ID},
+        "joinUrl": lambda m: {"joinUrl": m.join_web_url},
+        "joinMeetingId": lambda m: {"joinMeetingId": m.join_meeting_id, "organizerId": ORGANIZER_ID},
+    }[given_by]
+    order = [meetings[i % 3] for i in range(BATCH_MAX_ITEMS)]
+    emulator.state.batch_gate = threading.Barrier(BATCH_CONCURRENCY, timeout=0.8)  # under the 1 s read timeout
+    answer = call("POST", body={"meetings": [item_of(m) for m in order]})
+    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [m.appointment_url for m in order]
+    steps = 1 if given_by == "meetingId" else 2
+    assert len(batch_calls(emulator)) == BATCH_CONCURRENCY * steps
+    assert emulator.graph_calls() == []
+    [line] = [r.getjoinurl for r in logs.records if getattr(r, "getjoinurl", {}).get("event") == "invocation"]
+    assert line["graphAttempts"] == BATCH_CONCURRENCY * steps  # counted from every thread
 
 
 def test_batch_items_throttled_are_retried_in_a_later_batch(call, meeting, emulator):
@@ -159,6 +183,16 @@ def test_batch_items_throttled_are_retried_in_a_later_batch(call, meeting, emula
     assert sizes == [5, 2]
 
 
+@pytest.mark.parametrize("retry_after", [0, 0.25, float("nan"), "Thu, 01 Jan 1970 00:00:00 -0000"])
+def test_batch_item_retry_after_in_any_form_is_waited_out(call, meeting, emulator, retry_after):
+    """Issue 11: a JSON number here was a 500 ('int' object has no attribute 'strip')."""
+    emulator.state.batch_item_faults.append(Fault(status=429, retry_after=retry_after))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item] * 2})
+    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [meeting.appointment_url] * 2
+    assert [len(r.body["requests"]) for r in batch_calls(emulator)] == [2, 1]
+
+
 def test_batch_items_throttled_past_the_deadline_fail_alone(call, meeting, emulator):
     emulator.state.batch_item_faults.append(Fault(status=429, retry_after="60"))
     item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
@@ -167,6 +201,24 @@ def test_batch_items_throttled_past_the_deadline_fail_alone(call, meeting, emula
     codes = [r.get("error", {}).get("code") for r in answer.body["results"]]
     assert sorted(codes, key=str) == [None, None, "Throttled"]
     assert len(batch_calls(emulator)) == 1
+    [throttled] = [r["error"] for r in answer.body["results"] if "error" in r]
+    assert throttled["retryAfterSeconds"] == 60  # a batch answer is a 200: no header carries the wait
+    assert "Try again in 60 seconds." in throttled["message"]
+
+
+def test_batch_item_unavailable_with_a_known_wait_carries_it(call, meeting, emulator):
+    emulator.state.batch_item_faults.append(Fault(status=503, retry_after="45"))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    [result] = call("POST", body={"meetings": [item]}).body["results"]
+    assert (result["error"]["code"], result["error"]["retryAfterSeconds"]) == ("GraphUnavailable", 45)
+
+
+def test_batch_item_errors_without_a_wait_carry_none(call, meeting):
+    [result] = call("POST", body={"meetings": [{"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID}]}).body[
+        "results"
+    ]
+    assert result["error"]["code"] == "MeetingNotFound"
+    assert "retryAfterSeconds" not in result["error"]
 
 
 def test_whole_batch_throttled_is_retried(call, meeting, emulator):
@@ -205,3 +257,35 @@ def test_batch_items_carry_accept_language(call, meeting, emulator):
     call("POST", body={"meetings": [item]}, headers={"Accept-Language": "de-DE"})
     [sent] = batch_calls(emulator)
     assert sent.body["requests"][0]["headers"] == {"Accept-Language": "de-DE"}
+
+
+ODD_ITEMS = [  # (what replaces fields of one item's answer, the code that item ends with; None: it succeeds)
+    ({"status": "200"}, "GraphError"),
+    ({"status": True}, "GraphError"),  # a bool is an int to Python
+    ({"status": 99999}, "GraphError"),
+    ({"id": 0}, "GraphError"),  # ids are strings
+    ({"body": "not an object"}, "GraphError"),
+    ({"body": {"value": 42}}, "GraphError"),
+    ({"headers": ["Retry-After", 1]}, None),  # unusable headers do not spoil the answer
+    ({"status": 429, "headers": {"retry-after": [1]}}, None),  # throttled, its wait unreadable: backoff
+    ({"status": 429, "headers": "Retry-After: 0"}, None),
+]
+
+
+@pytest.mark.parametrize(("odd", "code"), ODD_ITEMS, ids=[str(odd) for odd, _ in ODD_ITEMS])
+def test_an_odd_batch_item_ends_in_its_documented_error_alone(call, meeting, emulator, odd, code):
+    emulator.state.batch_item_faults.append(Fault(item=odd))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item, item]})
+    assert answer.status == 200
+    codes = [result.get("error", {}).get("code") for result in answer.body["results"]]
+    assert sorted(codes, key=str) == sorted([None, code], key=str)
+
+
+@pytest.mark.parametrize("body", [b"<html>Service busy</html>", b"[1, 2]", b'{"responses": {"0": {}}}', b"null"])
+def test_a_batch_reply_that_means_nothing_fails_every_item_as_graph_error(call, meeting, emulator, body):
+    emulator.state.graph_faults.append(Fault(status=200, body=body))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [item, item]})
+    assert answer.status == 200
+    assert [result["error"]["code"] for result in answer.body["results"]] == ["GraphError"] * 2

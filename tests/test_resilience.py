@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from devhost.emulator import Fault
 from tests.conftest import ORGANIZER_ID
@@ -33,6 +35,8 @@ def test_429_asking_for_more_than_the_deadline_is_passed_on_at_once(call, meetin
     answer, elapsed = timed(call, meeting)
     assert (answer.status, answer.body["error"]["code"]) == (429, "Throttled")
     assert answer.headers["Retry-After"] == "30"
+    assert answer.body["error"]["retryAfterSeconds"] == 30
+    assert "Try again in 30 seconds." in answer.body["error"]["message"]
     assert len(emulator.graph_calls()) == 1
     assert elapsed < 1.0
 
@@ -184,3 +188,44 @@ def test_an_unreadable_retry_after_falls_back_to_backoff(call, meeting, emulator
     answer, _ = timed(call, meeting)
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
+
+
+def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, configure, emulator):
+    """Issue 11: with more invocations at once than the pool keeps, urllib3 closes the connections it cannot pool
+    inside the read that ends each answer; nothing may touch them afterwards (that was a 500 on EBADF)."""
+    configure(PYTHON_THREADPOOL_THREAD_COUNT="1")
+    emulator.state.graph_latency = 0.05  # every call in flight at once
+    threads, rounds = 8, 3  # above the pool's 5 (1 thread x 5); not far above the emulator's listen backlog
+    start = threading.Barrier(threads)
+
+    def one(_: int) -> list[int]:
+        start.wait(timeout=10)
+        return [
+            call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status for _ in range(rounds)
+        ]
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [status for answers in pool.map(one, range(threads)) for status in answers]
+    assert statuses == [200] * threads * rounds
+    assert len(emulator.graph_calls()) == threads * rounds  # each answered at the first try
+
+
+def test_retry_after_as_a_date_in_the_minus_0000_zone_is_waited_out(call, meeting, emulator):
+    """Issue 11: a zone that parses to a naive datetime made the wait a TypeError, and the answer a 500."""
+    now = format_datetime(datetime.now(UTC).replace(tzinfo=None))
+    emulator.state.graph_faults.append(Fault(status=503, retry_after=now))
+    answer, _ = timed(call, meeting)
+    assert answer.status == 200
+    assert len(emulator.graph_calls()) == 2
+
+
+def test_a_huge_retry_after_is_passed_on_as_at_most_a_day(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=429, retry_after="9" * 40))
+    answer, _ = timed(call, meeting)
+    assert (answer.status, answer.headers["Retry-After"]) == (429, "86400")
+
+
+def test_graph_answering_absurdly_nested_json_is_graph_error(call, meeting, emulator):
+    emulator.state.graph_faults.append(Fault(status=200, body=b"[" * 100_000))
+    answer, _ = timed(call, meeting)
+    assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")

@@ -1,0 +1,136 @@
+"""Many Graph GETs through JSON batching (`$batch`): 20 requests a call, each item answered on its own.
+
+The `$batch` calls of a round go out side by side (BATCH_CONCURRENCY at once), so a round costs one Graph round
+trip: 100 meetings by ID take one, by link or number two (look up, then ask for the join URLs). Items Graph
+throttles (or finds unavailable) are sent again in a later round, while the retry budget and the deadline allow.
+A `$batch` call that fails as a whole has had its retries in GraphClient: its answer is final for its items.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+from typing import Any, TypeVar
+
+from .errors import ApiError
+from .graph_answers import GraphReply
+from .graph_client import GraphClient
+from .invocation import Invocation
+from .retry import RETRY_STATUSES, retry_after_seconds
+
+BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests per call
+BATCH_CONCURRENCY = 5  # `$batch` calls in flight at once for one invocation: a whole batch of 100 in one round trip
+
+Answer = GraphReply | ApiError
+T = TypeVar("T")
+
+
+def get_many(graph: GraphClient, paths: Sequence[str], call: Invocation) -> list[Answer]:
+    """One answer per path, in order: the item's own reply, or the error of the `$batch` call that carried it."""
+    answers: dict[int, Answer] = {}
+    pending = list(range(len(paths)))
+    attempt = 0
+    while pending:
+        attempt += 1
+        retry: dict[int, GraphReply] = {}
+        chunks = [pending[start : start + BATCH_LIMIT] for start in range(0, len(pending), BATCH_LIMIT)]
+        sends = [partial(_post_batch, graph, chunk, paths, call) for chunk in chunks]
+        for replies, retryable in side_by_side(sends, BATCH_CONCURRENCY):
+            answers.update(replies)
+            retry.update(retryable)
+        if not retry:
+            break
+        asked = [reply.retry_after for reply in retry.values() if reply.retry_after is not None]
+        reason = f"{len(retry)} batch item(s) answered HTTP {next(iter(retry.values())).status}"
+        if not graph.wait_to_retry(attempt, max(asked) if asked else None, reason, call):
+            break
+        pending = sorted(retry)
+    return [answers[index] for index in range(len(paths))]
+
+
+def side_by_side(tasks: Sequence[Callable[[], T]], limit: int) -> list[T]:
+    """Each task's result, in order, with up to `limit` running at once: the caller's thread and helpers.
+
+    Plain threads, started per round: starting one costs far less than the round trip it overlaps, and
+    concurrent.futures' thread pool would be one more import on every cold start. Every task here ends by the
+    invocation's deadline (GraphClient's timeouts and waits are cut to it), so joining them does too. A task's
+    exception is raised on the caller's thread, as if the task had run there.
+    """
+    results: list[T | None] = [None] * len(tasks)
+    failures: list[Exception] = []
+    indexes = iter(range(len(tasks)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while not failures:
+            with lock:
+                index = next(indexes, None)
+            if index is None:
+                return
+            try:
+                results[index] = tasks[index]()
+            except Exception as exc:
+                failures.append(exc)
+
+    helpers = [threading.Thread(target=work, daemon=True) for _ in range(min(limit, len(tasks)) - 1)]
+    for helper in helpers:
+        helper.start()
+    work()
+    for helper in helpers:
+        helper.join()
+    if failures:
+        raise failures[0]
+    return results  # type: ignore[return-value]  # every index was set, or a failure was raised
+
+
+def _post_batch(
+    graph: GraphClient, chunk: Sequence[int], paths: Sequence[str], call: Invocation
+) -> tuple[dict[int, Answer], dict[int, GraphReply]]:
+    """The answers of one `$batch` call for its items, and those of them worth another round."""
+    item_headers = {"Accept-Language": call.accept_language} if call.accept_language else {}
+    body = {"requests": [{"id": str(i), "method": "GET", "url": paths[i], "headers": item_headers} for i in chunk]}
+    try:
+        reply = graph.post("/$batch", body, call)
+    except ApiError as error:
+        return dict.fromkeys(chunk, error), {}
+    if reply.status != 200:
+        return dict.fromkeys(chunk, reply), {}
+    items = batch_items(reply, [str(i) for i in chunk])
+    replies = {i: items[str(i)] for i in chunk}
+    return replies, {i: item for i, item in replies.items() if item.status in RETRY_STATUSES}
+
+
+def batch_items(reply: GraphReply, ids: Sequence[str]) -> dict[str, GraphReply]:
+    """Each id's own answer out of a `$batch` reply; never raises, whatever Graph sent.
+
+    Every item is the whole reply with its own status, body and wait (`dataclasses.replace`), so it keeps what
+    the reply knows besides (its request-id, and anything else a reply comes to carry). An id with no usable
+    answer (none, or one whose status is not an HTTP status) gets status 0, which graph_answers reads as "no
+    answer for this item". Graph answers items in any order; the first usable answer for an id counts.
+    """
+    unanswered = replace(reply, status=0, body=None, retry_after=None)
+    items = dict.fromkeys(ids, unanswered)
+    answers = reply.body.get("responses") if isinstance(reply.body, dict) else None
+    for answer in answers if isinstance(answers, list) else ():
+        if not isinstance(answer, dict):
+            continue
+        item_id, status = answer.get("id"), answer.get("status")
+        if not isinstance(item_id, str) or items.get(item_id) is not unanswered or not _is_http_status(status):
+            continue
+        wait = retry_after_seconds(_header(answer.get("headers"), "Retry-After"))
+        items[item_id] = replace(reply, status=status, body=answer.get("body"), retry_after=wait)
+    return items
+
+
+def _is_http_status(value: Any) -> bool:
+    return type(value) is int and 100 <= value <= 599  # type(): a JSON true is a Python int
+
+
+def _header(headers: Any, name: str) -> Any:
+    """A batch item's header, by name in any case; headers that are not a JSON object have none."""
+    if not isinstance(headers, dict):
+        return None
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if isinstance(key, str) and key.lower() == wanted), None)
