@@ -195,7 +195,7 @@ def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, 
     inside the read that ends each answer; nothing may touch them afterwards (that was a 500 on EBADF)."""
     configure(PYTHON_THREADPOOL_THREAD_COUNT="1")
     emulator.state.graph_latency = 0.05  # every call in flight at once
-    threads, rounds = 8, 3  # above the pool's 5 (1 thread x 5); not far above the emulator's listen backlog
+    threads, rounds = 20, 3  # four times the pool's 5 (1 thread x 5)
     start = threading.Barrier(threads)
 
     def one(_: int) -> list[int]:
