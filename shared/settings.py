@@ -97,9 +97,7 @@ class Settings:
             request_deadline_seconds=_number(
                 env, "REQUEST_DEADLINE_SECONDS", defaults.request_deadline_seconds, 0.5, 110
             ),
-            worker_threads=int(
-                _number(env, "PYTHON_THREADPOOL_THREAD_COUNT", defaults.worker_threads, 1, WORKER_MAX_THREADS, True)
-            ),
+            worker_threads=_worker_threads(text("PYTHON_THREADPOOL_THREAD_COUNT")),
         )
 
 
@@ -115,6 +113,17 @@ def _detect_credential(env: Mapping[str, str]) -> str:
 
 def _bad(name: str, why: str) -> ApiError:
     return ApiError(500, "ConfigurationError", f"App setting {name} is invalid: {why}. Fix it and restart the app.")
+
+
+def _worker_threads(raw: str) -> int:
+    """Read as the Python worker reads it: a value it cannot use (not a whole number, or below 1) leaves its
+    default, so the pool follows the threads the worker really runs, and no typo in a platform setting takes the
+    function down. Above WORKER_MAX_THREADS, the pool stops growing."""
+    try:
+        value = int(raw)
+    except ValueError:
+        return WORKER_DEFAULT_THREADS
+    return min(value, WORKER_MAX_THREADS) if value >= 1 else WORKER_DEFAULT_THREADS
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, whole: bool = False) -> float:
