@@ -288,7 +288,12 @@ class GraphEmulator:
             return refused
         organizer = self.state.users.get(unquote(rest[1]).lower())
         if organizer is None:
-            return _odata(404, "ResourceNotFound", f"User '{unquote(rest[1])}' was not found.")
+            return _odata(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{unquote(rest[1])}' does not exist or one of its queried reference-property objects are "
+                "not present.",
+            )
         if not self.state.access_policy:
             return _odata(403, "Forbidden", "No application access policy found for this app.")
         if self.state.policy_users is not None and organizer not in self.state.policy_users:

@@ -13,8 +13,8 @@ from typing import Any
 
 from . import app
 from .errors import ApiError
-from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, REQUIRED_ROLES, AppRole, lacks_role, permission_missing
-from .graph_answers import error_for, join_web_url_from
+from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
+from .graph_answers import GraphReply, error_for, join_web_url_from, odata_error
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
@@ -169,40 +169,54 @@ def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: st
             fix=f"Grant {LOOKUP_ROLE.name} (see its check), or add meetingId: the join-URL call tests the policy too.",
         )
     query = MeetingQuery(organizer_id, join_url=POLICY_PROBE_LINK)
-    failure = _graph_failure(graph, meeting_lookup_path(query), LOOKUP_ROLE, query, call)
-    if failure is not None:
-        return Check(name, False, *failure)
-    return Check(name, True, f"A Teams application access policy covers {organizer_id}: Graph answered a lookup.")
+    reply = _ask(graph, meeting_lookup_path(query), call)
+    if isinstance(reply, ApiError):
+        return _failed(name, reply)
+    if reply.status == 200:
+        return Check(name, True, f"A Teams application access policy covers {organizer_id}: Graph answered a lookup.")
+    if reply.status == 404:
+        return _not_found(name, reply, organizer_id)
+    return _failed(name, error_for(reply, LOOKUP_ROLE, query))
+
+
+def _not_found(name: str, reply: GraphReply, organizer_id: str) -> Check:
+    """A 404 to the probe: an unknown user (Graph's code says so), else a lookup Graph got past the policy with."""
+    graph_code, graph_message = odata_error(reply.body)
+    if "ResourceNotFound" in graph_code:
+        return Check(
+            name,
+            False,
+            f"Graph knows no user {organizer_id} in this tenant. Graph said: {graph_code}: {graph_message}",
+            fix="Check organizerId: the organizer's user principal name or Entra object ID in this tenant.",
+        )
+    return Check(
+        name,
+        True,
+        f"Graph did not refuse the lookup for {organizer_id} (it answered 404, not 403), so no access policy is "
+        "missing.",
+    )
 
 
 def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, call: Invocation) -> Check:
     query = MeetingQuery(organizer_id, meeting_id=meeting_id)
-    failure = _graph_failure(graph, join_web_url_path(organizer_id, meeting_id), JOIN_URL_ROLE, query, call)
-    if failure is not None:
-        return Check("joinUrlCall", False, *failure)
+    reply = _ask(graph, join_web_url_path(organizer_id, meeting_id), call)
+    try:
+        if isinstance(reply, ApiError):
+            raise reply
+        join_web_url_from(reply, query)
+    except ApiError as error:
+        return _failed("joinUrlCall", error)
     return Check("joinUrlCall", True, f"Graph gave a join URL for this meeting of {organizer_id} (not shown).")
 
 
-def _graph_failure(
-    graph: GraphClient, path: str, role: AppRole, query: MeetingQuery, call: Invocation
-) -> tuple[str, str] | None:
-    """(detail, fix) when the call fails, from the same answers a caller of GetJoinUrl would get."""
+def _ask(graph: GraphClient, path: str, call: Invocation) -> GraphReply | ApiError:
     try:
-        reply = graph.get(path, call)
-        if reply.status != 200:
-            raise error_for(reply, role, query)
-        if query.meeting_id is not None:
-            join_web_url_from(reply, query)
+        return graph.get(path, call)
     except ApiError as error:
-        return f"{error.code}: {error.message}", error.fix or _fix_for(error, query)
-    return None
+        return error
 
 
-def _fix_for(error: ApiError, query: MeetingQuery) -> str:
-    if error.code == "MeetingNotFound" and query.meeting_id is None:
-        return f"Check organizerId: Graph knows no user {query.organizer_id} in this tenant."
-    if error.code == "MeetingNotFound":
-        return f"Check meetingId, and that {query.organizer_id} organizes that meeting."
-    if error.retry_after is not None:
-        return f"Call Diagnose again in {error.retry_after_header()} seconds."
-    return f"Quote Graph's request-id {error.graph_request_id} to Microsoft support if it persists."
+def _failed(name: str, error: ApiError) -> Check:
+    """The same answer a caller of GetJoinUrl would get, split into what is wrong and what mends it."""
+    fix = error.fix or f"Call Diagnose again; if it persists, quote Graph's request-id {error.graph_request_id}."
+    return Check(name, False, f"{error.code}: {error.message}", fix=fix)

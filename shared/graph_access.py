@@ -45,6 +45,42 @@ _POLICY_DENIALS = (
 )
 
 
+def access_denied(
+    status: int,
+    graph_message: str,
+    graph_said: str,
+    identity: TokenIdentity | None,
+    role: AppRole,
+    organizer: str,
+    graph_request_id: str | None = None,
+) -> ApiError:
+    """A Graph 401/403, explained by the claims of the token that asked, then by Graph's own words."""
+    if identity is not None and lacks_role(identity, role):
+        return permission_missing(identity, role, graph_request_id)
+    if identity is not None and status == 403 and is_access_policy_denial(graph_message):
+        return access_policy_missing(identity, organizer, graph_message, graph_request_id)
+    if identity is not None and not identity.delegated:
+        causes = (
+            f"The token carries {role.name} or better, so the usual causes are: the organizer {organizer} has no "
+            "Teams licence, a conditional-access policy blocks the identity, or the tenant does not allow app-only "
+            "access to this API."
+        )
+    else:
+        causes = (
+            f"Usual causes: the function's identity lacks the Graph application permission {role.name} (granted as "
+            f"an app role, not in the portal); no Teams application access policy covers organizer {organizer} "
+            f"(Grant-CsApplicationAccessPolicy, up to {POLICY_DELAY_MINUTES} minutes to take effect); or the tenant "
+            "does not allow app-only access to this API."
+        )
+    return ApiError(
+        403,
+        "GraphAccessDenied",
+        f"Microsoft Graph refused access (HTTP {status}). {causes}{graph_said}",
+        fix="If none of those explains it, quote the request-id header to Microsoft support.",
+        graph_request_id=graph_request_id,
+    )
+
+
 def lacks_role(identity: TokenIdentity, role: AppRole) -> bool:
     """Only an app-only token is held to app roles: a delegated one (Azure CLI) goes by the user's scopes."""
     return not identity.delegated and not identity.has_any_role(role.accepted)
@@ -60,7 +96,8 @@ def permission_missing(identity: TokenIdentity, role: AppRole, graph_request_id:
     return ApiError(
         403,
         "GraphPermissionMissing",
-        f"The function's identity (client ID {identity.client_id}) lacks the Microsoft Graph application permission "
+        f"The function's identity (client ID {_known(identity.client_id)}) lacks the Microsoft Graph application "
+        "permission "
         f"{role.name}, needed for {role.needed_for}: the token it used, issued {_when(identity.issued_at)}, carries "
         f"{carried}.",
         fix=grant_role_fix(identity, role),
@@ -69,9 +106,10 @@ def permission_missing(identity: TokenIdentity, role: AppRole, graph_request_id:
 
 
 def grant_role_fix(identity: TokenIdentity, role: AppRole) -> str:
+    object_id = identity.object_id or "<the identity's object ID>"
     return (
-        f"Grant it to the identity's service principal (object ID {identity.object_id}) as a Privileged Role "
-        f"Administrator: `{ROLE_SCRIPT} {identity.object_id} {role.name}` (Azure CLI), or `azd provision` if you "
+        f"Grant it to the identity's service principal (object ID {object_id}) as a Privileged Role "
+        f"Administrator: `{ROLE_SCRIPT} {object_id} {role.name}` (Azure CLI), or `azd provision` if you "
         "deployed with azd. The grant reaches the function only in a newly issued token: the platform caches "
         f"managed-identity tokens for up to {TOKEN_CACHE_HOURS} hours and restarting the app does not help, so it "
         f"takes effect when this token is replaced, by {_when(identity.expires_at)} at the latest."
@@ -84,7 +122,7 @@ def access_policy_missing(
     return ApiError(
         403,
         "AccessPolicyMissing",
-        f"No Teams application access policy lets this app (client ID {identity.client_id}) read the online "
+        f"No Teams application access policy lets this app (client ID {_known(identity.client_id)}) read the online "
         f"meetings of organizer {organizer}. Graph said: {graph_message}",
         fix=access_policy_fix(identity.client_id, organizer),
         graph_request_id=graph_request_id,
@@ -93,10 +131,15 @@ def access_policy_missing(
 
 def access_policy_fix(client_id: str | None, organizer: str) -> str:
     return (
-        f"As a Teams Administrator, run `{POLICY_SCRIPT} -AppId {client_id} -Organizers {organizer}` (or -Global "
+        f"As a Teams Administrator, run `{POLICY_SCRIPT} -AppId {client_id or '<the app (client) ID>'} "
+        f"-Organizers {organizer}` (or -Global "
         f"instead of -Organizers, for every user). Teams takes up to {POLICY_DELAY_MINUTES} minutes to apply it; "
         "until then Graph keeps refusing."
     )
+
+
+def _known(value: str | None) -> str:
+    return value or "unknown"
 
 
 def _when(epoch: float | None) -> str:

@@ -6,15 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError, try_again_in
-from .graph_access import (
-    JOIN_URL_ROLE,
-    LOOKUP_ROLE,
-    AppRole,
-    access_policy_missing,
-    is_access_policy_denial,
-    lacks_role,
-    permission_missing,
-)
+from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, AppRole, access_denied
 from .token_claims import TokenIdentity
 from .validation import MEETING_ID_PATTERN, MeetingQuery, validate_meeting_id
 
@@ -48,8 +40,9 @@ def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
         raise ApiError(
             404,
             "MeetingNotFound",
-            f"No online meeting organized by {query.organizer_id} has that {what}. Check the {what}, and that "
-            "organizerId is the meeting's organizer (the link alone does not tell Graph whose calendar to search).",
+            f"No online meeting organized by {query.organizer_id} has that {what}.",
+            fix=f"Check the {what}, and that organizerId is the meeting's organizer (the link alone does not tell "
+            "Graph whose calendar to search).",
             graph_request_id=reply.request_id,
         )
     meeting_id = meetings[0].get("id") if isinstance(meetings[0], dict) else None
@@ -67,25 +60,32 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
     said = f" Graph said: {graph_code}: {graph_message}" if graph_code or graph_message else ""
     status = reply.status
     if status in (401, 403):
-        return access_denied(reply, role, query.organizer_id, said)
+        return access_denied(
+            status, graph_message, said, reply.identity, role, query.organizer_id, graph_request_id=reply.request_id
+        )
     if status == 404:
         return ApiError(
             404,
             "MeetingNotFound",
-            f"Graph found no such meeting for organizer {query.organizer_id}. Check the meeting ID, and that "
-            f"organizerId is the meeting's organizer.{said}",
+            f"Graph found no such meeting for organizer {query.organizer_id}.{said}",
+            fix="Check the meeting ID, and that organizerId is the meeting's organizer.",
             graph_request_id=reply.request_id,
         )
     if status == 400:
         return ApiError(
-            400, "GraphBadRequest", f"Graph rejected the request as invalid.{said}", graph_request_id=reply.request_id
+            400,
+            "GraphBadRequest",
+            f"Graph rejected the request as invalid.{said}",
+            fix="Check the meeting ID (the onlineMeeting id Graph gives) and organizerId.",
+            graph_request_id=reply.request_id,
         )
     if status == 429:
         wait = reply.retry_after if reply.retry_after is not None else 1.0
         return ApiError(
             429,
             "Throttled",
-            f"Microsoft Graph is throttling these calls. {try_again_in(wait)}",
+            "Microsoft Graph is throttling these calls.",
+            fix=try_again_in(wait),
             retry_after=wait,
             graph_request_id=reply.request_id,
         )
@@ -93,41 +93,12 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
         return ApiError(
             503,
             "GraphUnavailable",
-            f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries. "
-            f"{try_again_in(reply.retry_after)}{said}",
+            f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries.{said}",
+            fix=try_again_in(reply.retry_after),
             retry_after=reply.retry_after,
             graph_request_id=reply.request_id,
         )
     return _unexpected(reply, f"HTTP {status}" if status else "no answer for this item in its $batch reply")
-
-
-def access_denied(reply: GraphReply, role: AppRole, organizer: str, said: str) -> ApiError:
-    """A 401/403 explained by the claims of the token that asked, then by Graph's own words."""
-    identity = reply.identity
-    if identity is not None and lacks_role(identity, role):
-        return permission_missing(identity, role, reply.request_id)
-    _, graph_message = odata_error(reply.body)
-    if identity is not None and reply.status == 403 and is_access_policy_denial(graph_message):
-        return access_policy_missing(identity, organizer, graph_message, reply.request_id)
-    if identity is not None and not identity.delegated:
-        causes = (
-            f"The token carries {role.name} or better, so the usual causes are: the organizer {organizer} has no "
-            "Teams licence, a conditional-access policy blocks the identity, or the tenant does not allow app-only "
-            "access to this API."
-        )
-    else:
-        causes = (
-            f"Usual causes: the function's identity lacks the Graph application permission {role.name} (granted as "
-            f"an app role, not in the portal); no Teams application access policy covers organizer {organizer} "
-            "(Grant-CsApplicationAccessPolicy, up to 30 minutes to take effect); or the tenant does not allow "
-            "app-only access to this API."
-        )
-    return ApiError(
-        403,
-        "GraphAccessDenied",
-        f"Microsoft Graph refused access (HTTP {reply.status}). {causes}{said}",
-        graph_request_id=reply.request_id,
-    )
 
 
 def odata_error(body: Any) -> tuple[str, str]:
@@ -147,7 +118,8 @@ def _unexpected(reply: GraphReply, what: str) -> ApiError:
     return ApiError(
         502,
         "GraphError",
-        f"Microsoft Graph answered with {what}, which this function cannot use. Try again; if it persists, "
-        f"report it with the request-id header.{' Graph said: ' + graph_message if graph_message else ''}",
+        f"Microsoft Graph answered with {what}, which this function cannot use."
+        f"{' Graph said: ' + graph_message if graph_message else ''}",
+        fix="Try again; if it persists, report it with the request-id header.",
         graph_request_id=reply.request_id,
     )

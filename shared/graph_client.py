@@ -77,8 +77,8 @@ class GraphClient:
                 failure = ApiError(
                     503,
                     "GraphUnavailable",
-                    f"Could not reach Microsoft Graph ({type(exc).__name__}) after {attempt} attempt(s). "
-                    f"{try_again_in(OUTAGE_RETRY_AFTER_SECONDS)}",
+                    f"Could not reach Microsoft Graph ({type(exc).__name__}) after {attempt} attempt(s).",
+                    fix=try_again_in(OUTAGE_RETRY_AFTER_SECONDS),
                     retry_after=OUTAGE_RETRY_AFTER_SECONDS,
                 )
             if reply is not None and reply.status not in RETRY_STATUSES:
@@ -197,7 +197,7 @@ def _timed_out(call: Invocation) -> ApiError:
     return ApiError(
         504,
         "GraphTimeout",
-        f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s. "
-        f"{try_again_in(OUTAGE_RETRY_AFTER_SECONDS)}",
+        f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s.",
+        fix=try_again_in(OUTAGE_RETRY_AFTER_SECONDS),
         retry_after=OUTAGE_RETRY_AFTER_SECONDS,
     )
