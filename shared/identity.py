@@ -155,7 +155,7 @@ class TokenProvider:
         except Exception as exc:  # every failure is reported to the waiters, none is kept
             flight.error = exc
             self._next_background_try = self._clock() + RETRY_FAILED_REFRESH_SECONDS
-            log.warning("Token request failed: %s: %s", type(exc).__name__, str(exc)[:300])
+            log.warning("Token request failed. %s", credential_problem(self._credential, exc)[0])  # redacted
         finally:
             with self._lock:
                 self._flight = None

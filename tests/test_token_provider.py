@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -122,3 +123,16 @@ def test_a_renewal_that_returns_the_same_expiry_does_not_spin(clock):
     calls = credential.calls
     tokens.token(Deadline(1))
     assert credential.calls == calls
+
+
+def test_a_failing_credential_that_quotes_a_token_is_redacted_in_the_log_and_the_error(clock, caplog):
+    class Quoting(Credential):
+        def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+            raise RuntimeError("refused eyJ0eXAiOiJKV1QifQ.eyJyb2xlcyI6W119.c2lnbmF0dXJl as expired")
+
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ApiError) as raised:
+        TokenProvider(Quoting(clock), "scope", clock=clock).token(Deadline(1))
+    shown = caplog.text + raised.value.text()
+    assert "Token request failed" in caplog.text and "[redacted]" in caplog.text
+    assert "eyJyb2xlcyI6W119" not in shown and "c2lnbmF0dXJl" not in shown
