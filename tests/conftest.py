@@ -111,6 +111,28 @@ def call(
     return invoke
 
 
+@pytest.fixture(scope="session")
+def diagnose_main() -> Callable[[func.HttpRequest], func.HttpResponse]:
+    entry, _ = load_function("Diagnose", APP_ROOT)
+    return entry
+
+
+@pytest.fixture
+def diagnose(
+    diagnose_main: Callable[[func.HttpRequest], func.HttpResponse], configure: Callable[..., None]
+) -> Callable[..., Answer]:
+    def invoke(**params: str) -> Answer:
+        """GET /api/diagnose, built directly like `call`."""
+        request = func.HttpRequest(
+            method="GET", url="http://localhost:7071/api/diagnose", headers={}, params=params, body=b""
+        )
+        response = diagnose_main(request)
+        assert response.mimetype == "application/json"
+        return Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
+
+    return invoke
+
+
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO, logger="getjoinurl")

@@ -359,3 +359,17 @@ def test_make_run_graph_real_names_a_failing_azure_cli_at_start_and_in_the_503(t
     message = answer.json()["error"]["message"]
     assert f"{CLI_SIGN_IN} ({why})" in message and "run `az login`" in message
     assert "managed identity" not in message
+
+
+def test_make_run_setup_starts_the_emulator_broken_and_diagnose_names_the_step():
+    dry_run = subprocess.run(
+        ["make", "-n", "run", "SETUP=no-policy"], cwd=APP_ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert "-m devhost" in dry_run.stdout and "--setup no-policy" in dry_run.stdout, dry_run.stdout + dry_run.stderr
+    with make_run("--setup", "no-policy") as (port, printed):
+        assert any(line.startswith("Set-up: no-policy") for line in printed)
+        [diagnose] = [c for c in printed_commands(printed) if "/api/diagnose" in c]
+        answer = run_curl(diagnose, port).json()
+    assert answer["ok"] is False
+    assert [c["name"] for c in answer["checks"] if not c["ok"]] == ["accessPolicy", "joinUrlCall"]
+    assert "Grant-TeamsAccessPolicy.ps1 -AppId" in answer["checks"][-2]["fix"]

@@ -5,31 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
-import azure.functions as func
 import pytest
 
 from devhost.emulator import IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, JOIN_URL_ROLE, LOOKUP_ROLE, SETUPS, Fault
-from devhost.host import load_function
 from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, Answer
-
-
-@pytest.fixture(scope="session")
-def diagnose_main():
-    entry, _ = load_function("Diagnose", APP_ROOT)
-    return entry
-
-
-@pytest.fixture
-def diagnose(diagnose_main, configure):
-    def invoke(**params: str) -> Answer:
-        request = func.HttpRequest(
-            method="GET", url="http://localhost:7071/api/diagnose", headers={}, params=params, body=b""
-        )
-        response = diagnose_main(request)
-        assert response.mimetype == "application/json"
-        return Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
-
-    return invoke
 
 
 def checks_of(answer: Answer) -> dict[str, dict]:

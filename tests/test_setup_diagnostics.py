@@ -125,7 +125,7 @@ def test_batch_items_get_their_own_cause(call, emulator):
     assert LOOKUP_ROLE in results[2]["error"]["message"]
 
 
-def test_a_role_granted_after_the_token_was_issued_arrives_with_the_next_token(call, meeting, emulator):
+def test_a_role_granted_after_the_token_was_issued_arrives_with_the_next_token(call, diagnose, meeting, emulator):
     emulator.state.token_lifetime = 8  # the platform hands out a new token after half of it
     emulator.state.roles = {LOOKUP_ROLE}
     first = call(params=by_id(meeting))
@@ -138,7 +138,11 @@ def test_a_role_granted_after_the_token_was_issued_arrives_with_the_next_token(c
     second = call(params=by_id(meeting))
     assert second.body["error"]["code"] == "GraphPermissionMissing"
     assert issued in second.body["error"]["message"]
-    assert len(emulator.state.identity_requests) == 2 and len(emulator.state.tokens) == 1
+    batch = call("POST", body={"meetings": [by_id(meeting)]})
+    assert batch.body["results"][0]["error"]["code"] == "GraphPermissionMissing"
+    report = diagnose()  # shows the token in hand predates the grant
+    assert report.body["identity"]["tokenIssuedAt"] == issued and report.body["ok"] is False
+    assert len(emulator.state.tokens) == 1
 
     deadline = time.monotonic() + 20
     answer = second
@@ -147,6 +151,17 @@ def test_a_role_granted_after_the_token_was_issued_arrives_with_the_next_token(c
         answer = call(params=by_id(meeting))
     assert answer.status == 200, answer.body  # the platform's next token carries the role
     assert len(emulator.state.tokens) == 2
+    assert call("POST", body={"meetings": [by_id(meeting)]}).body["results"][0]["joinWebUrl"]
+    assert diagnose().body["ok"] is True
+
+
+def test_another_403_on_a_batch_item_is_graph_access_denied_for_that_item_alone(call, meeting, emulator):
+    emulator.state.batch_item_faults.append(Fault(status=403))  # no policy wording, the role in hand
+    answer = call("POST", body={"meetings": [by_id(meeting), by_id(meeting)]})
+    first, second = answer.body["results"]
+    assert first["error"]["code"] == "GraphAccessDenied"
+    assert f"carries {JOIN_URL_ROLE}" in first["error"]["message"]
+    assert second["joinWebUrl"] == meeting.appointment_url
 
 
 def test_no_answer_or_log_line_holds_a_token(call, meeting, emulator, caplog):
