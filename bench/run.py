@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +125,6 @@ def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[
 
     They share the issued-token table, as the real services share trust.
     """
-    # Python's default listen backlog is 5. The load run's threads open connections all at once, and the kernel
-    # drops attempts beyond the backlog (the client tries again after a second): a stall real Graph does not have.
-    ThreadingHTTPServer.request_queue_size = 128
     identity = GraphEmulator().start()
     graph = GraphEmulator().start()
     graph.state.tokens = identity.state.tokens
