@@ -3,16 +3,8 @@
 import azure.functions as func
 
 from shared.diagnosis import diagnose
-from shared.errors import ApiError
-from shared.http import begin, error_response, json_response, unexpected_error_response
+from shared.http import answer
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    call = begin(req)
-    try:
-        body = diagnose(req.params, call)
-    except ApiError as error:
-        return error_response(call, error)
-    except Exception:
-        return unexpected_error_response(call)
-    return json_response(call, 200, body)
+    return answer(req, lambda call: diagnose(req.params, call))

@@ -56,7 +56,7 @@ LOAD_CALLS = 10  # single calls per thread in the load run
 
 sys.path.insert(0, str(ROOT))
 from devhost.emulator import GraphEmulator  # noqa: E402
-from shared.graph_batch import BATCH_CONCURRENCY  # noqa: E402
+from shared.graph_batch import BATCH_CONCURRENCY, connections_needed  # noqa: E402
 
 
 def main() -> int:
@@ -509,7 +509,7 @@ def measure_load(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any]:
     waiting on Graph); on a shared 2-core machine the function, the emulator and the bench share the CPUs, so the
     fraction of it reached is informational.
     """
-    pool = LOAD_WORKER_THREADS * BATCH_CONCURRENCY
+    pool = connections_needed(LOAD_WORKER_THREADS)
     threads = 2 * pool
     print(
         f"\nLoad: {threads} threads (twice the pool of {pool} Graph connections: PYTHON_THREADPOOL_THREAD_COUNT="

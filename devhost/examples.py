@@ -66,10 +66,11 @@ def _get(url: str, query: dict[str, str]) -> str:
 def _post(url: str, body: dict[str, Any]) -> str:
     """The body as JSON in single quotes; a list of objects one item per line, as people write it."""
     text = json.dumps(body)
-    [(name, value)] = body.items() if len(body) == 1 else [("", None)]
-    if isinstance(value, list):
-        items = ",\n  ".join(json.dumps(item) for item in value)
-        text = f"{{{json.dumps(name)}: [\n  {items}\n]}}"
+    lists = [(name, value) for name, value in body.items() if isinstance(value, list)]
+    if len(body) == 1 and lists:
+        [(name, items)] = lists
+        lines = ",\n  ".join(json.dumps(item) for item in items)
+        text = f"{{{json.dumps(name)}: [\n  {lines}\n]}}"
     if "'" in text:
         raise ValueError("a single quote would end the shell's quoting of the body")
     return f"curl -s -X POST {url} -H \"Content-Type: application/json\"{_CONTINUATION}-d '{text}'"

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from .errors import ApiError
-from .graph_batch import BATCH_CONCURRENCY
+from .graph_batch import connections_needed
 from .graph_client import GraphClient, build_session
 from .identity import TokenProvider, build_credential
 from .join_links import JoinLinkService
@@ -48,8 +48,7 @@ def components() -> Components:
             if _components is None:
                 current = settings()
                 tokens = TokenProvider(build_credential(current), current.graph_scope)
-                # Room for every connection in flight at once: each of the worker's threads may run a batch.
-                pool_size = current.worker_threads * BATCH_CONCURRENCY
+                pool_size = connections_needed(current.worker_threads)
                 graph = GraphClient(current, tokens, build_session(current.graph_base_url, pool_size))
                 _components = Components(current, tokens, graph, JoinLinkService(current, graph))
     return _components

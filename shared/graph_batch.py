@@ -24,6 +24,13 @@ BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests per call
 BATCH_CONCURRENCY = 5  # `$batch` calls in flight at once for one invocation: a whole batch of 100 in one round trip
 
 Answer = GraphReply | ApiError
+
+
+def connections_needed(worker_threads: int) -> int:
+    """Graph connections one worker process may have in flight: each of its threads may run a whole batch."""
+    return worker_threads * BATCH_CONCURRENCY
+
+
 T = TypeVar("T")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import azure.functions as func
@@ -24,6 +24,19 @@ def begin(req: func.HttpRequest) -> Invocation:
     except ApiError:
         seconds = Settings.request_deadline_seconds
     return Invocation.start(req.headers, seconds)
+
+
+def answer(req: func.HttpRequest, work: Callable[[Invocation], Any]) -> func.HttpResponse:
+    """Every function's shape: start the invocation's clock, do the work, answer its JSON with 200, or the error as
+    JSON: ours with its status, anything unexpected as 500 InternalError."""
+    call = begin(req)
+    try:
+        body = work(call)
+    except ApiError as error:
+        return error_response(call, error)
+    except Exception:
+        return unexpected_error_response(call)
+    return json_response(call, 200, body)
 
 
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:

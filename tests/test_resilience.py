@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from devhost.emulator import Fault
+from shared.graph_batch import connections_needed
 from tests.conftest import ORGANIZER_ID
 
 
@@ -195,7 +196,7 @@ def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, 
     inside the read that ends each answer; nothing may touch them afterwards (that was a 500 on EBADF)."""
     configure(PYTHON_THREADPOOL_THREAD_COUNT="1")
     emulator.state.graph_latency = 0.05  # every call in flight at once
-    threads, rounds = 20, 3  # four times the pool's 5 (1 thread x 5)
+    threads, rounds = 4 * connections_needed(1), 3  # four times the pool
     start = threading.Barrier(threads)
 
     def one(_: int) -> list[int]:
