@@ -61,9 +61,9 @@ def side_by_side(tasks: Sequence[Callable[[], T]], limit: int) -> list[T]:
     """Each task's result, in order, with up to `limit` running at once: the caller's thread and helpers.
 
     Plain threads, started per round: starting one costs far less than the round trip it overlaps, and
-    concurrent.futures' thread pool would be one more import on every cold start. Every task here ends by the
-    invocation's deadline (GraphClient's timeouts and waits are cut to it), so joining them does too. A task's
-    exception is raised on the caller's thread, as if the task had run there.
+    concurrent.futures' thread pool would be one more import on every cold start. The tasks' waits and socket
+    reads are cut to the invocation's deadline by GraphClient, so joining them ends about when the slowest one
+    does, as a single call would. A task's exception is raised on the caller's thread, as if it had run there.
     """
     results: list[T | None] = [None] * len(tasks)
     failures: list[Exception] = []
