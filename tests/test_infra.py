@@ -34,6 +34,8 @@ from tree_sitter import Language, Node, Parser
 from shared.graph_batch import connections_needed
 from shared.settings import SETTING_NAMES, WORKER_SETTING_NAMES, Settings
 
+from .test_instance_memory import CONCURRENCY as MEMORY_TEST_CONCURRENCY
+
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
 BICEP_PATHS = sorted(INFRA.rglob("*.bicep"))
@@ -528,7 +530,7 @@ def test_python_versions_are_the_supported_ones_and_the_newest_is_the_default(bi
     assert text(runtime["version"]) == passed_to_api(bicep, "pythonVersion")
 
 
-def test_instance_is_the_one_the_bench_measures(bicep, scale, bench_run) -> None:
+def test_instance_is_the_one_the_bench_and_the_memory_test_measure(bicep, scale, bench_run) -> None:
     main = bicep["main.bicep"]
     [sizes] = main.decorators("instanceMemoryMB")["allowed"]
     assert [literal(node) for node in sizes.named_children] == [512, 2048, 4096]  # Flex Consumption's sizes
@@ -536,7 +538,8 @@ def test_instance_is_the_one_the_bench_measures(bicep, scale, bench_run) -> None
     assert text(scale["instanceMemoryMB"]) == passed_to_api(bicep, "instanceMemoryMB")
     concurrency = props(props(scale["triggers"])["http"])["perInstanceConcurrency"]
     assert text(concurrency) == passed_to_api(bicep, "httpPerInstanceConcurrency")
-    assert literal(main.params()["httpPerInstanceConcurrency"]) == bench_run.INSTANCE_CONCURRENCY
+    default_concurrency = literal(main.params()["httpPerInstanceConcurrency"])
+    assert default_concurrency == bench_run.INSTANCE_CONCURRENCY == MEMORY_TEST_CONCURRENCY
     assert bench_run.INSTANCE_CONCURRENCY > 1  # Python's platform default, 1, gives every call an instance
 
 
