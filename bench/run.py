@@ -66,9 +66,9 @@ INSTANCE_CORES = {512: 0.25, 2048: 1.0, 4096: 2.0}
 INSTANCE_LATENCY = 0.15  # seconds every Graph answer waits: a realistic round trip to Graph
 INSTANCE_CALLS = {"single": {1: 30, INSTANCE_CONCURRENCY: 20}, "batch": {1: 6, INSTANCE_CONCURRENCY: 3}}
 # Flex Consumption on demand, as Microsoft's cost-estimation example quotes them (Microsoft Learn, "Estimating
-# consumption-based costs", Flex Consumption tab, 2025-2026; the same on the Azure Functions pricing page, East US,
-# pay as you go, read 2026-12-02): memory of each instance while it executes, and a charge per execution. The
-# monthly free grant (on demand only, per subscription) is left out: it lowers a small bill, not the rate.
+# consumption-based costs", Flex Consumption, read 2026-12-02): memory of each instance while it executes, and a
+# charge per execution. The pricing page (azure.microsoft.com/pricing/details/functions) is the authority, per
+# region and currency. The monthly free grant (on demand, per subscription) is left out: it lowers a small bill.
 RATE_PER_GB_SECOND = 0.000026
 RATE_PER_EXECUTION = 0.40 / 1_000_000
 # "The minimum billable execution period ... is 1,000 ms. Past that, the billable activity period is rounded up to
