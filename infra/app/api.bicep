@@ -91,14 +91,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
         // 'http' is the group all HTTP-triggered functions scale in.
-        alwaysReady: alwaysReadyInstances > 0
-          ? [
-              {
-                name: 'http'
-                instanceCount: alwaysReadyInstances
-              }
-            ]
-          : []
+        alwaysReady: alwaysReadyInstances > 0 ? [
+          {
+            name: 'http'
+            instanceCount: alwaysReadyInstances
+          }
+        ] : []
         triggers: {
           http: {
             perInstanceConcurrency: httpPerInstanceConcurrency
