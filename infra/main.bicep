@@ -28,12 +28,12 @@ param location string
 @description('Resource group name. Empty: rg-<environmentName>.')
 param resourceGroupName string = ''
 
-// The Python versions Azure Functions supports as GA (Microsoft Learn, "Supported languages in Azure Functions",
-// as of December 2026): 3.11 until October 2027, 3.12 until October 2028, 3.13 until October 2029; 3.10's support
-// ended in October 2026. 3.14 is left out: no Microsoft page found calls it GA on Flex Consumption (it came as a
-// preview, and remote builds of 3.14 Flex apps were reported failing: Azure/azure-functions-python-worker#1801).
-// The default is the newest GA version. What a region offers on Flex Consumption:
-//   az functionapp list-flexconsumption-runtimes --location <region> --runtime python
+// The Python versions Azure Functions supports as GA (Microsoft Learn, "Supported languages in Azure Functions"):
+// 3.11 until October 2027, 3.12 until October 2028, 3.13 until October 2029; 3.10's support ended in October 2026.
+// The default is the newest of them. 3.14 is not offered yet: Microsoft's Python worker team announced it GA on
+// 2026-07-07 (Azure/azure-functions-python-worker#1701), once remote builds of 3.14 apps worked on Flex Consumption,
+// but we could not read that in Learn's pages for Flex Consumption, and this app's tests have not run on 3.14.
+// What a region offers on Flex Consumption: az functionapp list-flexconsumption-runtimes -l <region> --runtime python
 @description('Python version of the function app (FUNCTION_PYTHON_VERSION).')
 @allowed([
   '3.11'

@@ -468,8 +468,8 @@ def test_local_settings_sample_lists_the_function_settings() -> None:
 
 # --- platform and sizing -------------------------------------------------------------------------------------------
 
-# GA Python versions of Azure Functions (Microsoft Learn, "Supported languages in Azure Functions", December 2026):
-# 3.10's support ended in October 2026; 3.14 is not documented as GA on Flex Consumption.
+# GA Python versions of Azure Functions (Microsoft Learn, "Supported languages in Azure Functions"): 3.10's support
+# ended in October 2026. 3.14 waits until this app's tests run on it (infra/main.bicep says why).
 SUPPORTED_PYTHON = ["3.11", "3.12", "3.13"]
 # The scale settings' property names in Azure's published type for Microsoft.Web/sites@2024-04-01
 # (FunctionsScaleAndConcurrency and the types it holds, Azure/bicep-types-az); Bicep rejects any other name.
