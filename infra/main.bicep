@@ -58,9 +58,10 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 512
 
-// Python's HTTP default is 1 at every instance size: each call in flight would get an instance of its own. A call
-// waits on Graph ~99% of its time (1.2 ms CPU in a 150 ms round trip), so 16 at once need about half of a 512 MB
-// instance's quarter core, and the memory billed per call falls 16-fold.
+// Python's HTTP default is 1 at every instance size (Microsoft Learn, "Concurrency in Azure Functions"): each call in
+// flight would get an instance of its own, billed at least 1 s. A call waits on Graph ~99% of its time (1 to 1.5 ms
+// of CPU in a 150 ms round trip), so 16 at once need under half of a 512 MB instance's quarter core, and under load
+// they share each second of memory billed.
 @description('HTTP invocations one instance runs at once (HTTP_PER_INSTANCE_CONCURRENCY).')
 @minValue(1)
 @maxValue(1000)
