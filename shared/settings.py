@@ -26,7 +26,7 @@ SETTING_NAMES = (
     "GRAPH_TIMEOUT_SECONDS",
     "REQUEST_DEADLINE_SECONDS",
 )
-# The Python worker's own settings, which the function also reads. Infra leaves them unset: the worker's default holds.
+# The Python worker's own settings, which the function also reads. Infra sets them to the HTTP concurrency it deploys.
 WORKER_SETTING_NAMES = ("PYTHON_THREADPOOL_THREAD_COUNT",)
 # The Python worker's thread pool when PYTHON_THREADPOOL_THREAD_COUNT is unset: ThreadPoolExecutor's default.
 WORKER_DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)
