@@ -24,6 +24,7 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 from devhost.host import load_function, route_pattern
 from shared import validation
 from shared.errors import ApiError
+from shared.http import BODY_MAX_BYTES, JSON_MAX_DEPTH
 from shared.join_links import BATCH_MAX_ITEMS
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -322,8 +323,9 @@ def test_every_response_property_has_a_summary():
 def test_responses_cover_success_and_every_error_status():
     for method, path, operation in operations():
         responses = operation["responses"]
-        assert set(responses) == {"200", *ERROR_STATUSES}, (method, path)
-        for status in ERROR_STATUSES:
+        errors = (*ERROR_STATUSES, "413") if method == "post" else ERROR_STATUSES  # only a POST has a body
+        assert set(responses) == {"200", *errors}, (method, path)
+        for status in errors:
             assert responses[status]["schema"] == {"$ref": "#/definitions/Error"}
         assert all("Retry-After" in responses[status]["headers"] for status in ("429", "503", "504"))
         assert "client-request-id" in responses["200"]["headers"]
@@ -334,6 +336,14 @@ def test_responses_cover_success_and_every_error_status():
     assert detail["properties"]["retryAfterSeconds"]["type"] == "integer"  # the wait, in the body too
     single = resolve({"$ref": "#/definitions/JoinUrlResult"})
     assert set(single["required"]) == {"joinWebUrl", "meetingId", "organizerId"}
+
+
+def test_the_body_limits_are_the_functions_own():
+    for method, _, operation in operations():
+        if method == "post":
+            assert f"{BODY_MAX_BYTES:,} bytes" in operation["responses"]["413"]["description"]
+            assert "RequestTooLarge" in operation["responses"]["413"]["description"]
+            assert f"deeper than {JSON_MAX_DEPTH} levels" in operation["responses"]["400"]["description"]
 
 
 def test_the_function_key_is_an_api_key_connection_parameter():
