@@ -228,6 +228,18 @@ def test_routes_and_the_batch_action_match_in_any_case(host, meeting):
     assert batch.json()["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
+@pytest.mark.parametrize("headers", [b"Host: [\r\n", b"Host: [1:2]\r\n", b"Host: a\r\nX-Forwarded-Host: [1.2.3.4]\r\n"])
+def test_the_definition_never_fails_whatever_host_a_client_names(host, monkeypatch, headers):
+    """The dev host builds the request's URL from Host, as the Functions host does: a URL urlsplit cannot read
+    must not turn the anonymous definition into a 500."""
+    monkeypatch.setenv("WEBSITE_HOSTNAME", "localhost:7071")
+    with socket.create_connection(address_of(host), timeout=10) as client:
+        client.sendall(b"GET /api/openapi.json HTTP/1.1\r\n" + headers + b"Connection: close\r\n\r\n")
+        head, _, body = read_all(client).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body)["host"] == "localhost:7071"
+
+
 def test_the_emulator_keeps_a_bounded_window_of_traffic():
     emulator = GraphEmulator(traffic_window=5).start()
     try:
@@ -378,6 +390,8 @@ def test_every_readme_command_works_against_make_run_as_shown():
         for command, expected in examples:
             answer = run_curl(command, port)
             assert matches(expected, answer.json()), f"{command}\nanswered {answer.status_code}: {answer.text}"
+        definition = requests.get(f"http://localhost:{port}/api/openapi.json", headers={"Host": "evil.example"}).json()
+    assert (definition["host"], definition["schemes"]) == (f"localhost:{port}", ["http"])  # WEBSITE_HOSTNAME
 
 
 @pytest.mark.parametrize("az", ["missing", "signed-out"])
