@@ -108,8 +108,8 @@ def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:
     """`/api/GetJoinUrl/batch`, or any body with `meetings`: one function key serves both. The host matches routes
     case-insensitively but passes the action as sent, so `/BATCH` is the batch too."""
     action = req.route_params.get("action") or None
-    if action is not None and action.lower() != BATCH_ACTION:
-        raise ApiError(404, "NotFound", f"No such action '{action}'. Use /api/GetJoinUrl or /api/GetJoinUrl/batch.")
+    if action is not None and action.lower() != BATCH_ACTION:  # any one segment: the route takes `{action?}`
+        raise ApiError(404, "NotFound", "No such action: use /api/GetJoinUrl, or /api/GetJoinUrl/batch for a batch.")
     if action is not None and "meetings" not in fields:
         raise invalid_request('POST a JSON body such as {"meetings": [{"meetingId": "..."}]} to the batch action.')
     return "meetings" in fields

@@ -106,6 +106,15 @@ def test_route_template_reads_like_asp_net():
     assert not pattern.fullmatch("GetJoinUrl/b4tch") and not pattern.fullmatch("GetJoinUrlX")
 
 
+def test_every_unknown_action_is_a_json_not_found_and_deeper_paths_the_hosts_404(host):
+    for action in ("123", "b4tch", "frobnicate", "openapi.json"):
+        answer = requests.get(f"{host}/api/GetJoinUrl/{action}", timeout=10)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "NotFound"), action
+        assert action not in answer.json()["error"]["message"]  # not echoed: it can be any characters
+    deeper = requests.get(f"{host}/api/GetJoinUrl/batch/x", timeout=10)
+    assert (deeper.status_code, deeper.content) == (404, b"")  # no route matches: the host answers, empty
+
+
 def test_host_serves_the_function_over_http(host, meeting):
     answer = requests.get(
         f"{host}/api/GetJoinUrl", params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
