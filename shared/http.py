@@ -75,8 +75,8 @@ def bounded_body(req: func.HttpRequest) -> bytes:
         raise ApiError(
             413,
             "RequestTooLarge",
-            f"The request body is {size:,} bytes; this function reads at most {BODY_MAX_BYTES:,} (1 MiB), four "
-            "times a batch of 100 meetings.",
+            f"The request body is {size:,} bytes; this function reads at most {BODY_MAX_BYTES:,} bytes (1 MiB, four "
+            "times the largest valid batch of 100 meetings).",
             fix="Send at most 100 meetings per call, each with only meetingId, joinUrl, joinMeetingId and organizerId.",
         )
     return req.get_body()
