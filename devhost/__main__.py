@@ -7,7 +7,8 @@ meeting are the README's, and each request the emulator answers is printed as a 
 function signs in with Azure CLI (or a service principal) and calls real Graph; the credential is tried once at
 start, so a missing Azure CLI or sign-in shows at once rather than as a 503 on the first call.
 Uses `func start` when Core Tools is installed, the built-in host (devhost/host.py, which says how it differs
-from the real one) otherwise.
+from the real one) otherwise. Either way WEBSITE_HOSTNAME is localhost:<port>, as the platform sets it to the app's
+host name, so the connector definition served at /api/openapi.json points at this server.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     load_local_settings()
+    os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     if not args.real:
         emulator = GraphEmulator(port=args.emulator_port).start()
         emulator.apply_setup(args.setup)

@@ -106,6 +106,15 @@ def test_route_template_reads_like_asp_net():
     assert not pattern.fullmatch("GetJoinUrl/b4tch") and not pattern.fullmatch("GetJoinUrlX")
 
 
+def test_every_unknown_action_is_a_json_not_found_and_deeper_paths_the_hosts_404(host):
+    for action in ("123", "b4tch", "frobnicate", "openapi.json"):
+        answer = requests.get(f"{host}/api/GetJoinUrl/{action}", timeout=10)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "NotFound"), action
+        assert action not in answer.json()["error"]["message"]  # not echoed: it can be any characters
+    deeper = requests.get(f"{host}/api/GetJoinUrl/batch/x", timeout=10)
+    assert (deeper.status_code, deeper.content) == (404, b"")  # no route matches: the host answers, empty
+
+
 def test_host_serves_the_function_over_http(host, meeting):
     answer = requests.get(
         f"{host}/api/GetJoinUrl", params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
@@ -226,6 +235,18 @@ def test_routes_and_the_batch_action_match_in_any_case(host, meeting):
     batch = requests.post(f"{host}/api/GETJOINURL/BATCH", json={"meetings": [query]}, timeout=10)
     assert batch.status_code == 200, batch.text
     assert batch.json()["results"][0]["joinWebUrl"] == meeting.appointment_url
+
+
+@pytest.mark.parametrize("headers", [b"Host: [\r\n", b"Host: [1:2]\r\n", b"Host: a\r\nX-Forwarded-Host: [1.2.3.4]\r\n"])
+def test_the_definition_never_fails_whatever_host_a_client_names(host, monkeypatch, headers):
+    """The dev host builds the request's URL from Host, as the Functions host does: a URL urlsplit cannot read
+    must not turn the anonymous definition into a 500."""
+    monkeypatch.setenv("WEBSITE_HOSTNAME", "localhost:7071")
+    with socket.create_connection(address_of(host), timeout=10) as client:
+        client.sendall(b"GET /api/openapi.json HTTP/1.1\r\n" + headers + b"Connection: close\r\n\r\n")
+        head, _, body = read_all(client).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body)["host"] == "localhost:7071"
 
 
 def test_the_emulator_keeps_a_bounded_window_of_traffic():
@@ -378,6 +399,8 @@ def test_every_readme_command_works_against_make_run_as_shown():
         for command, expected in examples:
             answer = run_curl(command, port)
             assert matches(expected, answer.json()), f"{command}\nanswered {answer.status_code}: {answer.text}"
+        definition = requests.get(f"http://localhost:{port}/api/openapi.json", headers={"Host": "evil.example"}).json()
+    assert (definition["host"], definition["schemes"]) == (f"localhost:{port}", ["http"])  # WEBSITE_HOSTNAME
 
 
 @pytest.mark.parametrize("az", ["missing", "signed-out"])
@@ -449,9 +472,10 @@ def test_make_run_prints_each_call_to_graph_and_the_identity_endpoint_readably_a
         seen += read_until(lines, traffic("POST", "/v1.0/$batch [2 requests]"))
         items = [lines.get(timeout=10) for _ in range(2)]  # written with the line above, in the order sent
         assert items == [f"{INDENT}GET {lookup} -> 200", f"{INDENT}GET {number} -> 200"]
-        seen += items + read_until(lines, traffic("POST", "/v1.0/$batch [3 requests]"))
-        items = [lines.get(timeout=10) for _ in range(3)]
-        assert items == [f"{INDENT}GET /users/{who}{join_call} -> 200" for who in (upn, organizer, organizer)]
+        # The link and the number find the same meeting of the same organizer: Graph is asked for it once.
+        seen += items + read_until(lines, traffic("POST", "/v1.0/$batch [2 requests]"))
+        items = [lines.get(timeout=10) for _ in range(2)]
+        assert items == [f"{INDENT}GET /users/{who}{join_call} -> 200" for who in (upn, organizer)]
 
         assert run_curl(diagnose, port).status_code == 200
         probe = f"/v1.0/users/{upn}/onlineMeetings?$filter=JoinWebUrl eq '{POLICY_PROBE_LINK}'"
