@@ -5,8 +5,8 @@ against one local fake of Graph and the managed-identity endpoint (devhost.emula
 Consumption instance does and what a million join URLs cost on it, and prints every figure and ratio. See
 bench/README.md for what each one means.
 
-    .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
-                                  [--skip-warm] [--concurrency-only] [--instance-only]
+    .venv-3.11/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
+                                       [--skip-warm] [--concurrency-only] [--instance-only]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
@@ -131,14 +131,14 @@ def main() -> int:
 
 
 def ensure_venv() -> None:
-    """.bench-venv with the runtime requirements and msgraph-sdk; remade when either changes."""
-    wanted = hashlib.sha256(((ROOT / "requirements.txt").read_bytes()) + MSGRAPH_SDK.encode()).hexdigest()
+    """.bench-venv with the runtime requirements and msgraph-sdk; remade when either, or the Python, changes."""
+    wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes() + (MSGRAPH_SDK + sys.version).encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and VENV_PYTHON.exists():
         return
     print(f"Setting up {VENV.name} (requirements.txt + {MSGRAPH_SDK}); once, about a minute...", flush=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     steps = [
-        [sys.executable, "-m", "venv", str(VENV)],
+        [sys.executable, "-m", "venv", "--clear", str(VENV)],
         [*pip, "-r", str(ROOT / "requirements.txt"), MSGRAPH_SDK],
     ]
     for step in steps:
