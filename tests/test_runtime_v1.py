@@ -63,7 +63,11 @@ class Worker:
         self._lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.log_path = log
-        self.report = self._next()
+        try:
+            self.report = self._next()
+        except BaseException:
+            self.stop()
+            raise
 
     def _read(self) -> None:
         for line in self._process.stdout:
