@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from devhost.emulator import GraphEmulator
-from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, TEST_SETTINGS, Answer
+from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, TEST_SETTINGS, UNSET_SETTINGS, Answer
 
 pytestmark = pytest.mark.skipif(
     sys.version_info < (3, 13),
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.skipif(
 RUNTIME = "azure-functions-runtime-v1"
 ANSWER_TIMEOUT_SECONDS = 60.0  # start-up imports everything once; a call answers in well under a second
 FUNCTIONS = {"GetJoinUrl", "OpenApi", "Diagnose"}
+APP_HOST = "contoso-join.azurewebsites.net"  # WEBSITE_HOSTNAME, as App Service sets it
 
 
 def pinned_runtime() -> str:
@@ -115,9 +116,9 @@ def graph() -> Iterator[GraphEmulator]:
 
 @pytest.fixture(scope="module")
 def worker(graph: GraphEmulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    unset = {"DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID", "PYTHON_THREADPOOL_THREAD_COUNT"}
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    running = Worker({**env, **graph.settings(), **TEST_SETTINGS}, tmp_path_factory.mktemp("runtime") / "worker.log")
+    env = {k: v for k, v in os.environ.items() if k not in UNSET_SETTINGS}
+    settings = {**env, **graph.settings(), **TEST_SETTINGS, "WEBSITE_HOSTNAME": APP_HOST}
+    running = Worker(settings, tmp_path_factory.mktemp("runtime") / "worker.log")
     yield running
     running.stop()
 
@@ -208,11 +209,11 @@ def test_a_bad_request_is_a_json_400(http, graph):
     assert graph.state.graph_request_count == before
 
 
-def test_openapi_is_served(http):
-    answer = http("OpenApi", path="openapi.json", headers={"Host": "contoso-join.azurewebsites.net"})
+def test_openapi_is_served_with_the_apps_host(http):
+    answer = http("OpenApi", path="openapi.json")
     assert answer.status == 200
-    assert answer.body["swagger"] == "2.0"
-    assert answer.body["host"] == "contoso-join.azurewebsites.net"
+    definition = json.loads((APP_ROOT / "connector" / "apiDefinition.swagger.json").read_text())
+    assert answer.body == {**definition, "host": APP_HOST}
 
 
 def test_diagnose_reports_a_working_setup(http, graph):
