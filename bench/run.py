@@ -5,8 +5,8 @@ against one local fake of Graph and the managed-identity endpoint (devhost.emula
 Consumption instance does and what a million join URLs cost on it, and prints every figure and ratio. See
 bench/README.md for what each one means.
 
-    .venv-3.11/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
-                                       [--skip-warm] [--concurrency-only] [--instance-only]
+    .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
+                                  [--skip-warm] [--concurrency-only] [--instance-only]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
