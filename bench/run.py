@@ -5,7 +5,7 @@ against one local fake of Graph and the managed-identity endpoint (devhost.emula
 ratio. See bench/README.md for what each one means.
 
     .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
-                                  [--skip-warm] [--concurrency-only]
+                                  [--skip-warm] [--concurrency-only] [--wire gzip+chunked]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
@@ -55,7 +55,7 @@ LOAD_WORKER_THREADS = 6  # PYTHON_THREADPOOL_THREAD_COUNT for the load run: the 
 LOAD_CALLS = 10  # single calls per thread in the load run
 
 sys.path.insert(0, str(ROOT))
-from devhost.emulator import GraphEmulator  # noqa: E402
+from devhost.emulator import WIRES, GraphEmulator  # noqa: E402
 from shared.graph_batch import BATCH_CONCURRENCY, connections_needed  # noqa: E402
 
 
@@ -70,12 +70,15 @@ def main() -> int:
     parser.add_argument(
         "--concurrency-only", action="store_true", help="only the batch round trips and the load at twice the pool"
     )
+    parser.add_argument(
+        "--wire", choices=WIRES, default=WIRES[0], help="how the emulators send answers (default: as Graph does)"
+    )
     args = parser.parse_args()
 
     started = time.monotonic()
     ensure_venv()
-    identity, graph, env = start_emulators(args.app_root.resolve())
-    results: dict[str, Any] = {"environment": environment(args.app_root.resolve())}
+    identity, graph, env = start_emulators(args.app_root.resolve(), args.wire)
+    results: dict[str, Any] = {"environment": environment(args.app_root.resolve(), args.wire)}
     print_header(results["environment"])
     try:
         if not args.concurrency_only:
@@ -120,13 +123,13 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted + "\n")
 
 
-def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[str, str]]:
+def start_emulators(app_root: Path, wire: str) -> tuple[GraphEmulator, GraphEmulator, dict[str, str]]:
     """Two instances of the one emulator: the identity endpoint and Graph, so Graph's connections count alone.
 
     They share the issued-token table, as the real services share trust.
     """
-    identity = GraphEmulator().start()
-    graph = GraphEmulator().start()
+    identity = GraphEmulator(wire=wire).start()
+    graph = GraphEmulator(wire=wire).start()
     graph.state.tokens = identity.state.tokens
     meeting = graph.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
 
@@ -146,7 +149,7 @@ def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[
     return identity, graph, env
 
 
-def environment(app_root: Path) -> dict[str, Any]:
+def environment(app_root: Path, wire: str) -> dict[str, Any]:
     versions = subprocess.run(
         [str(VENV_PYTHON), "-c", VERSIONS_SCRIPT], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -156,6 +159,7 @@ def environment(app_root: Path) -> dict[str, Any]:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "packages": json.loads(versions),
         "app_root": str(app_root),
+        "wire": wire,
     }
 
 
@@ -176,6 +180,7 @@ def print_header(env: dict[str, Any]) -> None:
         print(f"  app measured: {env['app_root']}")
     print("  Both sides call the same loopback emulator (devhost.emulator) over plain HTTP: kiota sends tokens to")
     print("  http://127.0.0.1 once it is in allowed_hosts, so no TLS is needed by either side.")
+    print(f"  Answers travel {env['wire']}: every contender offers gzip (requests' and httpx's default), decodes it.")
     print("  PYTHONDONTWRITEBYTECODE is unset for every bench process: .pyc files are written and reused (warm),")
     print("  after one warm-up process of each kind that is not counted.")
 
