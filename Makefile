@@ -12,9 +12,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 ## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator (GRAPH=real for real Graph;
-## SETUP=no-role, no-lookup-role or no-policy starts the emulator in a broken set-up).
+## SETUP=no-role, no-lookup-role or no-policy starts the emulator in a broken set-up; each call the emulator
+## answers is printed as a line, TRAFFIC=off for none).
 run: $(STAMP)
-	$(BIN)/python -m devhost $(if $(filter real,$(GRAPH)),--real,) $(if $(SETUP),--setup $(SETUP),)
+	$(BIN)/python -m devhost $(if $(filter real,$(GRAPH)),--real,) $(if $(SETUP),--setup $(SETUP),) $(if $(filter off,$(TRAFFIC)),--quiet-traffic,)
 
 ## Lint and run every test.
 test: $(STAMP)

@@ -13,7 +13,7 @@ DEADLINE_SECONDS = 5.0
 def main(req: func.HttpRequest) -> func.HttpResponse:
     call = Invocation.start(req.headers, DEADLINE_SECONDS)
     try:
-        spec = definition_for(req.headers, req.url)
+        spec = definition_for(req.url)
     except ApiError as error:
         return error_response(call, error)
     return json_response(call, 200, spec, extra_headers=SERVED_HEADERS)

@@ -1,11 +1,12 @@
 """`make bench`: GetJoinUrl side by side with the official msgraph-sdk and a raw `requests` call, in one run.
 
 Measures issue 5's four targets and issue 11's (batch round trips, no errors at twice the connection pool)
-against one local fake of Graph and the managed-identity endpoint (devhost.emulator), and prints every figure and
-ratio. See bench/README.md for what each one means.
+against one local fake of Graph and the managed-identity endpoint (devhost.emulator), then what one Flex
+Consumption instance does and what a million join URLs cost on it, and prints every figure and ratio. See
+bench/README.md for what each one means.
 
     .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
-                                  [--skip-warm] [--concurrency-only] [--wire gzip+chunked]
+                                  [--skip-warm] [--concurrency-only] [--instance-only] [--wire gzip+chunked]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
@@ -54,6 +55,27 @@ LOAD_LATENCY = 0.05  # seconds every Graph answer waits in the load run
 LOAD_WORKER_THREADS = 6  # PYTHON_THREADPOOL_THREAD_COUNT for the load run: the worker's default on 2 CPUs
 LOAD_CALLS = 10  # single calls per thread in the load run
 
+# One Flex Consumption instance as infra/main.bicep sizes it by default (tests/test_infra.py checks they match),
+# against the template's earlier defaults: 2,048 MB and Python's HTTP concurrency of 1.
+INSTANCE_MEMORY_MB = 512
+INSTANCE_CONCURRENCY = 16  # perInstanceConcurrency; PYTHON_THREADPOOL_THREAD_COUNT is at least this
+OLD_MEMORY_MB, OLD_CONCURRENCY = 2048, 1
+# CPU cores per instance size, "typical allocations" (Microsoft Learn, "Azure Functions Flex Consumption plan
+# hosting", Instance memory, as of 2025-2026); the platform adds 272 MB for itself, not billed.
+INSTANCE_CORES = {512: 0.25, 2048: 1.0, 4096: 2.0}
+INSTANCE_LATENCY = 0.15  # seconds every Graph answer waits: a realistic round trip to Graph
+INSTANCE_CALLS = {"single": {1: 30, INSTANCE_CONCURRENCY: 20}, "batch": {1: 6, INSTANCE_CONCURRENCY: 3}}
+# Flex Consumption on demand, as Microsoft's cost-estimation example quotes them (Microsoft Learn, "Estimating
+# consumption-based costs", Flex Consumption, read 2026-12-02): memory of each instance while it executes, and a
+# charge per execution. The pricing page (azure.microsoft.com/pricing/details/functions) is the authority, per
+# region and currency. The monthly free grant (on demand, per subscription) is left out: it lowers a small bill.
+RATE_PER_GB_SECOND = 0.000026
+RATE_PER_EXECUTION = 0.40 / 1_000_000
+# "The minimum billable execution period ... is 1,000 ms. Past that, the billable activity period is rounded up to
+# the nearest 100 ms." (Learn, Flex Consumption plan hosting, Billing.)
+MIN_BILLED_SECONDS, BILLING_STEP_SECONDS = 1.0, 0.1
+COST_TARGETS = {"cost_sporadic": 4.0, "cost_sustained": 30.0}  # old defaults' cost / new defaults' cost, at least
+
 sys.path.insert(0, str(ROOT))
 from devhost.emulator import WIRES, GraphEmulator  # noqa: E402
 from shared.graph_batch import BATCH_CONCURRENCY, connections_needed  # noqa: E402
@@ -71,6 +93,9 @@ def main() -> int:
         "--concurrency-only", action="store_true", help="only the batch round trips and the load at twice the pool"
     )
     parser.add_argument(
+        "--instance-only", action="store_true", help="only one instance's throughput, CPU, memory and cost"
+    )
+    parser.add_argument(
         "--wire", choices=WIRES, default=WIRES[0], help="how the emulators send answers (default: as Graph does)"
     )
     args = parser.parse_args()
@@ -81,13 +106,17 @@ def main() -> int:
     results: dict[str, Any] = {"environment": environment(args.app_root.resolve(), args.wire)}
     print_header(results["environment"])
     try:
-        if not args.concurrency_only:
+        if not (args.concurrency_only or args.instance_only):
             results["cold"] = measure_cold(env, args.cold_runs)
             if not args.skip_warm:
                 results["warm"] = measure_warm(env, args.rounds, args.calls)
             results["identity"], results["connections"] = measure_identity_and_connections(env, identity, graph)
-        results["batch"] = measure_batches(env, graph)
-        results["load"] = measure_load(env, graph)
+        if not args.instance_only:
+            results["batch"] = measure_batches(env, graph)
+            results["load"] = measure_load(env, graph)
+        if not args.concurrency_only:
+            results["instance"] = measure_instance(env, graph)
+            results["cost"] = cost_table(results["instance"])
     finally:
         identity.stop()
         graph.stop()
@@ -466,10 +495,11 @@ def measure_batches(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any]
         f"invocations of {BATCH_ITEMS} items each...",
         flush=True,
     )
+    distinct = [graph.add_meeting(ORGANIZER_ID) for _ in range(BATCH_ITEMS)]  # a batch asks once for duplicates
     kinds = {
         "single": None,
-        "ids": [{"meetingId": env["BENCH_MEETING_ID"], "organizerId": env["BENCH_ORGANIZER_ID"]}] * BATCH_ITEMS,
-        "links": [{"joinUrl": env["BENCH_JOIN_URL"]}] * BATCH_ITEMS,
+        "ids": [{"meetingId": m.meeting_id, "organizerId": m.organizer_id} for m in distinct],
+        "links": [{"joinUrl": m.join_web_url} for m in distinct],
     }
     worker = Worker("function", env)
     graph.state.graph_latency = BATCH_LATENCY
@@ -554,6 +584,162 @@ def measure_load(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any]:
     return figures
 
 
+# --- one instance, and what a million join URLs cost ----------------------------------------------------------
+
+
+def measure_instance(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any]:
+    """One process running the function as the worker does, with 1 and INSTANCE_CONCURRENCY invocations at once,
+    single calls and batches of 100 distinct Teams links, Graph answering in INSTANCE_LATENCY.
+
+    Each line is a fresh process (its peak resident memory is its own), warmed by one round of the same load
+    first (token cached, connections open), with PYTHON_THREADPOOL_THREAD_COUNT as infra sets it.
+    """
+    links = [{"joinUrl": graph.add_meeting(ORGANIZER_ID).join_web_url} for _ in range(BATCH_ITEMS)]
+    print(
+        f"\nOne instance: Graph answering in {INSTANCE_LATENCY * 1000:.0f} ms; one fresh GetJoinUrl process per line, "
+        f"PYTHON_THREADPOOL_THREAD_COUNT={INSTANCE_CONCURRENCY}; batches are {BATCH_ITEMS} distinct Teams links...",
+        flush=True,
+    )
+    worker_env = {**env, "PYTHON_THREADPOOL_THREAD_COUNT": str(INSTANCE_CONCURRENCY)}
+    graph.state.graph_latency = INSTANCE_LATENCY
+    figures: dict[str, Any] = {"latency_seconds": INSTANCE_LATENCY, "items": BATCH_ITEMS}
+    try:
+        for kind, meetings in (("single", None), ("batch", links)):
+            for threads, calls in INSTANCE_CALLS[kind].items():
+                worker = Worker("function", worker_env)
+                try:
+                    worker.ask(op="load", threads=threads, calls=1, meetings=meetings)  # warm-up, not counted
+                    answer = worker.ask(op="load", threads=threads, calls=calls, meetings=meetings)
+                finally:
+                    worker.close()
+                figures[f"{kind}_{threads}"] = instance_figures(answer, threads, calls, BATCH_ITEMS if meetings else 1)
+    finally:
+        graph.state.graph_latency = 0.0
+    heads = f"{'calls/s':>9}{'CPU ms/call':>13}{'median ms':>11}{'peak RSS':>10}{'at start':>10}"
+    print(f"  {'in flight at once':<28}{heads}")
+    for kind, label in (("single", "single call"), ("batch", f"batch of {BATCH_ITEMS} links")):
+        for threads in INSTANCE_CALLS[kind]:
+            f = figures[f"{kind}_{threads}"]
+            print(
+                f"  {f'{threads} x {label}':<28}{f['calls_per_second']:>9.1f}{f['cpu_ms_per_call']:>13.2f}"
+                f"{f['median_ms']:>11.0f}{f['maxrss_mb']:>7.1f} MB{f['rss_before_mb']:>7.1f} MB"
+            )
+    cores = INSTANCE_CORES[INSTANCE_MEMORY_MB]
+    for kind in ("single", "batch"):
+        f = figures[f"{kind}_{INSTANCE_CONCURRENCY}"]
+        print(
+            f"  {kind}: CPU-bound ceiling of a {INSTANCE_MEMORY_MB} MB instance ({cores} core): "
+            f"{cores / (f['cpu_ms_per_call'] / 1000):.0f} calls/s; at {INSTANCE_CONCURRENCY} in flight it needs "
+            f"{f['calls_per_second'] * f['cpu_ms_per_call'] / 1000:.2f} core for the rate measured here"
+        )
+    peak = figures[f"batch_{INSTANCE_CONCURRENCY}"]["maxrss_mb"]
+    figures["memory"] = {"peak_mb": peak, "limit_mb": INSTANCE_MEMORY_MB / 2, "met": peak < INSTANCE_MEMORY_MB / 2}
+    print(
+        f"  Memory: {INSTANCE_CONCURRENCY} batches of {BATCH_ITEMS} in flight peak at {peak:.1f} MB for the whole "
+        f"process (target: under half the {INSTANCE_MEMORY_MB} MB instance, {INSTANCE_MEMORY_MB / 2:.0f} MB)"
+    )
+    return figures
+
+
+def instance_figures(answer: dict[str, Any], threads: int, calls: int, urls_per_call: int) -> dict[str, Any]:
+    total = threads * calls
+    errors = total - answer["statuses"].get("200", 0)
+    if errors or answer["failed_items"]:
+        raise SystemExit(f"bench: instance run failed: statuses {answer['statuses']}, {answer['failed_items']} items")
+    return {
+        "threads": threads,
+        "calls": total,
+        "urls_per_call": urls_per_call,
+        "seconds": answer["seconds"],
+        "calls_per_second": total / answer["seconds"],
+        "cpu_ms_per_call": answer["cpu_seconds"] * 1000 / total,
+        "median_ms": statistics.median(answer["durations"]) * 1000,
+        "durations": answer["durations"],
+        "maxrss_mb": answer["maxrss_kb"] / 1024,
+        "rss_before_mb": answer["rss_before_kb"] / 1024,
+    }
+
+
+def billed_seconds(seconds: float) -> float:
+    """One activity period as billed: at least MIN_BILLED_SECONDS, else rounded up to BILLING_STEP_SECONDS."""
+    steps = -(-round(seconds / BILLING_STEP_SECONDS, 6) // 1)
+    return max(MIN_BILLED_SECONDS, steps * BILLING_STEP_SECONDS)
+
+
+def on_instance(figures: dict[str, Any], memory_mb: int) -> tuple[float, float]:
+    """(seconds per call, calls per second) on an instance of that size: the CPU measured here is stretched to the
+    instance's cores, and the rate measured here is capped at what those cores can run."""
+    cores = INSTANCE_CORES[memory_mb]
+    cpu = figures["cpu_ms_per_call"] / 1000
+    stretch = cpu * max(0.0, 1 / cores - 1)
+    seconds = statistics.mean(figures["durations"]) + stretch
+    return seconds, min(figures["calls_per_second"], cores / cpu)
+
+
+def cost_per_million_urls(figures: dict[str, Any], memory_mb: int, concurrency: int, sustained: bool) -> float:
+    """Dollars per million join URLs, on demand (see bench/README.md, "Billing model").
+
+    Calls one at a time (sporadic traffic, or any traffic at concurrency 1) each make an activity period of their
+    own, billed at least MIN_BILLED_SECONDS. A sustained load at a higher concurrency keeps the instance executing
+    without a pause: its memory is billed for the wall time, shared by every call it runs.
+    """
+    gb = memory_mb / 1024
+    seconds, calls_per_second = on_instance(figures, memory_mb)
+    if sustained and concurrency > 1:
+        per_call = gb * RATE_PER_GB_SECOND / calls_per_second
+    else:
+        per_call = gb * RATE_PER_GB_SECOND * billed_seconds(seconds)
+    return (per_call + RATE_PER_EXECUTION) * 1_000_000 / figures["urls_per_call"]
+
+
+def cost_table(instance: dict[str, Any]) -> dict[str, Any]:
+    n = INSTANCE_CONCURRENCY
+    rows = {
+        "sporadic": ("single calls, one at a time", "single", False),
+        "sustained": (f"single calls, sustained ({n} at once)", "single", True),
+        "batch_sporadic": (f"batches of {BATCH_ITEMS}, one at a time", "batch", False),
+        "batch_sustained": (f"batches of {BATCH_ITEMS}, sustained ({n} at once)", "batch", True),
+    }
+    table: dict[str, Any] = {}
+    for key, (label, kind, sustained) in rows.items():
+        # The old defaults run one call per instance at a time, so they are measured with one in flight.
+        old = cost_per_million_urls(instance[f"{kind}_1"], OLD_MEMORY_MB, OLD_CONCURRENCY, sustained)
+        new_figures = instance[f"{kind}_{n if sustained else 1}"]
+        new = cost_per_million_urls(new_figures, INSTANCE_MEMORY_MB, n, sustained)
+        table[key] = {"label": label, "old": old, "new": new, "ratio": old / new}
+    print(
+        f"\nCost per million join URLs, on demand: ${RATE_PER_GB_SECOND:.6f}/GB-s, ${RATE_PER_EXECUTION * 1e6:.2f} per "
+        f"million executions (Microsoft's published rates),"
+    )
+    print(
+        f"  at least {MIN_BILLED_SECONDS:.0f} s per activity period, then rounded up to 100 ms; free grant left out. "
+        "Modelled from the figures above (bench/README.md)."
+    )
+    old_head, new_head = f"{OLD_MEMORY_MB} MB, {OLD_CONCURRENCY} at once", f"{INSTANCE_MEMORY_MB} MB, {n} at once"
+    print(f"  {'traffic':<40}{old_head:>20}{new_head:>20}{'cheaper':>10}")
+    for row in table.values():
+        print(f"  {row['label']:<40}{dollars(row['old']):>20}{dollars(row['new']):>20}{row['ratio']:>9.1f}x")
+    sporadic = table["sporadic"]
+    per_execution = RATE_PER_EXECUTION * 1_000_000
+    memory_ratio = (sporadic["old"] - per_execution) / (sporadic["new"] - per_execution)
+    print(
+        f"  (Sporadic calls: memory time alone is {memory_ratio:.1f}x cheaper; the ${per_execution:.2f} per million "
+        "executions is the same for both, and no instance is smaller than 512 MB.)"
+    )
+    single = instance["single_1"]
+    old_seconds = on_instance(single, OLD_MEMORY_MB)[0]
+    merged = (OLD_MEMORY_MB / 1024 * RATE_PER_GB_SECOND * old_seconds + RATE_PER_EXECUTION) * 1_000_000
+    print(
+        f"  (If the platform billed back-to-back calls at concurrency 1 as one activity period, the old sustained "
+        f"line would be {dollars(merged)}: {merged / table['sustained']['new']:.0f}x the new one.)"
+    )
+    return table
+
+
+def dollars(value: float) -> str:
+    return f"${value:,.2f}" if value >= 1 else f"${value:.3f}"
+
+
 # --- verdicts -----------------------------------------------------------------------------------------------------
 
 
@@ -567,6 +753,13 @@ def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if "load" in results:
         errors = results["load"]["errors"]
         out["load_errors"] = {"value": errors, "target": "0 errors at twice the pool", "met": errors == 0}
+    if "instance" in results:
+        memory = results["instance"]["memory"]
+        target = f"< {memory['limit_mb']:.0f} MB peak"
+        out["instance_memory"] = {"value": round(memory["peak_mb"], 1), "target": target, "met": memory["met"]}
+        for key, minimum in COST_TARGETS.items():
+            ratio = results["cost"][key.removeprefix("cost_")]["ratio"]
+            out[key] = {"value": round(ratio, 1), "target": f">= {minimum:.0f}x cheaper", "met": ratio >= minimum}
     if "cold" not in results:
         return out
     cold = results["cold"]["ratio"]

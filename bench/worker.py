@@ -6,7 +6,9 @@ Each contender has a process of its own, so none pays for another's imports or g
     {"op": "calls", "n": 200, "timed": true}   n calls in a row; answers the per-call microseconds when timed
     {"op": "burst", "threads": 16}             that many threads call at once (sync contenders only)
     {"op": "batch", "meetings": [...]}         one batch invocation, timed (GetJoinUrl only)
-    {"op": "load", "threads": 60, "calls": 10} that many threads, each making that many calls (GetJoinUrl only)
+    {"op": "load", "threads": 60, "calls": 10} that many threads, each making that many calls (GetJoinUrl only);
+                                               with "meetings": [...], each call is that batch; answers wall and
+                                               CPU seconds, each call's seconds, resident memory before and at peak
     {"op": "quit"}
 The emulator's addresses come from the environment as bench/run.py sets it (GRAPH_BASE_URL, IDENTITY_ENDPOINT,
 IDENTITY_HEADER, GRAPH_CREDENTIAL, BENCH_*). Run with the bench virtualenv's Python.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import sys
 import threading
 import time
@@ -116,30 +119,65 @@ class FunctionContender(SyncContender):
         results = json.loads(response.get_body())["results"]
         return {"seconds": seconds, "failed_items": sum("joinWebUrl" not in result for result in results)}
 
-    def load(self, threads: int, calls: int) -> dict[str, Any]:
-        """`threads` threads released at once, each making `calls` single invocations: statuses and wall time."""
+    def load(self, threads: int, calls: int, meetings: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """`threads` threads released at once, each making `calls` invocations (single GETs, or the batch given):
+        statuses, items without a join URL, wall and CPU seconds, each call's seconds, and this process's resident
+        memory before the threads start and at its peak (the process's lifetime peak: use a fresh process)."""
+        method, body = ("POST", json.dumps({"meetings": meetings}).encode()) if meetings else ("GET", b"")
         gate = threading.Barrier(threads)
         statuses: list[int] = []
+        durations: list[float] = []
+        failed: list[int] = []
         lock = threading.Lock()
 
         def run() -> None:
             gate.wait()
             for _ in range(calls):
-                status = self.invoke().status_code
+                started = time.perf_counter()
+                response = self.invoke(method, body)
+                seconds = time.perf_counter() - started
+                missing = 0
+                if meetings and response.status_code == 200:
+                    missing = sum("joinWebUrl" not in r for r in json.loads(response.get_body())["results"])
                 with lock:
-                    statuses.append(status)
+                    statuses.append(response.status_code)
+                    durations.append(seconds)
+                    failed.append(missing)
 
         pool = [threading.Thread(target=run) for _ in range(threads)]
-        started = time.perf_counter()
+        rss_before_kb = resident_kb()
+        cpu_started, started = time.process_time(), time.perf_counter()
         for thread in pool:
             thread.start()
         for thread in pool:
             thread.join()
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started  # every thread of this process, user + system
         counts: dict[str, int] = {}
         for status in statuses:
             counts[str(status)] = counts.get(str(status), 0) + 1
-        return {"seconds": seconds, "statuses": counts}
+        return {
+            "seconds": seconds,
+            "statuses": counts,
+            "failed_items": sum(failed),
+            "cpu_seconds": cpu_seconds,
+            "durations": durations,
+            "rss_before_kb": rss_before_kb,
+            # The kernel syncs its per-thread counters lazily: the peak is never read below a current figure.
+            "maxrss_kb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rss_before_kb, resident_kb()),
+        }
+
+
+def resident_kb() -> int:
+    """This process's resident memory now (VmRSS, Linux); its peak so far where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def requests_contender(trust_env: bool = True) -> Contender:
@@ -265,7 +303,7 @@ def main() -> None:
             elif op == "batch" and isinstance(contender, FunctionContender):
                 answer = contender.batch(command["meetings"])
             elif op == "load" and isinstance(contender, FunctionContender):
-                answer = contender.load(command["threads"], command["calls"])
+                answer = contender.load(command["threads"], command["calls"], command.get("meetings"))
             else:
                 answer = {"error": f"unknown op {op!r}"}
         except Exception as exc:

@@ -2,11 +2,13 @@
 
 By default an emulator of Graph and the managed-identity endpoint runs beside it, seeded with a demo
 meeting, and the function is pointed at it through its normal app settings; the commands printed for the demo
-meeting are the README's. `--real` leaves the settings alone (local.settings.json and your environment) so the
+meeting are the README's, and each request the emulator answers is printed as a line (devhost/traffic.py) unless
+`--quiet-traffic`. `--real` leaves the settings alone (local.settings.json and your environment) so the
 function signs in with Azure CLI (or a service principal) and calls real Graph; the credential is tried once at
 start, so a missing Azure CLI or sign-in shows at once rather than as a 503 on the first call.
 Uses `func start` when Core Tools is installed, the built-in host (devhost/host.py, which says how it differs
-from the real one) otherwise.
+from the real one) otherwise. Either way WEBSITE_HOSTNAME is localhost:<port>, as the platform sets it to the app's
+host name, so the connector definition served at /api/openapi.json points at this server.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from shared.settings import Settings
 from .emulator import SETUPS, GraphEmulator
 from .examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, DEMO_THREAD, DEV_PORT, examples
 from .host import APP_ROOT, serve
+from .traffic import Printer
 
 
 def main() -> None:
@@ -36,13 +39,17 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
     parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
     parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
+    parser.add_argument("--quiet-traffic", action="store_true", help="do not print the emulator's traffic")
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     load_local_settings()
+    os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     if not args.real:
         emulator = GraphEmulator(port=args.emulator_port).start()
         emulator.apply_setup(args.setup)
+        if not args.quiet_traffic:
+            emulator.observer = Printer(sys.stdout)
         os.environ.update(emulator.settings())
         meeting = emulator.add_meeting(
             DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id=DEMO_JOIN_MEETING_ID

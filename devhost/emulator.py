@@ -14,7 +14,7 @@ answers are chunked or carry a Content-Length: "gzip", "deflate+chunked", "defla
 
 Tests script faults (statuses, Retry-After, hangs, resets) and read back what was asked: the last
 `traffic_window` requests of each kind, so a long `make run` keeps its memory flat. `make run` serves it seeded
-with a demo meeting.
+with a demo meeting, with an `observer` that prints each exchange once answered (devhost/traffic.py).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import time
 import uuid
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -98,6 +99,19 @@ class Recorded:
     body: Any = None
 
 
+@dataclass
+class Exchange:
+    """A recorded request and what came of it, for the observer once answered; not kept (the window is lean)."""
+
+    request: Recorded
+    identity: bool  # to the managed-identity endpoint, not Graph
+    received: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+    status: int | None = None  # None: no answer was sent (a reset, or the client left first)
+    seconds: float = 0.0
+    answer: Any = None  # Graph's JSON answer (a $batch's items); never the identity endpoint's, which is a token
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     resource: str
@@ -146,6 +160,7 @@ class GraphEmulator:
         self.state = EmulatorState()
         self.traffic_window = traffic_window
         self.counter_lock = threading.Lock()  # the connection count and the recorded traffic
+        self.observer: Callable[[Exchange], None] | None = None  # told of each recorded request once answered
         self._stopping = threading.Event()
         self._server = Server((host, port), _handler_for(self), io_timeout=io_timeout)
         self._thread = threading.Thread(
@@ -216,8 +231,9 @@ class GraphEmulator:
     def graph_calls(self) -> list[Recorded]:
         return [r for r in self.state.graph_requests if not r.target.endswith("/$batch")]
 
-    def record(self, request: Recorded, identity: bool) -> None:
-        """Keep the last `traffic_window` requests of the kind and count them all."""
+    def record(self, request: Recorded, identity: bool) -> Exchange:
+        """Keep the last `traffic_window` requests of the kind and count them all; the exchange returned is
+        completed by the handler and handed to the observer."""
         state = self.state
         with self.counter_lock:
             if identity:
@@ -228,6 +244,7 @@ class GraphEmulator:
                 window = state.graph_requests
             window.append(request)
             del window[: -self.traffic_window]
+        return Exchange(request, identity)
 
     # --- serving ----------------------------------------------------------------------------------------
 
@@ -415,6 +432,7 @@ def _odata(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
 def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
     class Handler(RequestHandler):
         trickle = 0.0
+        exchange: Exchange | None = None  # the request being answered, once recorded
 
         def setup(self) -> None:
             super().setup()
@@ -422,10 +440,26 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
                 emulator.state.connections += 1
 
         def do_GET(self) -> None:
-            self._serve("GET")
+            self._observed("GET")
 
         def do_POST(self) -> None:
-            self._serve("POST")
+            self._observed("POST")
+
+        def _observed(self, method: str) -> None:
+            """Serve, then hand the observer the exchange with its status and time, whichever way it was answered."""
+            try:
+                self._serve(method)
+            finally:
+                exchange, self.exchange = self.exchange, None  # a later request's parse error is not this one's
+                if exchange is not None and emulator.observer is not None:
+                    exchange.seconds = time.perf_counter() - exchange.started
+                    emulator.observer(exchange)
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """http.server calls this from send_response (and send_error) with the status: the one place every
+            answer passes, faults and the identity endpoint's included."""
+            if self.exchange is not None and isinstance(code, int):
+                self.exchange.status = int(code)
 
         def _serve(self, method: str) -> None:
             raw = self.read_body()
@@ -438,7 +472,7 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
             record = Recorded(method, self.path, dict(self.headers.items()), body)
             is_identity = self.path.startswith("/msi/token")
             state = emulator.state
-            emulator.record(record, is_identity)
+            self.exchange = exchange = emulator.record(record, is_identity)
             faults = state.identity_faults if is_identity else state.graph_faults
             if state.graph_latency and not is_identity:
                 emulator.wait(state.graph_latency)
@@ -463,6 +497,7 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
                 self._identity()
             else:
                 status, headers, answer = emulator.graph(method, self.path, self.headers.get("Authorization", ""), body)
+                exchange.answer = answer
                 self._send_json(status, headers, answer)
 
         def _identity(self) -> None:

@@ -68,7 +68,7 @@ class Route:
 
 
 def route_pattern(template: str) -> re.Pattern[str]:
-    """`GetJoinUrl/{action:alpha?}` -> a case-insensitive regex with named groups, as ASP.NET routing reads it."""
+    """`GetJoinUrl/{action?}` -> a case-insensitive regex with named groups, as ASP.NET routing reads it."""
     regex = ""
     for part in template.strip("/").split("/"):
         match = re.fullmatch(r"\{(\w+)(?::(\w+))?(\?)?\}", part)

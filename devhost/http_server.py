@@ -6,7 +6,8 @@
   is dropped after `io_timeout` seconds instead of holding its thread for ever. Each connection has its own thread,
   so a slow one never holds up another.
 - Request bodies framed by Content-Length or `Transfer-Encoding: chunked` (Kestrel reads both; http.server reads
-  neither for you), up to the Functions host's 100 MB limit.
+  neither for you), up to the Functions host's 100 MB limit, and handed over whole as the host does: what keeps a
+  large body from being parsed is the function's own limit (shared.http.BODY_MAX_BYTES, 1 MiB), as in Azure.
 """
 
 from __future__ import annotations

@@ -28,25 +28,57 @@ param location string
 @description('Resource group name. Empty: rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Python version of the function app.')
+// The Python versions Azure Functions supports as GA (Microsoft Learn, "Supported languages in Azure Functions"):
+// 3.11 until October 2027, 3.12 until October 2028, 3.13 until October 2029; 3.10's support ended in October 2026.
+// The default is the newest of them. 3.14 is not offered yet: Microsoft's Python worker team announced it GA on
+// 2026-07-07 (Azure/azure-functions-python-worker#1701), once remote builds of 3.14 apps worked on Flex Consumption,
+// but we could not read that in Learn's pages for Flex Consumption, and this app's tests have not run on 3.14.
+// What a region offers on Flex Consumption: az functionapp list-flexconsumption-runtimes -l <region> --runtime python
+@description('Python version of the function app (FUNCTION_PYTHON_VERSION).')
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 
 @description('Upper bound for scale-out (Flex Consumption allows 40 to 1000).')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
-@description('Memory per instance in MB.')
+// Sizing (infra/README.md, "Sizing and cost"; figures from `make bench`). One process holding 16 batches of 100
+// links in flight peaks near 60 MB, so the smallest instance has a wide margin; billing is memory x time, so it
+// costs a quarter of a 2,048 MB one.
+@description('Memory per instance in MB (INSTANCE_MEMORY_MB). 512 MB instances get 0.25 CPU core, 2,048 MB one core.')
 @allowed([
+  512
   2048
   4096
 ])
-param instanceMemoryMB int = 2048
+param instanceMemoryMB int = 512
+
+// Python's HTTP default is 1 at every instance size (Microsoft Learn, "Concurrency in Azure Functions"): each call in
+// flight would get an instance of its own, billed at least 1 s. A call waits on Graph ~99% of its time (1 to 1.5 ms
+// of CPU in a 150 ms round trip), so 16 at once need under half of a 512 MB instance's quarter core, and under load
+// they share each second of memory billed.
+@description('HTTP invocations one instance runs at once (HTTP_PER_INSTANCE_CONCURRENCY).')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 16
+
+// The Python worker runs at most this many invocations at once; the Graph connection pool is sized from it.
+@description('PYTHON_THREADPOOL_THREAD_COUNT: worker threads; never fewer than httpPerInstanceConcurrency (0: as many).')
+@minValue(0)
+@maxValue(1024)
+param pythonThreadpoolThreadCount int = 0
+
+// Always-ready instances never scale to zero: no cold start (process start and imports, slower on a quarter core)
+// for the first call after a quiet spell, at a baseline price for their memory around the clock. Off by default.
+@description('Always-ready instances for the HTTP functions (ALWAYS_READY_INSTANCES); 0: scale to zero.')
+@minValue(0)
+@maxValue(1000)
+param alwaysReadyInstances int = 0
 
 // ---- Settings the function reads (shared/settings.py). Defaults equal the function's own defaults. ----
 
@@ -154,6 +186,9 @@ module api './app/api.bicep' = {
     pythonVersion: pythonVersion
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    pythonThreadpoolThreadCount: pythonThreadpoolThreadCount
+    alwaysReadyInstances: alwaysReadyInstances
     graphBaseUrl: graphBaseUrl
     graphApiVersion: graphApiVersion
     defaultOrganizerId: defaultOrganizerId

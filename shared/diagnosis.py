@@ -14,7 +14,7 @@ from typing import Any
 from . import app
 from .errors import ApiError
 from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
-from .graph_answers import GraphReply, error_for, join_web_url_from, odata_error
+from .graph_answers import GraphReply, error_for, join_web_url_from, names_unknown_user, odata_error
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
@@ -72,7 +72,7 @@ def _run(
     client = f" (AZURE_CLIENT_ID {settings.azure_client_id})" if settings.azure_client_id else ""
     valid = f"App settings are valid: {settings.graph_credential} credential{client}, Graph {settings.graph_root}."
     checks.append(Check("settings", True, valid))
-    organizer_id = organizer_id or (settings.default_organizer_id if meeting_id is not None else None)
+    organizer_id = organizer_id or settings.default_organizer_id
     if meeting_id is not None and organizer_id is None:
         checks.append(
             Check("joinUrlCall", False, "Not checked: meetingId needs an organizer.", fix="Add organizerId=<UPN>.")
@@ -94,7 +94,9 @@ def _run(
     if identity is None:
         return None
     checks.extend(_roles(identity))
-    if organizer_id is not None:
+    if organizer_id is None:
+        checks.append(_no_organizer())
+    else:
         if meeting_id is None or not lacks_role(identity, LOOKUP_ROLE):  # else the join-URL call tests the policy
             checks.append(_access_policy(current.graph, identity, organizer_id, call))
         if meeting_id is not None:
@@ -159,6 +161,17 @@ def _roles(identity: TokenIdentity) -> list[Check]:
     return checks
 
 
+def _no_organizer() -> Check:
+    """Every call needs an access policy for its organizer: with none to try, Diagnose cannot say calls work."""
+    return Check(
+        "accessPolicy",
+        False,
+        "Not checked: no organizerId was given and DEFAULT_ORGANIZER_ID is not set, so no organizer's Teams "
+        "application access policy was tried. Calls for an organizer no policy covers fail with AccessPolicyMissing.",
+        fix="Call Diagnose again with organizerId=<the UPN or object ID of an organizer whose meetings you serve>.",
+    )
+
+
 def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: str, call: Invocation) -> Check:
     name = "accessPolicy"
     if lacks_role(identity, LOOKUP_ROLE):
@@ -182,7 +195,7 @@ def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: st
 def _not_found(name: str, reply: GraphReply, organizer_id: str) -> Check:
     """A 404 to the probe: an unknown user (Graph's code says so), else a lookup Graph got past the policy with."""
     graph_code, graph_message = odata_error(reply.body)
-    if "ResourceNotFound" in graph_code:
+    if names_unknown_user(graph_code):
         return Check(
             name,
             False,

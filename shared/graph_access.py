@@ -38,7 +38,9 @@ LOOKUP_ROLE = AppRole(
 )
 REQUIRED_ROLES = (JOIN_URL_ROLE, LOOKUP_ROLE)
 
-# Graph's two wordings for an organizer no Teams application access policy covers (graph-notes.md).
+# Graph's two wordings, in the 403 of an app-only meeting call, for an organizer no Teams application access policy
+# covers: "No application access policy found for this app." and "Application is not allowed to perform operations
+# on the user '<id>', neither is allowed access through RSC permission evaluation."
 _POLICY_DENIALS = (
     "no application access policy found for this app",
     "is not allowed to perform operations on the user",

@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import ApiError, try_again_in
 from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, AppRole, access_denied
+from .retry import OUTAGE_RETRY_AFTER_SECONDS
 from .token_claims import TokenIdentity
 from .validation import MEETING_ID_PATTERN, MeetingQuery, validate_meeting_id
 
@@ -64,13 +65,13 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
             status, graph_message, said, reply.identity, role, query.organizer_id, graph_request_id=reply.request_id
         )
     if status == 404:
-        return ApiError(
-            404,
-            "MeetingNotFound",
-            f"Graph found no such meeting for organizer {query.organizer_id}.{said}",
-            fix="Check the meeting ID, and that organizerId is the meeting's organizer.",
-            graph_request_id=reply.request_id,
-        )
+        if names_unknown_user(graph_code):
+            message = f"Graph knows no user {query.organizer_id} in this tenant, so it has no meetings to search."
+            fix = "Check organizerId: the meeting organizer's user principal name or Entra object ID in this tenant."
+        else:
+            message = f"Graph found no such meeting for organizer {query.organizer_id}."
+            fix = "Check the meeting ID, and organizerId: it must be the meeting's organizer, a user of this tenant."
+        return ApiError(404, "MeetingNotFound", message + said, fix=fix, graph_request_id=reply.request_id)
     if status == 400:
         return ApiError(
             400,
@@ -90,15 +91,22 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
             graph_request_id=reply.request_id,
         )
     if status in (503, 504):
+        wait = reply.retry_after if reply.retry_after is not None else OUTAGE_RETRY_AFTER_SECONDS
         return ApiError(
             503,
             "GraphUnavailable",
             f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries.{said}",
-            fix=try_again_in(reply.retry_after),
-            retry_after=reply.retry_after,
+            fix=try_again_in(wait),
+            retry_after=wait,
             graph_request_id=reply.request_id,
         )
     return _unexpected(reply, f"HTTP {status}" if status else "no answer for this item in its $batch reply")
+
+
+def names_unknown_user(graph_code: str) -> bool:
+    """Graph's code for a `/users/{id}` it does not know: Request_ResourceNotFound ("Resource '<id>' does not
+    exist or one of its queried reference-property objects are not present")."""
+    return "ResourceNotFound" in graph_code
 
 
 def odata_error(body: Any) -> tuple[str, str]:

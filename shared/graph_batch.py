@@ -3,7 +3,8 @@
 The `$batch` calls of a round go out side by side (BATCH_CONCURRENCY at once), so a round costs one Graph round
 trip: 100 meetings by ID take one, by link or number two (look up, then ask for the join URLs). Items Graph
 throttles (or finds unavailable) are sent again in a later round, while the retry budget and the deadline allow.
-A `$batch` call that fails as a whole has had its retries in GraphClient: its answer is final for its items.
+A `$batch` call that fails as a whole has had its retries in GraphClient: its answer is final for its items. Both
+kinds of retry spend one budget per request (Invocation.count_sends).
 """
 
 from __future__ import annotations
@@ -35,26 +36,34 @@ T = TypeVar("T")
 
 
 def get_many(graph: GraphClient, paths: Sequence[str], call: Invocation) -> list[Answer]:
-    """One answer per path, in order: the item's own reply, or the error of the `$batch` call that carried it."""
+    """One answer per path, in order: the item's own reply, or the error of the `$batch` call that carried it.
+
+    Graph is asked once per distinct path: duplicates share the answer. An item goes into another round while it
+    has been sent at most GRAPH_MAX_RETRIES times in this invocation, whole-call retries of the `$batch` calls
+    that carried it included, so no request is sent more than GRAPH_MAX_RETRIES + 1 times.
+    """
+    distinct = list(dict.fromkeys(paths))
     answers: dict[int, Answer] = {}
-    pending = list(range(len(paths)))
-    attempt = 0
+    pending = list(range(len(distinct)))
     while pending:
-        attempt += 1
         retry: dict[int, GraphReply] = {}
         chunks = [pending[start : start + BATCH_LIMIT] for start in range(0, len(pending), BATCH_LIMIT)]
-        sends = [partial(_post_batch, graph, chunk, paths, call) for chunk in chunks]
+        sends = [partial(_post_batch, graph, chunk, distinct, call) for chunk in chunks]
         for replies, retryable in side_by_side(sends, BATCH_CONCURRENCY):
             answers.update(replies)
             retry.update(retryable)
         if not retry:
             break
-        asked = [reply.retry_after for reply in retry.values() if reply.retry_after is not None]
+        again = [i for i in sorted(retry) if call.times_sent(distinct[i]) <= graph.max_retries]
+        # With none left, the attempt is past the budget, so wait_to_retry gives up (and logs where it stopped).
+        attempt = max(call.times_sent(distinct[i]) for i in again or retry)
+        asked = [retry[i].retry_after for i in again if retry[i].retry_after is not None]
         reason = f"{len(retry)} batch item(s) answered HTTP {next(iter(retry.values())).status}"
         if not graph.wait_to_retry(attempt, max(asked) if asked else None, reason, call):
             break
-        pending = sorted(retry)
-    return [answers[index] for index in range(len(paths))]
+        pending = again
+    index = {path: i for i, path in enumerate(distinct)}
+    return [answers[index[path]] for path in paths]
 
 
 def side_by_side(tasks: Sequence[Callable[[], T]], limit: int) -> list[T]:
@@ -99,7 +108,7 @@ def _post_batch(
     item_headers = {"Accept-Language": call.accept_language} if call.accept_language else {}
     body = {"requests": [{"id": str(i), "method": "GET", "url": paths[i], "headers": item_headers} for i in chunk]}
     try:
-        reply = graph.post("/$batch", body, call)
+        reply = graph.post("/$batch", body, call, [paths[i] for i in chunk])
     except ApiError as error:
         return dict.fromkeys(chunk, error), {}
     if reply.status != 200:

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Collection
 from typing import Any
 
 import requests
@@ -24,10 +25,9 @@ from .graph_answers import GraphReply
 from .identity import TokenProvider
 from .invocation import Invocation
 from .logs import log_give_up, log_retry
-from .retry import RETRY_STATUSES, backoff_seconds, retry_after_seconds
+from .retry import OUTAGE_RETRY_AFTER_SECONDS, RETRY_STATUSES, backoff_seconds, retry_after_seconds
 from .settings import Settings
 
-OUTAGE_RETRY_AFTER_SECONDS = 5  # the wait suggested when Graph could not be reached or did not answer in time
 # The codings Graph may compress an answer with, named here rather than taken from requests' default: that one
 # grows with what is importable (br with brotli, zstd on Python 3.14), and these two are what the tests cover.
 # urllib3 decodes both whatever else is installed.
@@ -64,16 +64,23 @@ class GraphClient:
         # which a Graph call needs, and a bearer token must never follow a redirect.
         self._adapter = session.get_adapter(self._root)
 
+    @property
+    def max_retries(self) -> int:
+        return self._max_retries
+
     def get(self, path: str, call: Invocation) -> GraphReply:
-        return self._send("GET", path, call)
+        return self._send("GET", path, call, (path,))
 
-    def post(self, path: str, body: Any, call: Invocation) -> GraphReply:
-        return self._send("POST", path, call, body)
+    def post(self, path: str, body: Any, call: Invocation, carried: Collection[str]) -> GraphReply:
+        """`carried`: the Graph requests this call sends (a `$batch` call's item paths), each of which spends the
+        retry budget when the call is sent."""
+        return self._send("POST", path, call, carried, body)
 
-    def _send(self, method: str, path: str, call: Invocation, body: Any = None) -> GraphReply:
-        attempt = 0
+    def _send(self, method: str, path: str, call: Invocation, carried: Collection[str], body: Any = None) -> GraphReply:
+        """Sends and retries while every request the call carries has retries left (GRAPH_MAX_RETRIES for the
+        whole invocation, counted per request) and the deadline allows."""
         while True:
-            attempt += 1
+            attempt = call.count_sends(carried)
             failure: ApiError | None = None
             reply: GraphReply | None = None
             try:
@@ -143,7 +150,8 @@ class GraphClient:
 
     def wait_to_retry(self, attempt: int, retry_after: float | None, reason: str, call: Invocation) -> bool:
         """Waits before attempt + 1 (Retry-After, else backoff) and says yes, or says no at once when the retries
-        (GRAPH_MAX_RETRIES) or the deadline are spent. Either way it is logged."""
+        (GRAPH_MAX_RETRIES) or the deadline are spent. Either way it is logged. `attempt` is the most times any
+        request about to be sent again has been sent in this invocation (Invocation.count_sends)."""
         wait = retry_after if retry_after is not None else backoff_seconds(attempt)
         if attempt > self._max_retries or not call.deadline.fits(wait):
             log_give_up(call, reason, attempt)

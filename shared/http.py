@@ -15,6 +15,10 @@ from .logs import log_invocation, log_unexpected
 from .settings import Settings
 
 BATCH_ACTION = "batch"
+# The largest body read: four times the largest valid batch (100 items with 2,048-character Teams links, about
+# 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by gigabytes.
+BODY_MAX_BYTES = 1024 * 1024
+JSON_MAX_DEPTH = 16  # a valid body is 3 deep ({"meetings": [{...}]}); deeper is refused before any use of it
 
 
 def begin(req: func.HttpRequest) -> Invocation:
@@ -42,26 +46,70 @@ def answer(req: func.HttpRequest, work: Callable[[Invocation], Any]) -> func.Htt
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:
     """Query-string values, overlaid by the JSON body's (POST)."""
     fields: dict[str, Any] = dict(req.params)
-    raw = req.get_body() if req.method == "POST" else b""
+    raw = bounded_body(req) if req.method == "POST" else b""
     if raw and raw.strip():
         try:
             body = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        except RecursionError:  # nesting deeper than the interpreter's recursion limit
+            raise too_deep() from None
+        except ValueError:
             raise invalid_request(
                 'The request body is not valid JSON. Send an object such as {"meetingId": "..."}.'
             ) from None
         if not isinstance(body, dict):
             raise invalid_request('The request body must be a JSON object such as {"meetingId": "..."}.')
+        if nested_deeper_than(body, JSON_MAX_DEPTH):
+            raise too_deep()
         fields.update(body)
     return fields
+
+
+def bounded_body(req: func.HttpRequest) -> bytes:
+    """The body, refused (413) when over BODY_MAX_BYTES before anything reads it: by the Content-Length the caller
+    declared, else by its length."""
+    declared = req.headers.get("content-length") or ""
+    size = int(declared) if declared.isascii() and declared.isdecimal() else 0
+    if size <= BODY_MAX_BYTES:
+        size = len(req.get_body())
+    if size > BODY_MAX_BYTES:
+        raise ApiError(
+            413,
+            "RequestTooLarge",
+            f"The request body is {size:,} bytes; this function reads at most {BODY_MAX_BYTES:,} bytes (1 MiB, four "
+            "times the largest valid batch of 100 meetings).",
+            fix="Send at most 100 meetings per call, each with only meetingId, joinUrl, joinMeetingId and organizerId.",
+        )
+    return req.get_body()
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Level by level, without recursion: each level holds references to containers the parsed body already has."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
+
+
+def too_deep() -> ApiError:
+    return invalid_request(
+        f"The request body nests JSON deeper than {JSON_MAX_DEPTH} levels; a request is at most 3 deep, "
+        '{"meetings": [{"meetingId": "..."}]}.'
+    )
 
 
 def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:
     """`/api/GetJoinUrl/batch`, or any body with `meetings`: one function key serves both. The host matches routes
     case-insensitively but passes the action as sent, so `/BATCH` is the batch too."""
     action = req.route_params.get("action") or None
-    if action is not None and action.lower() != BATCH_ACTION:
-        raise ApiError(404, "NotFound", f"No such action '{action}'. Use /api/GetJoinUrl or /api/GetJoinUrl/batch.")
+    if action is not None and action.lower() != BATCH_ACTION:  # any one segment: the route takes `{action?}`
+        raise ApiError(404, "NotFound", "No such action: use /api/GetJoinUrl, or /api/GetJoinUrl/batch for a batch.")
     if action is not None and "meetings" not in fields:
         raise invalid_request('POST a JSON body such as {"meetings": [{"meetingId": "..."}]} to the batch action.')
     return "meetings" in fields

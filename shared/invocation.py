@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from .deadline import Deadline
@@ -22,6 +22,7 @@ class Invocation:
     graph_attempts: int = 0
     graph_request_id: str | None = None
     extra_log_fields: dict[str, int] = field(default_factory=dict)
+    _sends: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)  # per Graph request
     _graph_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
@@ -39,6 +40,19 @@ class Invocation:
         """Under a lock: the `$batch` calls of one invocation run on several threads, and `+=` is not atomic."""
         with self._graph_lock:
             self.graph_attempts += 1
+
+    def count_sends(self, requests: Collection[str]) -> int:
+        """One more send of each request (a `$batch` call sends each of its items again); returns the most times
+        any of them has now been sent. The retry budget (GRAPH_MAX_RETRIES) is spent per request, for the whole
+        invocation: whole-call retries of a `$batch` and item rounds draw on the same count."""
+        with self._graph_lock:
+            for request in requests:
+                self._sends[request] = self._sends.get(request, 0) + 1
+            return max((self._sends[request] for request in requests), default=0)
+
+    def times_sent(self, request: str) -> int:
+        with self._graph_lock:
+            return self._sends.get(request, 0)
 
     def keep_graph_request_id(self, request_id: str) -> None:
         """The latest Graph request-id, for the answer's request-id header and the log line."""

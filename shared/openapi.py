@@ -1,23 +1,25 @@
-"""The connector's OpenAPI definition as the app serves it: with the host the caller used, so Power Automate
-can import it by URL."""
+"""The connector's OpenAPI definition as the app serves it, with the app's own host name, so Power Automate can
+import it by URL.
+
+The host is the one the platform gives the app (WEBSITE_HOSTNAME), never one a request names: the definition is
+anonymous and cached publicly, so a host a client sent in Host or X-Forwarded-Host could be kept by a cache and
+handed to everyone after. Without WEBSITE_HOSTNAME the host is left out, which OpenAPI 2.0 reads as the host that
+served the definition.
+"""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .errors import ApiError
-from .validation import HOST_LABEL, is_loopback_host
+from .settings import platform_host_name
+from .validation import is_loopback_host
 
 DEFINITION = Path(__file__).resolve().parent.parent / "connector" / "apiDefinition.swagger.json"
-SERVED_HEADERS = {"Cache-Control": "public, max-age=300", "Vary": "Host, X-Forwarded-Host"}
-
-_HOST_RE = re.compile(rf"({HOST_LABEL}(\.{HOST_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])(:[0-9]{{1,5}})?")
+SERVED_HEADERS = {"Cache-Control": "public, max-age=300"}
 
 
 @cache
@@ -26,7 +28,8 @@ def _definition(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def definition_for(headers: Mapping[str, str], url: str, path: Path = DEFINITION) -> dict[str, Any]:
+def definition_for(url: str, path: Path = DEFINITION) -> dict[str, Any]:
+    """The definition for the app at WEBSITE_HOSTNAME; `url` (the request's) only tells plain http on loopback."""
     try:
         spec = dict(_definition(path))
     except (OSError, ValueError):
@@ -36,20 +39,12 @@ def definition_for(headers: Mapping[str, str], url: str, path: Path = DEFINITION
             f"The connector definition {path.parent.name}/{path.name} is missing or not valid JSON: "
             "deploy the connector folder with the app.",
         ) from None
-    host = public_host(headers)
+    host = platform_host_name()
     if host is None:
         spec.pop("host", None)  # OpenAPI 2.0: without a host, the host serving the definition is meant
         return spec
     spec["host"] = host
-    if urlsplit(url).scheme == "http" and is_loopback_host(urlsplit(f"//{host}").hostname or ""):
+    # The scheme by hand: the URL holds the Host a client sent, which urlsplit may refuse ("[1:2]").
+    if url.lower().startswith("http:") and is_loopback_host(host.rsplit(":", 1)[0]):
         spec["schemes"] = ["http"]  # the local dev host serves plain http
     return spec
-
-
-def public_host(headers: Mapping[str, str]) -> str | None:
-    """The host the caller used: X-Forwarded-Host behind a proxy, else Host; only a well-formed host[:port]."""
-    for name in ("x-forwarded-host", "host"):
-        value = (headers.get(name) or "").split(",")[0].strip()
-        if value and len(value) <= 261 and _HOST_RE.fullmatch(value):
-            return value
-    return None

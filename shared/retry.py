@@ -12,6 +12,9 @@ from typing import Any
 RETRY_STATUSES = frozenset({429, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
+# The wait suggested when Graph could not be reached, did not answer in time, or was unavailable without saying how
+# long for: every 429, 503 and 504 the function answers carries a wait.
+OUTAGE_RETRY_AFTER_SECONDS = 5
 # No throttle asks for more than a day; the bound keeps the wait passed on a short, finite integer.
 RETRY_AFTER_CAP_SECONDS = 86_400.0
 _DELAY_SECONDS = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")

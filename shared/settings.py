@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import ApiError
-from .validation import is_loopback_host, parse_allowed_organizers, validate_organizer_id
+from .validation import HOST_NAME_RE, is_loopback_host, parse_allowed_organizers, validate_organizer_id
 
 SETTING_NAMES = (
     "GRAPH_BASE_URL",
@@ -26,7 +26,7 @@ SETTING_NAMES = (
     "GRAPH_TIMEOUT_SECONDS",
     "REQUEST_DEADLINE_SECONDS",
 )
-# The Python worker's own settings, which the function also reads. Infra leaves them unset: the worker's default holds.
+# The Python worker's own settings, which the function also reads. Infra sets them to the HTTP concurrency it deploys.
 WORKER_SETTING_NAMES = ("PYTHON_THREADPOOL_THREAD_COUNT",)
 # The Python worker's thread pool when PYTHON_THREADPOOL_THREAD_COUNT is unset: ThreadPoolExecutor's default.
 WORKER_DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)
@@ -99,6 +99,14 @@ class Settings:
             ),
             worker_threads=_worker_threads(text("PYTHON_THREADPOOL_THREAD_COUNT")),
         )
+
+
+def platform_host_name(env: Mapping[str, str] | None = None) -> str | None:
+    """The app's default host name[:port], from WEBSITE_HOSTNAME, which App Service and Functions set (and the dev
+    host, for loopback); None when it is unset or not a host name. A platform variable, not an app setting: read on
+    its own, so a bad app setting does not take the connector's definition down with it."""
+    value = (os.environ if env is None else env).get("WEBSITE_HOSTNAME", "").strip()
+    return value if len(value) <= 259 and HOST_NAME_RE.fullmatch(value) else None  # 253 for the name, 6 the port
 
 
 def _detect_credential(env: Mapping[str, str]) -> str:

@@ -24,6 +24,7 @@ GUID_PATTERN = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-
 HOST_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _UPN = rf"[A-Za-z0-9_'+-]+(\.[A-Za-z0-9_'+-]+)*@{HOST_LABEL}(\.{HOST_LABEL})+"
 ORGANIZER_ID_PATTERN = rf"^({GUID_PATTERN}|{_UPN})$"
+HOST_NAME_RE = re.compile(rf"{HOST_LABEL}(\.{HOST_LABEL})*(:[0-9]{{1,5}})?")  # a DNS name (or IPv4), maybe a port
 
 JOIN_URL_MAX = 2048
 TEAMS_HOSTS = ("teams.microsoft.com", "gov.teams.microsoft.us", "dod.teams.microsoft.us", "teams.microsoftonline.cn")

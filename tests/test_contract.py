@@ -121,6 +121,27 @@ def test_unknown_meeting_is_404(call, meeting):
     assert answer.headers["request-id"]
 
 
+@pytest.mark.parametrize("given_by", ["meetingId", "joinUrl", "batch"])
+def test_an_organizer_graph_does_not_know_is_named_as_the_cause(call, meeting, given_by):
+    nobody = "nobody@contoso.example"
+    request = {
+        "meetingId": {"params": {"meetingId": meeting.meeting_id, "organizerId": nobody}},
+        "joinUrl": {"params": {"joinUrl": meeting.join_web_url, "organizerId": nobody}},
+        "batch": {"method": "POST", "body": {"meetings": [{"meetingId": meeting.meeting_id, "organizerId": nobody}]}},
+    }[given_by]
+    answer = call(**request)
+    error = answer.body["results"][0]["error"] if given_by == "batch" else answer.body["error"]
+    assert error["code"] == "MeetingNotFound"
+    assert error["message"].startswith(f"Graph knows no user {nobody} in this tenant")
+    assert "Check organizerId" in error["message"]
+    assert "Check the meeting ID" not in error["message"]
+
+
+def test_an_unknown_meeting_names_the_organizer_as_a_possible_cause_too(call, meeting):
+    answer = call(params={"meetingId": "MSpub3RoZXJlCg==", "organizerId": ORGANIZER_ID})
+    assert "Check the meeting ID, and organizerId" in answer.body["error"]["message"]
+
+
 def test_token_graph_rejects_is_403(call, meeting, emulator):
     call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     emulator.state.tokens.clear()  # Graph no longer accepts the cached token: it answers 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import selectors
 import shlex
@@ -18,13 +19,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
 
 from devhost.emulator import GraphEmulator
+from devhost.examples import DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN
 from devhost.host import route_pattern, serve
+from devhost.traffic import INDENT
+from shared.diagnosis import POLICY_PROBE_LINK
 from tests.conftest import APP_ROOT, ORGANIZER_ID
 
 SHORT_IO_TIMEOUT = 0.3
@@ -100,6 +104,15 @@ def test_route_template_reads_like_asp_net():
     assert pattern.fullmatch("GetJoinUrl") and pattern.fullmatch("getjoinurl/batch")
     assert pattern.fullmatch("GetJoinUrl/batch").group("action") == "batch"
     assert not pattern.fullmatch("GetJoinUrl/b4tch") and not pattern.fullmatch("GetJoinUrlX")
+
+
+def test_every_unknown_action_is_a_json_not_found_and_deeper_paths_the_hosts_404(host):
+    for action in ("123", "b4tch", "frobnicate", "openapi.json"):
+        answer = requests.get(f"{host}/api/GetJoinUrl/{action}", timeout=10)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "NotFound"), action
+        assert action not in answer.json()["error"]["message"]  # not echoed: it can be any characters
+    deeper = requests.get(f"{host}/api/GetJoinUrl/batch/x", timeout=10)
+    assert (deeper.status_code, deeper.content) == (404, b"")  # no route matches: the host answers, empty
 
 
 def test_host_serves_the_function_over_http(host, meeting):
@@ -224,6 +237,18 @@ def test_routes_and_the_batch_action_match_in_any_case(host, meeting):
     assert batch.json()["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
+@pytest.mark.parametrize("headers", [b"Host: [\r\n", b"Host: [1:2]\r\n", b"Host: a\r\nX-Forwarded-Host: [1.2.3.4]\r\n"])
+def test_the_definition_never_fails_whatever_host_a_client_names(host, monkeypatch, headers):
+    """The dev host builds the request's URL from Host, as the Functions host does: a URL urlsplit cannot read
+    must not turn the anonymous definition into a 500."""
+    monkeypatch.setenv("WEBSITE_HOSTNAME", "localhost:7071")
+    with socket.create_connection(address_of(host), timeout=10) as client:
+        client.sendall(b"GET /api/openapi.json HTTP/1.1\r\n" + headers + b"Connection: close\r\n\r\n")
+        head, _, body = read_all(client).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(body)["host"] == "localhost:7071"
+
+
 def test_the_emulator_keeps_a_bounded_window_of_traffic():
     emulator = GraphEmulator(traffic_window=5).start()
     try:
@@ -244,8 +269,11 @@ def test_the_emulator_keeps_a_bounded_window_of_traffic():
 
 
 @contextmanager
-def make_run(*flags: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, list[str]]]:
-    """`python -m devhost` as `make run` starts it, on free ports: its port and what it printed before serving."""
+def make_run(
+    *flags: str, env: dict[str, str] | None = None, serving: queue.Queue[str | None] | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """`python -m devhost` as `make run` starts it, on free ports: its port and what it printed before serving.
+    `serving` gets each line printed after that as it comes, then None once the process has ended."""
     port = free_port()
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "ALLOWED_ORGANIZER_IDS": "", "DEFAULT_ORGANIZER_ID": ""}
     for name in ("GRAPH_BASE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "GRAPH_CREDENTIAL"):
@@ -255,6 +283,7 @@ def make_run(*flags: str, env: dict[str, str] | None = None) -> Iterator[tuple[i
     process = subprocess.Popen(
         args, cwd=APP_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    reader = None
     try:
         printed: list[str] = []
         deadline = time.monotonic() + 30
@@ -264,10 +293,40 @@ def make_run(*flags: str, env: dict[str, str] | None = None) -> Iterator[tuple[i
                 break
             printed.append(line.rstrip("\n"))
         assert printed and printed[-1].startswith("Serving"), "\n".join(printed)
+        # read on, given a queue or not: a full pipe would stall the emulator's traffic lines, then its answers
+        reader = threading.Thread(
+            target=forward, args=(process.stdout, serving if serving is not None else queue.Queue()), daemon=True
+        )
+        reader.start()
         yield port, printed
     finally:
         process.terminate()
         process.wait(10)
+        if reader is not None:
+            reader.join(10)
+
+
+def forward(stream: Any, lines: queue.Queue[str | None]) -> None:
+    """Each line read, then None at the end, so a reader never waits on a process that has gone."""
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+def read_until(lines: queue.Queue[str | None], pattern: str, seconds: float = 10) -> list[str]:
+    """Lines `make run` prints, up to the first that matches `pattern` (a regex), waiting for it at most `seconds`."""
+    read: list[str] = []
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            line = None
+        if line is None:
+            pytest.fail(f"no line matching {pattern!r} within {seconds} s; printed:\n" + "\n".join(read))
+        read.append(line)
+        if re.search(pattern, line):
+            return read
 
 
 def printed_commands(printed: list[str]) -> list[str]:
@@ -340,6 +399,8 @@ def test_every_readme_command_works_against_make_run_as_shown():
         for command, expected in examples:
             answer = run_curl(command, port)
             assert matches(expected, answer.json()), f"{command}\nanswered {answer.status_code}: {answer.text}"
+        definition = requests.get(f"http://localhost:{port}/api/openapi.json", headers={"Host": "evil.example"}).json()
+    assert (definition["host"], definition["schemes"]) == (f"localhost:{port}", ["http"])  # WEBSITE_HOSTNAME
 
 
 @pytest.mark.parametrize("az", ["missing", "signed-out"])
@@ -373,3 +434,69 @@ def test_make_run_setup_starts_the_emulator_broken_and_diagnose_names_the_step()
     assert answer["ok"] is False
     assert [c["name"] for c in answer["checks"] if not c["ok"]] == ["accessPolicy", "joinUrlCall"]
     assert "Grant-TeamsAccessPolicy.ps1 -AppId" in answer["checks"][-2]["fix"]
+
+
+TRAFFIC_TIME = r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3} "
+TRAFFIC_LINE = TRAFFIC_TIME + "(?:Graph   |identity) "
+
+
+def traffic(method: str, target: str) -> str:
+    """The regex of the line `make run` prints for a Graph call the emulator answered with a 200."""
+    return TRAFFIC_TIME + f"Graph    {method} {re.escape(target)} -> 200 \\([0-9.]+ (?:ms|s)\\)$"
+
+
+def test_make_run_prints_each_call_to_graph_and_the_identity_endpoint_readably_and_no_secret():
+    organizer, upn = DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN
+    link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_r2v0sm9pblvybcbkzw1vig1lzxrpbmc%40thread.v2/0?..."
+    lookup = f"/users/{organizer}/onlineMeetings?$filter=JoinWebUrl eq '{link}'"  # as Graph reads it, query elided
+    number = f"/users/{organizer}/onlineMeetings?$filter=joinMeetingIdSettings/joinMeetingId eq '123456789012'"
+    lines: queue.Queue[str | None] = queue.Queue()
+    with make_run(serving=lines) as (port, printed):
+        commands = printed_commands(printed)
+        [by_id] = [c for c in commands if "/api/GetJoinUrl?" in c]
+        [by_link] = [c for c in commands if "/api/GetJoinUrl " in c]
+        [batch] = [c for c in commands if "/api/GetJoinUrl/batch " in c]
+        [diagnose] = [c for c in commands if "/api/diagnose?" in c]
+        meeting_id = parse_qs(urlsplit(shlex.split(by_id)[-1]).query)["meetingId"][0]  # base64: "==" at the end
+        join_call = f"/onlineMeetings/{meeting_id}/getVirtualAppointmentJoinWebUrl"
+
+        assert run_curl(by_id, port).status_code == 200
+        seen = read_until(lines, TRAFFIC_TIME + r"identity GET /msi/token\?api-version=2019-08-01&resource=\S+ -> 200 ")
+        seen += read_until(lines, traffic("GET", f"/v1.0/users/{upn}{join_call}"))
+
+        assert run_curl(by_link, port).status_code == 200
+        seen += read_until(lines, traffic("GET", f"/v1.0{lookup}"))
+        seen += read_until(lines, traffic("GET", f"/v1.0/users/{organizer}{join_call}"))
+
+        assert run_curl(batch, port).status_code == 200
+        seen += read_until(lines, traffic("POST", "/v1.0/$batch [2 requests]"))
+        items = [lines.get(timeout=10) for _ in range(2)]  # written with the line above, in the order sent
+        assert items == [f"{INDENT}GET {lookup} -> 200", f"{INDENT}GET {number} -> 200"]
+        # The link and the number find the same meeting of the same organizer: Graph is asked for it once.
+        seen += items + read_until(lines, traffic("POST", "/v1.0/$batch [2 requests]"))
+        items = [lines.get(timeout=10) for _ in range(2)]
+        assert items == [f"{INDENT}GET /users/{who}{join_call} -> 200" for who in (upn, organizer)]
+
+        assert run_curl(diagnose, port).status_code == 200
+        probe = f"/v1.0/users/{upn}/onlineMeetings?$filter=JoinWebUrl eq '{POLICY_PROBE_LINK}'"
+        seen += items + read_until(lines, traffic("GET", probe))
+    said = "\n".join(printed + seen)
+    assert "eyJ" not in said and "bearer" not in said.lower()
+    shown = "\n".join(line for line in seen if re.match(TRAFFIC_LINE, line) or line.startswith(INDENT))
+    assert not re.search(r"\b[0-9a-f]{32}\b", shown)  # the identity header's shape
+    assert "context=" not in shown and "%7B%22Tid" not in shown
+
+
+def test_make_run_traffic_off_prints_no_traffic():
+    dry_run = subprocess.run(
+        ["make", "-n", "run", "TRAFFIC=off"], cwd=APP_ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert "-m devhost" in dry_run.stdout and "--quiet-traffic" in dry_run.stdout, dry_run.stdout + dry_run.stderr
+    lines: queue.Queue[str | None] = queue.Queue()
+    with make_run("--quiet-traffic", serving=lines) as (port, printed):
+        [by_id] = [c for c in printed_commands(printed) if "/api/GetJoinUrl?" in c]
+        assert run_curl(by_id, port).status_code == 200
+        seen = read_until(lines, r'"event":"invocation"')  # the function has answered, after Graph answered it
+    while (line := lines.get(timeout=10)) is not None:  # and all the rest, until the process ended
+        seen.append(line)
+    assert not [line for line in seen if re.match(TRAFFIC_LINE, line)]

@@ -51,11 +51,38 @@ def test_a_working_setup_is_ok_with_every_check_named(diagnose, meeting, emulato
     assert answer.headers["Cache-Control"] == "no-store"
 
 
-def test_without_parameters_it_checks_settings_token_and_roles(diagnose, configure, emulator):
+def test_without_any_organizer_the_policy_is_not_checked_and_not_ok(diagnose, configure, emulator):
+    """Every call needs an access policy for its organizer: with no organizer to try, Diagnose cannot say calls
+    work, even in a set-up where they all would fail."""
+    emulator.apply_setup("no-policy")
     answer = diagnose()
-    assert answer.body["ok"] is True
-    assert list(checks_of(answer)) == ["settings", "token", f"appRole:{JOIN_URL_ROLE}", f"appRole:{LOOKUP_ROLE}"]
+    assert answer.body["ok"] is False
+    assert list(checks_of(answer)) == [
+        "settings",
+        "token",
+        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{LOOKUP_ROLE}",
+        "accessPolicy",
+    ]
+    assert failing(answer) == ["accessPolicy"]
+    check = checks_of(answer)["accessPolicy"]
+    assert check["detail"].startswith("Not checked") and "DEFAULT_ORGANIZER_ID" in check["detail"]
+    assert "organizerId=" in check["fix"]
     assert emulator.graph_calls() == []
+
+
+def test_without_an_organizer_given_the_default_organizer_is_checked(diagnose, configure, emulator):
+    configure(DEFAULT_ORGANIZER_ID=ORGANIZER_UPN)
+    emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
+    emulator.apply_setup("no-policy")
+    answer = diagnose()
+    assert answer.body["ok"] is False
+    assert failing(answer) == ["accessPolicy"]
+    check = checks_of(answer)["accessPolicy"]
+    assert check["detail"].startswith("AccessPolicyMissing")
+    assert f"-Organizers {ORGANIZER_UPN}" in check["fix"]
+    emulator.state.access_policy = True  # granted: the default organizer's check passes, and with it `ok`
+    assert diagnose().body["ok"] is True
 
 
 def test_no_app_roles_names_the_grant_for_each(diagnose, configure, emulator):
@@ -125,9 +152,9 @@ def test_an_organizer_outside_the_allow_list_blocks(diagnose, meeting, configure
     assert f"Add {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS" in checks_of(answer)["organizerAllowed"]["fix"]
 
 
-def test_broader_roles_than_needed_are_advice_that_leaves_ok_true(diagnose, configure, emulator):
+def test_broader_roles_than_needed_are_advice_that_leaves_ok_true(diagnose, meeting, emulator):
     emulator.state.roles = {"VirtualAppointment.ReadWrite.All", LOOKUP_ROLE}
-    answer = diagnose()
+    answer = diagnose(organizerId=ORGANIZER_ID)
     assert answer.body["ok"] is True
     advice = checks_of(answer)["leastPrivilege"]
     assert (advice["ok"], advice["advice"]) == (False, True)
@@ -163,7 +190,7 @@ def test_bad_input_is_400_before_any_call(diagnose, configure, emulator, params)
 
 def test_meeting_without_any_organizer_says_so(diagnose, meeting):
     answer = diagnose(meetingId=meeting.meeting_id)
-    assert failing(answer) == ["joinUrlCall"]
+    assert failing(answer) == ["joinUrlCall", "accessPolicy"]
     assert "organizerId" in checks_of(answer)["joinUrlCall"]["fix"]
 
 

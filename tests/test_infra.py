@@ -6,7 +6,10 @@
   platform's own, with the function's defaults and GRAPH_CREDENTIAL=managed_identity;
 - the identity gets Graph's VirtualAppointment.Read.All and OnlineMeetings.Read.All app roles;
 - no storage account allows shared-key access, and no key or connection string is read anywhere;
-- the app is a Flex Consumption Python app that azd can find for service `api`.
+- the app is a Flex Consumption Python app that azd can find for service `api`;
+- it offers the supported Python versions, and is sized as bench/run.py measures it: instance memory, HTTP
+  concurrency, worker threads at least that concurrency, always-ready instances off, each an `azd env set` name,
+  with property names that exist in Azure's published type for the API version used.
 
 The grammar predates the `extension` statement that Bicep 0.30+ requires for the Microsoft Graph extension
 (the older `provider`/`import` forms are gone from Bicep). Before parsing, a line that is exactly
@@ -16,17 +19,22 @@ declared in infra/bicepconfig.json. Nothing else is masked.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import tree_sitter_bicep
 from tree_sitter import Language, Node, Parser
 
+from shared.graph_batch import connections_needed
 from shared.settings import SETTING_NAMES, WORKER_SETTING_NAMES, Settings
+
+from .test_instance_memory import CONCURRENCY as MEMORY_TEST_CONCURRENCY
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -91,6 +99,17 @@ class BicepFile:
 
     def declarations(self, kind: str) -> Iterator[Node]:
         return (child for child in self.root.named_children if child.type == kind)
+
+    def decorators(self, param: str) -> dict[str, list[Node]]:
+        """A parameter's decorators: name -> argument nodes (`@allowed([...])` -> [the array])."""
+        [node] = [n for n in self.declarations("parameter_declaration") if text(n.named_children[0]) == param]
+        found: dict[str, list[Node]] = {}
+        previous = node.prev_named_sibling
+        if previous is not None and previous.type == "decorators":
+            for decorator in previous.named_children:
+                call = decorator.named_children[0]
+                found[text(call.child_by_field_name("function"))] = call.child_by_field_name("arguments").named_children
+        return found
 
     def params(self) -> dict[str, Node | None]:
         """Parameter name -> default value node (None when the parameter has no default)."""
@@ -254,7 +273,7 @@ def test_app_settings_are_exactly_the_function_settings_and_platform_ones(app_se
     _, settings = app_settings
     names = set(settings)
     assert not names & FORBIDDEN_SETTINGS
-    assert names - PLATFORM_SETTINGS == set(SETTING_NAMES)
+    assert names - PLATFORM_SETTINGS == set(SETTING_NAMES) | set(WORKER_SETTING_NAMES)
     assert names & PLATFORM_SETTINGS == PLATFORM_SETTINGS
 
 
@@ -445,3 +464,132 @@ def test_local_settings_sample_lists_the_function_settings() -> None:
         pytest.skip("local.settings.sample.json not written yet")
     values = json.loads(sample.read_text())["Values"]
     assert set(SETTING_NAMES) <= set(values)
+
+
+# --- platform and sizing -------------------------------------------------------------------------------------------
+
+# GA Python versions of Azure Functions (Microsoft Learn, "Supported languages in Azure Functions"): 3.10's support
+# ended in October 2026. 3.14 waits until this app's tests run on it (infra/main.bicep says why).
+SUPPORTED_PYTHON = ["3.11", "3.12", "3.13"]
+# The scale settings' property names in Azure's published type for Microsoft.Web/sites@2024-04-01
+# (FunctionsScaleAndConcurrency and the types it holds, Azure/bicep-types-az); Bicep rejects any other name.
+SITES_API_VERSION = "2024-04-01"
+SCALE_PROPERTIES = {"alwaysReady", "maximumInstanceCount", "instanceMemoryMB", "triggers"}
+ALWAYS_READY_PROPERTIES = {"name", "instanceCount"}
+TRIGGERS_PROPERTIES = {"http"}
+HTTP_TRIGGER_PROPERTIES = {"perInstanceConcurrency"}
+# main.bicep parameter -> the `azd env set` name main.parameters.json reads it from.
+AZD_NAMES = {
+    "pythonVersion": "FUNCTION_PYTHON_VERSION",
+    "maximumInstanceCount": "MAXIMUM_INSTANCE_COUNT",
+    "instanceMemoryMB": "INSTANCE_MEMORY_MB",
+    "httpPerInstanceConcurrency": "HTTP_PER_INSTANCE_CONCURRENCY",
+    "pythonThreadpoolThreadCount": "PYTHON_THREADPOOL_THREAD_COUNT",
+    "alwaysReadyInstances": "ALWAYS_READY_INSTANCES",
+}
+
+
+@pytest.fixture(scope="session")
+def bench_run() -> SimpleNamespace:
+    """bench/run.py's constant settings (read, not run): the instance it measures is the one infra deploys."""
+    tree = ast.parse((ROOT / "bench" / "run.py").read_text())
+    constants = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                constants[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    return SimpleNamespace(**constants)
+
+
+@pytest.fixture(scope="session")
+def scale(resources) -> dict[str, Node]:
+    """functionAppConfig.scaleAndConcurrency of the function app."""
+    [site] = [r for _, r in resources if r.type.startswith("Microsoft.Web/sites@")]
+    config = props(props(props(site.body)["properties"])["functionAppConfig"])
+    return props(config["scaleAndConcurrency"])
+
+
+def passed_to_api(bicep: dict[str, BicepFile], param: str) -> str:
+    """The api module's parameter fed by main.bicep's `param` (checked to be passed through unchanged)."""
+    [body] = [b for path, b in bicep["main.bicep"].modules().values() if path == "app/api.bicep"]
+    assert text(props(props(body)["params"])[param]) == param, f"main.bicep does not pass {param} to app/api.bicep"
+    assert param in bicep["app/api.bicep"].params()
+    return param
+
+
+def test_python_versions_are_the_supported_ones_and_the_newest_is_the_default(bicep, resources) -> None:
+    main = bicep["main.bicep"]
+    [allowed] = main.decorators("pythonVersion")["allowed"]
+    versions = [literal(node) for node in allowed.named_children]
+    assert versions == SUPPORTED_PYTHON
+    assert literal(main.params()["pythonVersion"]) == max(versions, key=lambda v: tuple(map(int, v.split("."))))
+    [site] = [r for _, r in resources if r.type.startswith("Microsoft.Web/sites@")]
+    runtime = props(props(props(props(site.body)["properties"])["functionAppConfig"])["runtime"])
+    assert text(runtime["version"]) == passed_to_api(bicep, "pythonVersion")
+
+
+def test_instance_is_the_one_the_bench_and_the_memory_test_measure(bicep, scale, bench_run) -> None:
+    main = bicep["main.bicep"]
+    [sizes] = main.decorators("instanceMemoryMB")["allowed"]
+    assert [literal(node) for node in sizes.named_children] == [512, 2048, 4096]  # Flex Consumption's sizes
+    assert literal(main.params()["instanceMemoryMB"]) == bench_run.INSTANCE_MEMORY_MB == 512
+    assert text(scale["instanceMemoryMB"]) == passed_to_api(bicep, "instanceMemoryMB")
+    concurrency = props(props(scale["triggers"])["http"])["perInstanceConcurrency"]
+    assert text(concurrency) == passed_to_api(bicep, "httpPerInstanceConcurrency")
+    default_concurrency = literal(main.params()["httpPerInstanceConcurrency"])
+    assert default_concurrency == bench_run.INSTANCE_CONCURRENCY == MEMORY_TEST_CONCURRENCY
+    assert bench_run.INSTANCE_CONCURRENCY > 1  # Python's platform default, 1, gives every call an instance
+
+
+def test_worker_threads_are_at_least_the_http_concurrency(bicep, app_settings) -> None:
+    """The worker runs at most PYTHON_THREADPOOL_THREAD_COUNT invocations at once, and the Graph pool is sized
+    from it: infra sets it to the larger of the concurrency and the parameter, so no invocation queues in the
+    worker and every one of them can hold its whole batch's connections."""
+    _, settings = app_settings
+    value = settings["PYTHON_THREADPOOL_THREAD_COUNT"]
+    assert text(value) == "string(max(httpPerInstanceConcurrency, pythonThreadpoolThreadCount))"
+    passed_to_api(bicep, "httpPerInstanceConcurrency")
+    passed_to_api(bicep, "pythonThreadpoolThreadCount")
+    main = bicep["main.bicep"].params()
+    concurrency, threads = literal(main["httpPerInstanceConcurrency"]), literal(main["pythonThreadpoolThreadCount"])
+    deployed = Settings.from_env({"PYTHON_THREADPOOL_THREAD_COUNT": str(max(concurrency, threads))})
+    assert deployed.worker_threads == concurrency
+    assert connections_needed(deployed.worker_threads) >= concurrency * 5  # a 100-item batch in flight on each
+
+
+def test_always_ready_instances_are_off_by_default_and_serve_the_http_group(bicep, scale) -> None:
+    assert literal(bicep["main.bicep"].params()["alwaysReadyInstances"]) == 0
+    always_ready = scale["alwaysReady"]
+    assert always_ready.type == "ternary_expression"
+    condition, when_set, when_not = always_ready.named_children
+    assert text(condition) == f"{passed_to_api(bicep, 'alwaysReadyInstances')} > 0"
+    assert text(when_not) == "[]"
+    [group] = when_set.named_children
+    assert {key: text(value) for key, value in props(group).items()} == {
+        "name": "'http'",  # the group every HTTP-triggered function scales in
+        "instanceCount": "alwaysReadyInstances",
+    }
+
+
+def test_scale_property_names_exist_in_the_published_type(resources, scale) -> None:
+    [site] = [r for _, r in resources if r.type.startswith("Microsoft.Web/sites@")]
+    assert site.type == f"Microsoft.Web/sites@{SITES_API_VERSION}", "check the names below against the new version"
+    assert set(scale) <= SCALE_PROPERTIES
+    triggers = props(scale["triggers"])
+    assert set(triggers) <= TRIGGERS_PROPERTIES
+    assert set(props(triggers["http"])) <= HTTP_TRIGGER_PROPERTIES
+    [group] = scale["alwaysReady"].named_children[1].named_children
+    assert set(props(group)) <= ALWAYS_READY_PROPERTIES
+
+
+def test_sizing_and_platform_parameters_have_azd_env_names(bicep) -> None:
+    """Each is set with `azd env set NAME value`; unset, the Bicep default applies."""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    main = bicep["main.bicep"].params()
+    for param, name in AZD_NAMES.items():
+        match = re.fullmatch(r"\$\{([A-Z_]+)=([^}]*)\}", parameters[param]["value"])
+        assert match, f"{param}: {parameters[param]['value']}"
+        assert match.group(1) == name
+        assert match.group(2) == str(literal(main[param])), f"{param}: azd's default differs from main.bicep's"

@@ -110,6 +110,15 @@ def batch_calls(emulator):
     return [r for r in emulator.state.graph_requests if r.target.endswith("/$batch")]
 
 
+def by_id(meeting) -> dict[str, str]:
+    return {"meetingId": meeting.meeting_id, "organizerId": meeting.organizer_id}
+
+
+def distinct_meetings(emulator, count: int) -> list:
+    """Meetings that each cost Graph a request of their own: a batch asks once per distinct meeting."""
+    return [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"30000000{i:04}") for i in range(count)]
+
+
 def test_batch_answers_in_order_given(call, emulator, configure):
     meetings = [
         emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN, join_meeting_id=f"1000000000{i:02}") for i in range(3)
@@ -144,10 +153,10 @@ def test_batch_answers_in_order_given(call, emulator, configure):
 
 
 def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
-    meeting = emulator.add_meeting(ORGANIZER_ID)
-    answer = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}] * 45})
+    meetings = distinct_meetings(emulator, 45)
+    answer = call("POST", body={"meetings": [by_id(m) for m in meetings]})
     assert answer.status == 200
-    assert [r["joinWebUrl"] for r in answer.body["results"]] == [meeting.appointment_url] * 45
+    assert [r["joinWebUrl"] for r in answer.body["results"]] == [m.appointment_url for m in meetings]
     sizes = [len(r.body["requests"]) for r in batch_calls(emulator)]
     assert sorted(sizes) == [5, 20, 20]  # sent side by side: they arrive in any order
     assert emulator.graph_calls() == []  # no single GETs
@@ -157,13 +166,13 @@ def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
 def test_a_batch_of_100_is_one_round_trip_per_step(call, emulator, logs, given_by):
     """Issue 11: the five $batch calls of each step are in flight together (the emulator holds each until all
     five have come), so 100 IDs take one Graph round trip and 100 links or numbers two; results keep their order."""
-    meetings = [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"2000000000{i:02}") for i in range(3)]
+    meetings = [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"20000000{i:04}") for i in range(BATCH_MAX_ITEMS)]
     item_of = {
         "meetingId": lambda m: {"meetingId": m.meeting_id, "organizerId": ORGANIZER_ID},
         "joinUrl": lambda m: {"joinUrl": m.join_web_url},
         "joinMeetingId": lambda m: {"joinMeetingId": m.join_meeting_id, "organizerId": ORGANIZER_ID},
     }[given_by]
-    order = [meetings[i % 3] for i in range(BATCH_MAX_ITEMS)]
+    order = meetings[::-1]
     emulator.state.batch_gate = threading.Barrier(BATCH_CONCURRENCY, timeout=0.8)  # under the 1 s read timeout
     answer = call("POST", body={"meetings": [item_of(m) for m in order]})
     assert [r.get("joinWebUrl") for r in answer.body["results"]] == [m.appointment_url for m in order]
@@ -174,29 +183,29 @@ def test_a_batch_of_100_is_one_round_trip_per_step(call, emulator, logs, given_b
     assert line["graphAttempts"] == BATCH_CONCURRENCY * steps  # counted from every thread
 
 
-def test_batch_items_throttled_are_retried_in_a_later_batch(call, meeting, emulator):
+def test_batch_items_throttled_are_retried_in_a_later_batch(call, emulator, configure):
+    meetings = distinct_meetings(emulator, 5)
     emulator.state.batch_item_faults.extend([Fault(status=429, retry_after="1")] * 2)
-    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
-    answer = call("POST", body={"meetings": [item] * 5})
-    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [meeting.appointment_url] * 5
+    answer = call("POST", body={"meetings": [by_id(m) for m in meetings]})
+    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [m.appointment_url for m in meetings]
     sizes = [len(r.body["requests"]) for r in batch_calls(emulator)]
     assert sizes == [5, 2]
 
 
 @pytest.mark.parametrize("retry_after", [0, 0.25, float("nan"), "Thu, 01 Jan 1970 00:00:00 -0000"])
-def test_batch_item_retry_after_in_any_form_is_waited_out(call, meeting, emulator, retry_after):
+def test_batch_item_retry_after_in_any_form_is_waited_out(call, emulator, configure, retry_after):
     """Issue 11: a JSON number here was a 500 ('int' object has no attribute 'strip')."""
+    meetings = distinct_meetings(emulator, 2)
     emulator.state.batch_item_faults.append(Fault(status=429, retry_after=retry_after))
-    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
-    answer = call("POST", body={"meetings": [item] * 2})
-    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [meeting.appointment_url] * 2
+    answer = call("POST", body={"meetings": [by_id(m) for m in meetings]})
+    assert [r.get("joinWebUrl") for r in answer.body["results"]] == [m.appointment_url for m in meetings]
     assert [len(r.body["requests"]) for r in batch_calls(emulator)] == [2, 1]
 
 
-def test_batch_items_throttled_past_the_deadline_fail_alone(call, meeting, emulator):
+def test_batch_items_throttled_past_the_deadline_fail_alone(call, emulator, configure):
+    meetings = distinct_meetings(emulator, 3)
     emulator.state.batch_item_faults.append(Fault(status=429, retry_after="60"))
-    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
-    answer = call("POST", body={"meetings": [item] * 3})
+    answer = call("POST", body={"meetings": [by_id(m) for m in meetings]})
     assert answer.status == 200
     codes = [r.get("error", {}).get("code") for r in answer.body["results"]]
     assert sorted(codes, key=str) == [None, None, "Throttled"]
@@ -273,10 +282,9 @@ ODD_ITEMS = [  # (what replaces fields of one item's answer, the code that item 
 
 
 @pytest.mark.parametrize(("odd", "code"), ODD_ITEMS, ids=[str(odd) for odd, _ in ODD_ITEMS])
-def test_an_odd_batch_item_ends_in_its_documented_error_alone(call, meeting, emulator, odd, code):
+def test_an_odd_batch_item_ends_in_its_documented_error_alone(call, emulator, configure, odd, code):
     emulator.state.batch_item_faults.append(Fault(item=odd))
-    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
-    answer = call("POST", body={"meetings": [item, item]})
+    answer = call("POST", body={"meetings": [by_id(m) for m in distinct_meetings(emulator, 2)]})
     assert answer.status == 200
     codes = [result.get("error", {}).get("code") for result in answer.body["results"]]
     assert sorted(codes, key=str) == sorted([None, code], key=str)
@@ -289,3 +297,42 @@ def test_a_batch_reply_that_means_nothing_fails_every_item_as_graph_error(call, 
     answer = call("POST", body={"meetings": [item, item]})
     assert answer.status == 200
     assert [result["error"]["code"] for result in answer.body["results"]] == ["GraphError"] * 2
+
+
+def inner_requests(emulator) -> list[str]:
+    return [item["url"] for sent in batch_calls(emulator) for item in sent.body["requests"]]
+
+
+@pytest.mark.parametrize("given_by", ["meetingId", "joinUrl", "joinMeetingId"])
+def test_duplicate_items_cost_one_graph_request_and_each_gets_its_result_in_order(call, meeting, emulator, given_by):
+    other = emulator.add_meeting(ORGANIZER_ID, join_meeting_id="400000000001")
+    item_of = {
+        "meetingId": by_id,
+        "joinUrl": lambda m: {"joinUrl": m.join_web_url},
+        "joinMeetingId": lambda m: {"joinMeetingId": m.join_meeting_id, "organizerId": ORGANIZER_ID},
+    }[given_by]
+    order = [meeting] * 60 + [other] + [meeting] * 38 + [other]
+    answer = call("POST", body={"meetings": [item_of(m) for m in order]})
+    results = answer.body["results"]
+    assert [r["joinWebUrl"] for r in results] == [m.appointment_url for m in order]
+    assert [r["meetingId"] for r in results] == [m.meeting_id for m in order]
+    sent = inner_requests(emulator)
+    steps = 1 if given_by == "meetingId" else 2  # a lookup, then the join URL
+    assert len(sent) == len(set(sent)) == 2 * steps  # one request per distinct meeting, per step
+    assert len(batch_calls(emulator)) == steps
+
+
+def test_the_same_meeting_by_id_and_by_link_is_asked_for_once(call, meeting, emulator):
+    items = [{"joinUrl": meeting.join_web_url}, by_id(meeting), {"joinUrl": meeting.join_web_url}]
+    answer = call("POST", body={"meetings": items})
+    assert [r["joinWebUrl"] for r in answer.body["results"]] == [meeting.appointment_url] * 3
+    lookups, joins = [[item["url"] for item in sent.body["requests"]] for sent in batch_calls(emulator)]
+    assert len(lookups) == 1 and len(joins) == 1
+
+
+def test_a_throttled_duplicate_fails_alike_for_every_copy(call, meeting, emulator, configure):
+    configure(GRAPH_MAX_RETRIES="0")
+    emulator.state.batch_item_faults.append(Fault(status=429, retry_after="7"))
+    answer = call("POST", body={"meetings": [by_id(meeting)] * 3})
+    assert [r["error"]["retryAfterSeconds"] for r in answer.body["results"]] == [7] * 3
+    assert len(inner_requests(emulator)) == 1

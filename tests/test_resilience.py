@@ -12,8 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+import pytest
+
 from devhost.emulator import Fault
 from shared.graph_batch import connections_needed
+from shared.retry import OUTAGE_RETRY_AFTER_SECONDS
 from tests.conftest import ORGANIZER_ID
 
 
@@ -56,6 +59,25 @@ def test_503_that_never_clears_is_graph_unavailable_after_all_retries(call, meet
     assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
     assert "Retry-After" in answer.headers
     assert len(emulator.graph_calls()) == 4  # the first try and GRAPH_MAX_RETRIES=3
+
+
+@pytest.mark.parametrize("status", [503, 504])
+@pytest.mark.parametrize("where", ["single", "whole-batch", "batch-item"])
+def test_graph_unavailable_without_a_retry_after_carries_a_wait(call, meeting, configure, emulator, status, where):
+    """A 503 of ours always says how long to wait, in the header and the body, as 429 and 504 do: when Graph named
+    no wait, the one the function suggests for an outage it measured itself."""
+    configure(GRAPH_MAX_RETRIES="0")
+    faults = emulator.state.batch_item_faults if where == "batch-item" else emulator.state.graph_faults
+    faults.append(Fault(status=status))
+    item = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+    if where == "single":
+        answer = call(params=item)
+        assert answer.headers["Retry-After"] == str(OUTAGE_RETRY_AFTER_SECONDS)
+        error = answer.body["error"]
+    else:
+        error = call("POST", body={"meetings": [item]}).body["results"][0]["error"]
+    assert (error["code"], error["retryAfterSeconds"]) == ("GraphUnavailable", OUTAGE_RETRY_AFTER_SECONDS)
+    assert f"Try again in {OUTAGE_RETRY_AFTER_SECONDS} seconds." in error["message"]
 
 
 def test_503_with_a_retry_after_beyond_the_deadline_is_passed_on(call, meeting, emulator):
@@ -177,6 +199,43 @@ def test_whole_batch_failing_is_retried_within_the_retry_budget(call, meeting, c
     answer = call("POST", body={"meetings": [item, item]})
     assert [r["error"]["code"] for r in answer.body["results"]] == ["GraphUnavailable"] * 2
     assert len(emulator.state.graph_requests) == 3  # the first try and 2 retries, not 3 x 3
+
+
+def batch_item_sends(emulator) -> dict[str, int]:
+    """How many times each inner request went to Graph, over every `$batch` call the emulator recorded."""
+    sends: dict[str, int] = {}
+    for recorded in emulator.state.graph_requests:
+        assert recorded.target.endswith("/$batch")
+        for item in recorded.body["requests"]:
+            sends[item["url"]] = sends.get(item["url"], 0) + 1
+    return sends
+
+
+@pytest.mark.parametrize(
+    "whole_call_faults",
+    [
+        [Fault(status=503, retry_after="0")] * 3 + [Fault()],  # each round: three 503s on the $batch, then through
+        [Fault()] + [Fault(status=503, retry_after="0")] * 3,  # a round of throttled items first, then 503s
+    ],
+    ids=["503s-then-items-throttled", "items-throttled-then-503s"],
+)
+def test_one_retry_budget_per_request_whatever_mix_of_batch_and_item_failures(
+    call, emulator, configure, whole_call_faults
+):
+    """GRAPH_MAX_RETRIES bounds the sends of every request: whole-call retries of a `$batch` and rounds of
+    throttled items spend the same budget. Separate budgets sent one item (R + 1) ** 2 times."""
+    configure(GRAPH_MAX_RETRIES="3", REQUEST_DEADLINE_SECONDS="10")
+    meetings = [emulator.add_meeting(ORGANIZER_ID) for _ in range(20)]
+    emulator.state.graph_faults.extend(whole_call_faults * 4)
+    emulator.state.batch_item_faults.extend([Fault(status=429, retry_after="0")] * 20 * 16)
+    items = [{"meetingId": m.meeting_id, "organizerId": ORGANIZER_ID} for m in meetings]
+    answer = call("POST", body={"meetings": items})
+    codes = {result["error"]["code"] for result in answer.body["results"]}
+    assert codes <= {"Throttled", "GraphUnavailable"}
+    sends = batch_item_sends(emulator)
+    assert len(sends) == 20
+    assert max(sends.values()) == 4  # the first try and GRAPH_MAX_RETRIES=3
+    assert len(emulator.state.graph_requests) <= 4
 
 
 def test_a_redirect_is_not_followed_with_the_token(call, meeting, emulator):

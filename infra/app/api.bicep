@@ -18,6 +18,9 @@ param applicationInsightsName string
 param pythonVersion string
 param maximumInstanceCount int
 param instanceMemoryMB int
+param httpPerInstanceConcurrency int
+param pythonThreadpoolThreadCount int
+param alwaysReadyInstances int
 
 // Settings the function reads; main.bicep documents them and holds the defaults.
 param graphBaseUrl string
@@ -83,9 +86,22 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           }
         }
       }
+      // Property names as in Azure's published type for Microsoft.Web/sites@2024-04-01 (FunctionsScaleAndConcurrency).
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // 'http' is the group all HTTP-triggered functions scale in.
+        alwaysReady: alwaysReadyInstances > 0 ? [
+          {
+            name: 'http'
+            instanceCount: alwaysReadyInstances
+          }
+        ] : []
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'python'
@@ -119,6 +135,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GRAPH_MAX_RETRIES: string(graphMaxRetries)
     GRAPH_TIMEOUT_SECONDS: graphTimeoutSeconds
     REQUEST_DEADLINE_SECONDS: requestDeadlineSeconds
+    // Read by the Python worker and the function: at least as many threads as invocations the instance takes.
+    PYTHON_THREADPOOL_THREAD_COUNT: string(max(httpPerInstanceConcurrency, pythonThreadpoolThreadCount))
   }
 }
 

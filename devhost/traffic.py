@@ -1,0 +1,86 @@
+"""What `make run` prints for each request the emulator answers: a line a developer reads to see what the function
+asked Graph and the identity endpoint, and what came back.
+
+    06:12:03.512 identity GET /msi/token?api-version=2019-08-01&resource=http://127.0.0.1:7072 -> 200 (0.5 ms)
+    06:12:03.530 Graph    POST /v1.0/$batch [2 requests] -> 200 (0.9 ms)
+                            GET /users/adele@contoso.com/onlineMeetings/MSo...==/getVirtualAppointmentJoinWebUrl -> 200
+                            GET /users/adele@contoso.com/onlineMeetings?$filter=JoinWebUrl eq 'https://...?...' -> 404
+
+(the meeting ID and the link are cut short here; `make run` prints them whole but for the link's query).
+
+Paths and queries are shown percent-decoded, so IDs and filter values read as Graph compares them. Nothing
+secret is printed: headers never are (the token, the identity header), a URL's query string (a join link's
+context or passcode) is elided to `?...`, and anything shaped like a JWT is masked, whoever put it in a URL.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any, TextIO
+from urllib.parse import unquote
+
+from .emulator import Exchange
+
+INDENT = " " * 24  # a $batch item's lines: past the time and the service of the line above
+_URL_QUERY = re.compile(r"(https?://[^\s'?#]*)\?(?:[^\s']|'')*")  # up to the end of an OData literal
+_JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
+
+
+def lines(exchange: Exchange) -> list[str]:
+    """The exchange as printed: one line, and for a `$batch` one more per request inside it, in the order sent."""
+    request = exchange.request
+    at = time.strftime("%H:%M:%S", time.localtime(exchange.received)) + f".{int(exchange.received * 1000) % 1000:03d}"
+    service = "identity" if exchange.identity else "Graph"
+    items = _batch_items(request.body) if request.target.split("?")[0].endswith("/$batch") else None
+    count = "" if items is None else f" [{len(items)} request{'s' * (len(items) != 1)}]"
+    outcome = "no answer" if exchange.status is None else str(exchange.status)
+    printed = [
+        f"{at} {service:<8} {request.method} {unquote(request.target)}{count} -> {outcome} "
+        f"({_duration(exchange.seconds)})"
+    ]
+    if items is not None:
+        statuses = _item_statuses(exchange.answer)
+        printed += [f"{INDENT}{method} {unquote(url)} -> {statuses.get(i, 'no answer')}" for i, method, url in items]
+    return [_JWT.sub("<token>", _URL_QUERY.sub(r"\1?...", line)) for line in printed]
+
+
+class Printer:
+    """An emulator observer writing each exchange's lines at once, flushed: threads answering side by side never
+    interleave their lines."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, exchange: Exchange) -> None:
+        text = "".join(line + "\n" for line in lines(exchange))
+        with self.lock:
+            self.stream.write(text)
+            self.stream.flush()
+
+
+def _batch_items(body: Any) -> list[tuple[str, str, str]]:
+    """(id, method, url) of each request in a `$batch` body, whatever shape the body came in."""
+    requests = body.get("requests") if isinstance(body, dict) else None
+    if not isinstance(requests, list):
+        return []
+    return [
+        (str(item.get("id")), str(item.get("method", "?")), str(item.get("url", "?")))
+        if isinstance(item, dict)
+        else ("", "?", "?")
+        for item in requests
+    ]
+
+
+def _item_statuses(answer: Any) -> dict[str, Any]:
+    """A `$batch` answer's status per item id (Graph answers them in any order)."""
+    responses = answer.get("responses") if isinstance(answer, dict) else None
+    if not isinstance(responses, list):
+        return {}
+    return {str(r.get("id")): r.get("status") for r in responses if isinstance(r, dict)}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"

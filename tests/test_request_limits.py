@@ -1,0 +1,124 @@
+"""Bodies a caller can send to hurt the function: too large, or nested too deep, are refused before they cost
+anything, in-process and through the dev host.
+
+Memory is read with tracemalloc (every Python allocation on every thread of this process, from start() on): the
+peak while the request is answered, above what was in use before it came.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+
+from devhost.host import serve
+from shared.http import BODY_MAX_BYTES, JSON_MAX_DEPTH
+from shared.join_links import BATCH_MAX_ITEMS
+from shared.validation import JOIN_URL_MAX, ORGANIZER_ID_MAX
+from tests.conftest import ORGANIZER_ID
+
+HUGE = 100_000_000  # about what the Functions host lets through (100 MB)
+MEMORY_ALLOWANCE = 4 * BODY_MAX_BYTES  # what answering may take above the body itself
+
+
+def huge_body() -> bytes:
+    """One JSON string of 100 MB: parsing it takes two copies and a while, so a test that fails does so fast."""
+    return b'{"meetings": "' + b"x" * HUGE + b'"}'
+
+
+@contextmanager
+def peak_memory() -> Iterator[Callable[[], int]]:
+    """Bytes allocated at the peak inside the block, above what was allocated when it began."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        peak: list[int] = []
+        yield lambda: peak[0]
+        peak.append(tracemalloc.get_traced_memory()[1] - before)
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_100_mb_body_is_refused_before_it_is_parsed(call, emulator):
+    body = huge_body()
+    with peak_memory() as peak:
+        started = time.monotonic()
+        answer = call("POST", raw_body=body)
+        elapsed = time.monotonic() - started
+    assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooLarge")
+    assert f"{len(body):,} bytes" in answer.body["error"]["message"]
+    assert peak() < MEMORY_ALLOWANCE  # parsing it took two 100 MB copies, and gigabytes for a batch of items
+    assert elapsed < 1.0  # parsing it took seconds
+    assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
+
+
+def test_a_declared_content_length_over_the_limit_is_refused_without_reading_the_body(call, emulator):
+    answer = call("POST", raw_body=b'{"meetingId": "MSpkYzE3"}', headers={"content-length": str(HUGE)})
+    assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooLarge")
+    assert emulator.state.graph_requests == []
+
+
+@pytest.mark.parametrize("declared", ["", "12", "-5", "1e9", "\u00b2", "9" * 30])
+def test_a_content_length_that_is_no_size_over_the_limit_goes_by_the_body(call, meeting, declared):
+    body = json.dumps({"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).encode()
+    headers = {"content-length": declared} if declared else {}
+    answer = call("POST", raw_body=body, headers=headers)
+    assert answer.status == (413 if declared == "9" * 30 else 200)
+
+
+def test_the_largest_valid_batch_is_well_under_the_limit(call, emulator):
+    link = "https://teams.microsoft.com/l/meetup-join/"
+    organizer = "a" * 64 + "@" + "b" * 40 + ".example"
+    assert len(organizer) == ORGANIZER_ID_MAX
+    items = [
+        {"joinUrl": link + f"{i:03}" + "x" * (JOIN_URL_MAX - len(link) - 3), "organizerId": organizer}
+        for i in range(BATCH_MAX_ITEMS)
+    ]
+    body = json.dumps({"meetings": items}, indent=2).encode()
+    assert len(body) * 4 < BODY_MAX_BYTES
+    answer = call("POST", raw_body=body)
+    assert answer.status == 200
+    assert len(answer.body["results"]) == BATCH_MAX_ITEMS
+
+
+def nested(depth: int) -> bytes:
+    """A valid request whose one extra field nests to `depth` levels in all."""
+    extra = "[" * (depth - 3) + "]" * (depth - 3)
+    return f'{{"meetings": [{{"meetingId": "MSpkYzE3", "organizerId": "{ORGANIZER_ID}", "x": {extra}}}]}}'.encode()
+
+
+@pytest.mark.parametrize("depth", [JSON_MAX_DEPTH + 1, 900, 100_000])
+def test_json_nested_deeper_than_the_limit_is_400_before_any_use(call, emulator, depth):
+    answer = call("POST", raw_body=nested(depth))
+    assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+    assert f"deeper than {JSON_MAX_DEPTH} levels" in answer.body["error"]["message"]
+    assert emulator.state.graph_requests == []
+
+
+def test_json_nested_up_to_the_limit_is_read(call, meeting, emulator):
+    answer = call("POST", raw_body=nested(JSON_MAX_DEPTH).replace(b"MSpkYzE3", meeting.meeting_id.encode()))
+    assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
+
+
+def test_the_dev_host_passes_a_100_mb_body_on_and_the_function_refuses_it(configure, emulator):
+    """As the Functions host does: it reads bodies up to its own 100 MB limit and hands them over; the function's
+    check is what keeps them from being parsed."""
+    server = serve("127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        body = huge_body()
+        with peak_memory() as peak:
+            answer = requests.post(f"http://127.0.0.1:{server.server_address[1]}/api/GetJoinUrl", data=body, timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (answer.status_code, answer.json()["error"]["code"]) == (413, "RequestTooLarge")
+    assert peak() < len(body) + MEMORY_ALLOWANCE  # the host's one copy of the body, and little more
+    assert emulator.state.graph_requests == []

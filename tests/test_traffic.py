@@ -1,0 +1,162 @@
+"""The lines `make run` prints for the emulator's traffic: readable, complete, never a secret, whole under threads;
+and the emulator hands its observer every answer's status, however it was answered."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from devhost.emulator import Exchange, Fault, GraphEmulator, Recorded
+from devhost.traffic import INDENT, Printer, lines
+from shared.graph_paths import join_web_url_path, meeting_lookup_path
+from shared.validation import MeetingQuery
+
+ORGANIZER = "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
+LINK = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=%7B%22Tid%22%3A%22t%22%7D"
+JWT = "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJodHRwcyJ9.c2lnbmF0dXJl"
+SECRET_HEADERS = {"Authorization": f"Bearer {JWT}", "X-IDENTITY-HEADER": "5f0c1e2d3a4b5c6d7e8f9a0b1c2d3e4f"}
+
+
+def exchange(target: str, method: str = "GET", body: object = None, **result: object) -> Exchange:
+    done = Exchange(Recorded(method, target, dict(SECRET_HEADERS), body), identity=target.startswith("/msi/"))
+    for name, value in {"status": 200, "seconds": 0.0123, **result}.items():
+        setattr(done, name, value)
+    return done
+
+
+def shown(done: Exchange) -> list[str]:
+    """The printed lines without the time, which is checked once."""
+    printed = lines(done)
+    assert re.fullmatch(r"[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}", printed[0][:12]), printed[0]
+    return [printed[0][13:], *printed[1:]]
+
+
+def test_a_call_by_id_and_a_lookup_by_link_read_as_graph_compares_them_with_the_links_query_elided():
+    meeting_id = "MSo4YjFmNmMzZS0yYTRkKjAqKjE5Om1lZXRpbmdfYWJjQHRocmVhZC52Mg=="
+    by_id = exchange("/v1.0" + join_web_url_path("adele@contoso.example", meeting_id))
+    assert shown(by_id) == [
+        f"Graph    GET /v1.0/users/adele@contoso.example/onlineMeetings/{meeting_id}/getVirtualAppointmentJoinWebUrl"
+        " -> 200 (12.3 ms)"
+    ]
+    by_link = exchange("/v1.0" + meeting_lookup_path(MeetingQuery(ORGANIZER, join_url=LINK)), status=404, seconds=30)
+    assert shown(by_link) == [
+        f"Graph    GET /v1.0/users/{ORGANIZER}/onlineMeetings?$filter=JoinWebUrl eq "
+        "'https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?...' -> 404 (30.00 s)"
+    ]
+
+
+def test_no_token_identity_header_or_link_query_is_ever_printed():
+    printed = "\n".join(
+        [
+            *lines(exchange("/msi/token?api-version=2019-08-01&resource=https://graph.microsoft.com")),
+            *lines(exchange(f"/v1.0/users/x/onlineMeetings?access_token={JWT}")),  # whoever puts one in a URL
+            *lines(
+                exchange(
+                    "/v1.0/users/x/onlineMeetings?$filter=JoinWebUrl eq 'https://teams.microsoft.com/meet/1?p=pass'"
+                )
+            ),
+        ]
+    )
+    assert "identity GET /msi/token?api-version=2019-08-01&resource=https://graph.microsoft.com -> 200" in printed
+    assert "access_token=<token>" in printed and "JoinWebUrl eq 'https://teams.microsoft.com/meet/1?...'" in printed
+    assert "eyJ" not in printed and "Bearer" not in printed and SECRET_HEADERS["X-IDENTITY-HEADER"] not in printed
+    assert "context" not in printed and "pass" not in printed
+
+
+def test_a_batch_shows_its_requests_in_the_order_sent_each_with_its_own_status():
+    body = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": join_web_url_path(ORGANIZER, "MSo=")},
+            {"id": "2", "method": "GET", "url": meeting_lookup_path(MeetingQuery(ORGANIZER, join_url=LINK))},
+            {"id": "3", "method": "GET", "url": "/users/x/onlineMeetings"},
+        ]
+    }
+    answer = {"responses": [{"id": "2", "status": 429}, {"id": "1", "status": 200}]}  # any order; one missing
+    assert shown(exchange("/v1.0/$batch", "POST", body, answer=answer)) == [
+        "Graph    POST /v1.0/$batch [3 requests] -> 200 (12.3 ms)",
+        f"{INDENT}GET /users/{ORGANIZER}/onlineMeetings/MSo=/getVirtualAppointmentJoinWebUrl -> 200",
+        f"{INDENT}GET /users/{ORGANIZER}/onlineMeetings?$filter=JoinWebUrl eq "
+        "'https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?...' -> 429",
+        f"{INDENT}GET /users/x/onlineMeetings -> no answer",
+    ]
+    for odd in (None, [], {"requests": "x"}, {"requests": [7]}):  # whatever a client sends, a line and no error
+        assert shown(exchange("/v1.0/$batch", "POST", odd, status=None))[0].endswith("-> no answer (12.3 ms)")
+
+
+class Trickle:
+    """A stream that lets other threads run between the lines of one write, as a pipe's writes may split."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+
+    def write(self, text: str) -> None:
+        for line in text.splitlines(keepends=True):
+            self.text.append(line)
+            time.sleep(0)  # hands over the GIL
+
+    def flush(self) -> None:
+        pass
+
+
+def test_lines_from_threads_answering_at_once_never_interleave():
+    stream = Trickle()
+    printer = Printer(stream)
+    body = {"requests": [{"id": str(i), "method": "GET", "url": f"/users/u{i}/onlineMeetings"} for i in range(3)]}
+
+    def answer(thread: int) -> None:
+        for _ in range(20):
+            printer(exchange(f"/v1.0/$batch?thread={thread}", "POST", body))
+
+    threads = [threading.Thread(target=answer, args=(t,)) for t in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    printed = "".join(stream.text).splitlines()
+    assert len(printed) == 6 * 20 * 4
+    for first in range(0, len(printed), 4):
+        assert "$batch?thread=" in printed[first]
+        assert [line.strip()[:10] for line in printed[first + 1 : first + 4]] == ["GET /users"] * 3
+
+
+def test_the_observer_hears_every_answer_with_its_status_whichever_way_it_was_sent():
+    emulator = GraphEmulator().start()
+    heard: list[Exchange] = []
+    emulator.observer = heard.append
+    emulator.reset()  # the observer outlives a reset
+    try:
+        with requests.Session() as session:
+            session.get(f"{emulator.identity_endpoint}?api-version=2019-08-01&resource=r", timeout=10)
+            session.get(
+                f"{emulator.identity_endpoint}?api-version=2019-08-01&resource=r",
+                headers={"X-IDENTITY-HEADER": emulator.identity_header},
+                timeout=10,
+            )
+            emulator.state.graph_faults.extend([Fault(status=429, retry_after="1", delay=0.1), Fault(reset=True)])
+            session.get(f"{emulator.base_url}/v1.0/users/u/onlineMeetings", timeout=10)
+            with pytest.raises(requests.ConnectionError):
+                session.get(f"{emulator.base_url}/v1.0/users/u/onlineMeetings", timeout=10)
+            session.post(f"{emulator.base_url}/v1.0/$batch", json={"requests": []}, timeout=10)
+        with socket.create_connection(("127.0.0.1", int(emulator.base_url.rsplit(":", 1)[1])), timeout=10) as client:
+            client.sendall(b"POST /v1.0/$batch HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n")
+            assert client.recv(100).startswith(b"HTTP/1.1 400 ")  # not read, so not recorded, so not heard
+        deadline = time.monotonic() + 10
+        while len(heard) < 5 and time.monotonic() < deadline:  # the observer runs just after the answer is out
+            time.sleep(0.01)
+    finally:
+        emulator.stop()
+    assert [(e.identity, e.status) for e in heard] == [
+        (True, 401),
+        (True, 200),
+        (False, 429),
+        (False, None),
+        (False, 401),
+    ]
+    assert heard[2].seconds >= 0.1  # the fault's delay is in the time taken
+    assert heard[1].answer is None  # the identity endpoint's answer is a token: not handed on
+    assert heard[4].answer["error"]["code"] == "InvalidAuthenticationToken"  # Graph's answer, for a batch's items
