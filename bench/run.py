@@ -6,7 +6,7 @@ Consumption instance does and what a million join URLs cost on it, and prints ev
 bench/README.md for what each one means.
 
     .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
-                                  [--skip-warm] [--concurrency-only] [--instance-only]
+                                  [--skip-warm] [--concurrency-only] [--instance-only] [--wire gzip+chunked]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
@@ -77,7 +77,7 @@ MIN_BILLED_SECONDS, BILLING_STEP_SECONDS = 1.0, 0.1
 COST_TARGETS = {"cost_sporadic": 4.0, "cost_sustained": 30.0}  # old defaults' cost / new defaults' cost, at least
 
 sys.path.insert(0, str(ROOT))
-from devhost.emulator import GraphEmulator  # noqa: E402
+from devhost.emulator import WIRES, GraphEmulator  # noqa: E402
 from shared.graph_batch import BATCH_CONCURRENCY, connections_needed  # noqa: E402
 
 
@@ -95,12 +95,15 @@ def main() -> int:
     parser.add_argument(
         "--instance-only", action="store_true", help="only one instance's throughput, CPU, memory and cost"
     )
+    parser.add_argument(
+        "--wire", choices=WIRES, default=WIRES[0], help="how the emulators send answers (default: as Graph does)"
+    )
     args = parser.parse_args()
 
     started = time.monotonic()
     ensure_venv()
-    identity, graph, env = start_emulators(args.app_root.resolve())
-    results: dict[str, Any] = {"environment": environment(args.app_root.resolve())}
+    identity, graph, env = start_emulators(args.app_root.resolve(), args.wire)
+    results: dict[str, Any] = {"environment": environment(args.app_root.resolve(), args.wire)}
     print_header(results["environment"])
     try:
         if not (args.concurrency_only or args.instance_only):
@@ -149,13 +152,13 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted + "\n")
 
 
-def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[str, str]]:
+def start_emulators(app_root: Path, wire: str) -> tuple[GraphEmulator, GraphEmulator, dict[str, str]]:
     """Two instances of the one emulator: the identity endpoint and Graph, so Graph's connections count alone.
 
     They share the issued-token table, as the real services share trust.
     """
-    identity = GraphEmulator().start()
-    graph = GraphEmulator().start()
+    identity = GraphEmulator(wire=wire).start()
+    graph = GraphEmulator(wire=wire).start()
     graph.state.tokens = identity.state.tokens
     meeting = graph.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
 
@@ -175,7 +178,7 @@ def start_emulators(app_root: Path) -> tuple[GraphEmulator, GraphEmulator, dict[
     return identity, graph, env
 
 
-def environment(app_root: Path) -> dict[str, Any]:
+def environment(app_root: Path, wire: str) -> dict[str, Any]:
     versions = subprocess.run(
         [str(VENV_PYTHON), "-c", VERSIONS_SCRIPT], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -185,6 +188,7 @@ def environment(app_root: Path) -> dict[str, Any]:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "packages": json.loads(versions),
         "app_root": str(app_root),
+        "wire": wire,
     }
 
 
@@ -205,6 +209,7 @@ def print_header(env: dict[str, Any]) -> None:
         print(f"  app measured: {env['app_root']}")
     print("  Both sides call the same loopback emulator (devhost.emulator) over plain HTTP: kiota sends tokens to")
     print("  http://127.0.0.1 once it is in allowed_hosts, so no TLS is needed by either side.")
+    print(f"  Answers travel {env['wire']}: every contender offers gzip (requests' and httpx's default), decodes it.")
     print("  PYTHONDONTWRITEBYTECODE is unset for every bench process: .pyc files are written and reused (warm),")
     print("  after one warm-up process of each kind that is not counted.")
 

@@ -7,6 +7,11 @@
   with OData error bodies and `request-id` headers. It checks the token, the app role each call needs and the
   Teams application access policy per organizer, refusing in Graph's own words.
 
+Both speak the wire Graph's front end does (`wire`, default "gzip+chunked"): JSON answers are compressed (gzip,
+or deflate when that is all the request accepts) for requests whose `Accept-Encoding` allows it, and sent with
+`Transfer-Encoding: chunked`. The other wires name the coding preferred ("gzip", "deflate" or none) and whether
+answers are chunked or carry a Content-Length: "gzip", "deflate+chunked", "deflate", "chunked", "plain".
+
 Tests script faults (statuses, Retry-After, hangs, resets) and read back what was asked: the last
 `traffic_window` requests of each kind, so a long `make run` keeps its memory flat. `make run` serves it seeded
 with a demo meeting, with an `observer` that prints each exchange once answered (devhost/traffic.py).
@@ -15,6 +20,7 @@ with a demo meeting, with an `observer` that prints each exchange once answered 
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 import secrets
@@ -23,6 +29,7 @@ import struct
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +49,10 @@ LOOKUP_ROLES = (LOOKUP_ROLE, "OnlineMeetings.ReadWrite.All")
 IDENTITY_CLIENT_ID = "5b2f2a1e-1a8c-4c53-9b6e-0f6f1b3c2d4e"  # the managed identity's appid
 IDENTITY_OBJECT_ID = "0c6f3e2a-7b1d-4c9e-8f5a-3d2b1e0f9a8c"  # its service principal's oid
 PLATFORM_RENEW_SECONDS = 300.0  # the identity endpoint hands out a new token only this close to the old one's expiry
+WIRES = ("gzip+chunked", "gzip", "deflate+chunked", "deflate", "chunked", "plain")  # the first: Graph's, the default
+CODINGS = ("gzip", "deflate")  # the content codings the emulator compresses with
+CHUNK_BYTES = 64  # a chunked answer comes in pieces of this size, so a client reads several chunks of each answer
+_QUALITY = re.compile(r";\s*q\s*=\s*(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)\s*$", re.IGNORECASE)
 _FILTERS = (
     ("join_web_url", re.compile(r"JoinWebUrl eq '((?:[^']|'')*)'")),
     ("join_meeting_id", re.compile(r"joinMeetingIdSettings/joinMeetingId eq '((?:[^']|'')*)'")),
@@ -65,9 +76,9 @@ class Fault:
     retry_after: str | float | None = None  # a number too: a $batch item's headers are JSON
     delay: float = 0.0  # seconds before answering (a hang, when longer than the client's timeout)
     reset: bool = False  # drop the connection with a TCP reset instead of answering
-    body: bytes | None = None  # a raw body instead of an OData error
+    body: bytes | None = None  # a raw body instead of an OData error, sent as it is (never compressed)
     headers: dict[str, str] = field(default_factory=dict)  # more headers on the answer (a redirect's Location)
-    trickle: float = 0.0  # seconds between the bytes of the body (the answer itself is the usual one)
+    trickle: float = 0.0  # seconds between the bytes of the body as sent (compressed; in chunks of one byte)
     item: dict[str, Any] | None = None  # a $batch item's answer: these fields replace its own (odd shapes)
 
 
@@ -139,7 +150,11 @@ class GraphEmulator:
         *,
         io_timeout: float = IO_TIMEOUT_SECONDS,
         traffic_window: int = TRAFFIC_WINDOW,
+        wire: str = WIRES[0],
     ) -> None:
+        if wire not in WIRES:
+            raise ValueError(f"unknown wire {wire!r}: one of {', '.join(WIRES)}")
+        self.wire = wire  # read per answer, so a test may change it between calls
         self.identity_header = secrets.token_hex(16)
         self.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
         self.state = EmulatorState()
@@ -380,6 +395,23 @@ def _refusal(issued: IssuedToken, accepted: tuple[str, ...]) -> tuple[int, dict[
     return None
 
 
+def content_coding(accept_encoding: str | None, preferred: str = CODINGS[0]) -> str | None:
+    """The coding to compress an answer with: `preferred` when the request's Accept-Encoding allows it, else the
+    other one it allows, else none. A weight of 0 refuses a coding; "*" stands for any not named (RFC 9110,
+    12.5.3). A request without Accept-Encoding gets none: RFC 9110 would allow any, servers in practice send none."""
+    weights: dict[str, float] = {}
+    for item in (accept_encoding or "").split(","):
+        quality = _QUALITY.search(item)
+        weights[item.split(";", 1)[0].strip().lower()] = float(quality.group(1)) if quality else 1.0
+    ordered = sorted(CODINGS, key=lambda coding: coding != preferred)
+    return next((coding for coding in ordered if weights.get(coding, weights.get("*", 0.0)) > 0), None)
+
+
+def _compressed(payload: bytes, coding: str) -> bytes:
+    """gzip, or deflate as RFC 9110 defines it: the zlib format."""
+    return gzip.compress(payload, compresslevel=6, mtime=0) if coding == "gzip" else zlib.compress(payload)
+
+
 def _base64url(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -482,12 +514,30 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
                 self._send_json(200, {}, emulator.issue_token(query["resource"][0]))
 
         def _send_json(self, status: int, headers: dict[str, str], answer: Any) -> None:
-            self._send(status, headers, json.dumps(answer).encode(), "application/json")
+            self._send(status, headers, json.dumps(answer).encode(), "application/json", compress=True)
 
-        def _send(self, status: int, headers: dict[str, str], payload: bytes, content_type: str) -> None:
+        def _send(
+            self, status: int, headers: dict[str, str], payload: bytes, content_type: str, compress: bool = False
+        ) -> None:
+            """One answer on the emulator's wire: compressed when `compress` and the wire and the request allow it,
+            chunked when the wire says so, and a byte at a time (a chunk per byte) when a fault trickles it."""
+            wire = emulator.wire
+            preferred = wire.split("+")[0]
+            coding = None
+            if compress and preferred in CODINGS:
+                coding = content_coding(self.headers.get("Accept-Encoding"), preferred)
+            if coding is not None:
+                payload = _compressed(payload, coding)
+            chunked = wire.endswith("chunked")
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
+            if coding is not None:
+                self.send_header("Content-Encoding", coding)
+                self.send_header("Vary", "Accept-Encoding")
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(payload)))
             self.send_header("request-id", str(uuid.uuid4()))
             client_request_id = self.headers.get("client-request-id")
             if client_request_id:
@@ -495,12 +545,15 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            step = 1 if self.trickle else CHUNK_BYTES if chunked else max(len(payload), 1)
+            pieces = [payload[at : at + step] for at in range(0, len(payload), step)]
+            if chunked:
+                pieces = [b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces] + [b"0\r\n\r\n"]
             if not self.trickle:
-                self.wfile.write(payload)
+                self.wfile.write(b"".join(pieces))
                 return
-            for byte in payload:
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
+            for piece in pieces:
+                self.wfile.write(piece)
                 emulator.wait(self.trickle)
 
         def _reset(self) -> None:

@@ -7,7 +7,8 @@
 // the v1 programming model (function.json); nothing here depends on the v2 decorators.
 //
 // Written for the tree-sitter-bicep grammar our tests use: no spread (...), no typed variables, no
-// resourceInput<>. Not compiled here (no Bicep CLI): see the README, "What we could not check here".
+// resourceInput<>. Not compiled here (no Bicep CLI): see infra/README.md, "What has not been verified in a real
+// tenant".
 
 targetScope = 'subscription'
 

@@ -7,6 +7,7 @@ Retry-After (429 stays 429).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -26,6 +27,11 @@ from .invocation import Invocation
 from .logs import log_give_up, log_retry
 from .retry import OUTAGE_RETRY_AFTER_SECONDS, RETRY_STATUSES, backoff_seconds, retry_after_seconds
 from .settings import Settings
+
+# The codings Graph may compress an answer with, named here rather than taken from requests' default: that one
+# grows with what is importable (br with brotli, zstd on Python 3.14), and these two are what the tests cover.
+# urllib3 decodes both whatever else is installed.
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 def build_session(base_url: str, pool_size: int) -> requests.Session:
@@ -51,7 +57,9 @@ class GraphClient:
         self._max_retries = settings.graph_max_retries
         self._tokens = tokens
         self._session = session
-        self._headers = CaseInsensitiveDict({**session.headers, "Accept": "application/json"})
+        self._headers = CaseInsensitiveDict(
+            {**session.headers, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+        )
         # Straight to the pooled adapter: Session.send would add cookie, hook and redirect handling, none of
         # which a Graph call needs, and a bearer token must never follow a redirect.
         self._adapter = session.get_adapter(self._root)
@@ -118,13 +126,9 @@ class GraphClient:
         if request_id:
             call.keep_graph_request_id(request_id)
         content = _read_body(response, call.deadline)
-        try:
-            parsed = json.loads(content) if content else None
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            parsed = None
         return GraphReply(
             response.status_code,
-            parsed,
+            _parsed(content, response.headers.get("Content-Encoding")),
             retry_after_seconds(response.headers.get("Retry-After")),
             request_id,
             token.identity,
@@ -158,15 +162,22 @@ class GraphClient:
 
 
 def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
-    """The body, with what is left of the deadline as the timeout of every socket read.
+    """The body as it came over the wire (de-chunked, still compressed), with what is left of the deadline as the
+    timeout of every socket read.
 
     requests' timeout bounds each read, not the whole answer: a server trickling bytes would hold the call past
     its deadline. urllib3 has no public way to change a response's read timeout, so the socket of
-    `raw.connection` (http.client's `sock`) gets it before each read. urllib3 lets the connection go inside the
-    read that reaches the end of the body: back to the pool, where another thread may take it at once, or
-    closed when the pool is full. After that `raw.connection` is None, so it is looked up again before every
-    read and nothing touches a socket this response no longer holds. A failure part-way drops the connection
-    instead of returning it to the pool; an OSError on the way is a connection error like any other.
+    `raw.connection` (http.client's `sock`) gets it before each read. That is also why the bytes are read
+    undecoded and decoded afterwards (`_parsed`): urllib3's decoding reads (`read1`, `read` or `stream` with
+    `decode_content=True`) go back to the socket, within one call, for as long as the decoder has nothing to give
+    (a gzip header, a deflate block's tables), so one such call could outlast the deadline by many timeouts.
+    `read1` without decoding makes one socket read per call.
+
+    urllib3 lets the connection go inside the read that reaches the end of the body: back to the pool, where
+    another thread may take it at once, or closed when the pool is full. After that `raw.connection` is None, so
+    it is looked up again before every read and nothing touches a socket this response no longer holds. A failure
+    part-way drops the connection instead of returning it to the pool; an OSError on the way is a connection error
+    like any other.
     """
     raw = response.raw
     parts: list[bytes] = []
@@ -178,7 +189,7 @@ def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
             sock = getattr(raw.connection, "sock", None)  # None once urllib3 has let the connection go
             if sock is not None:
                 sock.settimeout(remaining)
-            chunk = raw.read1()
+            chunk = raw.read1(decode_content=False)
             if not chunk:
                 return b"".join(parts)
             parts.append(chunk)
@@ -191,6 +202,19 @@ def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         response.close()
         raise requests.ConnectionError(str(exc)) from exc
+
+
+def _parsed(content: bytes, content_encoding: str | None) -> Any:
+    """The JSON Graph sent, decoded from its Content-Encoding as `requests`' `.content` would decode it (urllib3's
+    decoders, fed the whole body at once); None when there is none or it cannot be read: not JSON, absurdly deep
+    (RecursionError), or a body that does not decode as its Content-Encoding says."""
+    try:
+        if content_encoding and content:
+            headers = {"Content-Encoding": content_encoding}
+            content = urllib3.HTTPResponse(body=io.BytesIO(content), headers=headers, preload_content=True).data
+        return json.loads(content) if content else None
+    except (ValueError, RecursionError, urllib3.exceptions.DecodeError):
+        return None
 
 
 def _prepared_url(url: str) -> str:

@@ -17,7 +17,7 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 if str(APP_ROOT) not in sys.path:
     sys.path.insert(0, str(APP_ROOT))
 
-from devhost.emulator import GraphEmulator, Meeting  # noqa: E402
+from devhost.emulator import WIRES, GraphEmulator, Meeting  # noqa: E402
 from devhost.host import load_function  # noqa: E402
 from shared import app  # noqa: E402
 
@@ -47,6 +47,13 @@ def emulator() -> Iterator[GraphEmulator]:
     server = GraphEmulator().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=WIRES)
+def wire(request: pytest.FixtureRequest, emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each way the emulator can send its answers (compressed or not, chunked or not): the test runs on each."""
+    monkeypatch.setattr(emulator, "wire", request.param)
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -517,13 +517,20 @@ def test_routes_do_not_collide_and_the_connector_is_deployed():
     assert "connector" not in ignored and "OpenApi" not in ignored
 
 
+def readme_section(readme: str, heading: str) -> str:
+    """A README section: from its heading to the next heading of the same level."""
+    start = readme.index(heading)
+    end = readme.find("\n## ", start + len(heading))
+    return readme[start : end if end != -1 else len(readme)]
+
+
 def test_every_error_code_in_the_readme_is_in_the_connector_definition():
     readme = (APP_ROOT / "README.md").read_text()
-    table = readme[readme.index("## Errors") : readme.index("## Troubleshooting")]
+    table = readme_section(readme, "## Errors")
     codes = set(re.findall(r"\| `([A-Za-z]+)` \|\s*$", table, re.MULTILINE))
     assert {"GraphPermissionMissing", "AccessPolicyMissing", "GraphAccessDenied", "InvalidRequest"} <= codes
     definition = (CONNECTOR / "apiDefinition.swagger.json").read_text()
     assert [code for code in sorted(codes) if not re.search(rf"\b{code}\b", definition)] == []
-    troubleshooting = readme[readme.index("## Troubleshooting") : readme.index("## Failure behaviour")]
+    troubleshooting = readme_section(readme, "## Troubleshooting")
     for code in ("GraphPermissionMissing", "AccessPolicyMissing", "GraphAccessDenied", "IdentityUnavailable"):
         assert f"| `{code}` |" in troubleshooting, code
