@@ -1,13 +1,17 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+ and make: `make run` and `make test`.
+# Each Python gets a virtualenv of its own, named by its version: `make test` builds .venv-3.11 (with python3 being
+# 3.11), `make test PYTHON=python3.13` builds .venv-3.13. A venv is made afresh when a requirements file changes.
 PYTHON ?= python3
-VENV ?= .venv
+PYVER := $(shell $(PYTHON) -c 'import sys; v = sys.version_info; print(f"{v[0]}.{v[1]}" if v >= (3, 11) else "")' 2>/dev/null)
+VENV ?= .venv-$(PYVER)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+	$(if $(PYVER),,$(error $(PYTHON) is not a Python 3.11 or newer that runs here: set PYTHON to one))
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -27,8 +31,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## The virtualenvs of every Python (.venv-*) and the tools' caches.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf .venv-* .pytest_cache .ruff_cache
 
 ## Benchmark against the official msgraph-sdk and a raw requests call (own virtualenv, see bench/README.md).
 bench: $(STAMP)

@@ -134,14 +134,14 @@ def main() -> int:
 
 
 def ensure_venv() -> None:
-    """.bench-venv with the runtime requirements and msgraph-sdk; remade when either changes."""
-    wanted = hashlib.sha256(((ROOT / "requirements.txt").read_bytes()) + MSGRAPH_SDK.encode()).hexdigest()
+    """.bench-venv with the runtime requirements and msgraph-sdk; remade when either, or the Python, changes."""
+    wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes() + (MSGRAPH_SDK + sys.version).encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and VENV_PYTHON.exists():
         return
     print(f"Setting up {VENV.name} (requirements.txt + {MSGRAPH_SDK}); once, about a minute...", flush=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     steps = [
-        [sys.executable, "-m", "venv", str(VENV)],
+        [sys.executable, "-m", "venv", "--clear", str(VENV)],
         [*pip, "-r", str(ROOT / "requirements.txt"), MSGRAPH_SDK],
     ]
     for step in steps:

@@ -31,6 +31,8 @@ TEST_SETTINGS = {
     "GRAPH_TIMEOUT_SECONDS": "1",
     "REQUEST_DEADLINE_SECONDS": "3",
 }
+# Settings every test starts without, whatever the environment running the suite has.
+UNSET_SETTINGS = ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID", "PYTHON_THREADPOOL_THREAD_COUNT")
 
 
 @dataclass
@@ -72,7 +74,7 @@ def configure(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> Calla
                 monkeypatch.setenv(name, value)
         app.reset()
 
-    for name in ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID", "PYTHON_THREADPOOL_THREAD_COUNT"):
+    for name in UNSET_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     emulator.reset()
     apply()
