@@ -5,7 +5,7 @@ against one local fake of Graph and the managed-identity endpoint (devhost.emula
 Consumption instance does and what a million join URLs cost on it, and prints every figure and ratio. See
 bench/README.md for what each one means.
 
-    .venv/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
+    .venv-3.11/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
                                   [--skip-warm] [--concurrency-only] [--instance-only] [--wire gzip+chunked]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
