@@ -2,9 +2,9 @@
 
 - batch_items_fail_alone (a check): the batch answers 200 even when single items are invalid (each gets its own
   error), so the schema cannot carry the single lookup's patterns for its items. This check holds every batch answer
-  to them instead: 200 only for a list of 1 to 100 meetings, one result per item, and an item gets InvalidRequest
-  exactly when the single lookup's rules (the GET operation's parameter patterns and lengths, one of meetingId,
-  joinUrl and joinMeetingId) reject it.
+  to them instead: 200 only for a list of 1 to 100 meetings, one result per item with its index, and an item gets
+  InvalidRequest exactly when the single lookup's rules (the GET operation's parameter patterns and lengths, one of
+  meetingId, joinUrl and joinMeetingId) reject it.
 - filter_failure: two leniencies of the function that OpenAPI 2.0 cannot express for a JSON body property, so the
   definition states them in words: an empty string counts as a field left out (as in the query string, where the
   definition says allowEmptyValue), and joinMeetingId may be a JSON number. A "schema-violating request accepted"
@@ -64,6 +64,8 @@ def batch_items_fail_alone(ctx: Any, response: Any, case: Any) -> bool | None:
     if not isinstance(results, list) or len(results) != len(meetings):
         raise AssertionError(f"{len(meetings)} meetings sent, but results is {results!r}")
     for index, (item, result) in enumerate(zip(meetings, results, strict=True)):
+        if result.get("index") != index:
+            raise AssertionError(f"meetings[{index}] got a result with index {result.get('index')!r}: {result!r}")
         code = (result.get("error") or {}).get("code")
         if item_is_valid(item) == (code == "InvalidRequest"):
             verdict = "valid" if item_is_valid(item) else "invalid"

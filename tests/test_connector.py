@@ -19,6 +19,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from jsonschema import Draft4Validator  # OpenAPI 2.0's schemas are JSON Schema draft 4 (and x- keys)
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from devhost.host import load_function, route_pattern
@@ -376,6 +377,20 @@ def test_batch_items_carry_no_pattern_but_the_list_is_bounded():
     for name, prop in item["properties"].items():
         assert not {"pattern", "maxLength", "minLength", "format", "enum"} & set(prop), name
         assert prop["type"] == "string"
+
+
+def test_batch_answers_match_the_definition_and_each_result_names_its_item(call, meeting):
+    """A flow that filters the results finds each one's meeting by its index, which every result has, first."""
+    result = resolve({"$ref": "#/definitions/BatchResult"})
+    index = result["properties"]["index"]
+    assert (index["type"], index["minimum"], index["x-ms-summary"]) == ("integer", 0, "Index")
+    assert "meetings" in index["description"] and result["required"] == ["index"]
+    items = [{"meetingId": meeting.meeting_id, "organizerId": GUID}, {"meetingId": "../x"}, 7]
+    answer = call("POST", body={"meetings": [*items, {"meetingId": "MSpub3RoZXJl", "organizerId": GUID}]})
+    schema = {"$ref": "#/definitions/BatchResponse", "definitions": SPEC["definitions"]}
+    assert [error.message for error in Draft4Validator(schema).iter_errors(answer.body)] == []
+    for position, given in enumerate(answer.body["results"]):
+        assert set(given) <= set(result["properties"]) and given["index"] == position
 
 
 def test_the_stated_leniencies_are_the_functions():

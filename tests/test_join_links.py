@@ -142,14 +142,26 @@ def test_batch_answers_in_order_given(call, emulator, configure):
         meetings[2].appointment_url,
         None,
     ]
-    assert results[0] == {**items[0], "joinWebUrl": meetings[0].appointment_url}
-    assert set(results[1]) == {"error"}  # nothing unvalidated is echoed
+    assert results[0] == {"index": 0, **items[0], "joinWebUrl": meetings[0].appointment_url}
+    assert set(results[1]) == {"index", "error"}  # nothing unvalidated is echoed
     assert results[1]["error"]["code"] == "InvalidRequest"
     assert results[2]["meetingId"] == meetings[1].meeting_id
     assert results[3]["error"]["code"] == "MeetingNotFound" and results[3]["meetingId"] == "MSpub3RoZXJl"
     assert results[5]["error"]["code"] == "InvalidRequest"
     assert len(batch_calls(emulator)) == 2  # one round of lookups, one of join URLs
     assert all("../" not in str(r.body) for r in batch_calls(emulator))
+
+
+def test_every_batch_result_starts_with_the_position_of_its_item(call, emulator, configure):
+    """A flow that filters the results (say, the failed ones) still finds each one's item: meetings[index]."""
+    meetings = distinct_meetings(emulator, 2)
+    items = [by_id(meetings[0]), {"meetingId": "../x"}, "not an object", {"joinUrl": meetings[1].join_web_url}]
+    items += [by_id(meetings[0]), {"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID}]
+    results = call("POST", body={"meetings": items}).body["results"]
+    assert [next(iter(result)) for result in results] == ["index"] * len(items)
+    assert [result["index"] for result in results] == list(range(len(items)))
+    failed = [result["index"] for result in results if "error" in result]
+    assert failed == [1, 2, 5]
 
 
 def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
@@ -316,6 +328,7 @@ def test_duplicate_items_cost_one_graph_request_and_each_gets_its_result_in_orde
     results = answer.body["results"]
     assert [r["joinWebUrl"] for r in results] == [m.appointment_url for m in order]
     assert [r["meetingId"] for r in results] == [m.meeting_id for m in order]
+    assert [r["index"] for r in results] == list(range(len(order)))  # duplicates share an answer, not a result
     sent = inner_requests(emulator)
     steps = 1 if given_by == "meetingId" else 2  # a lookup, then the join URL
     assert len(sent) == len(set(sent)) == 2 * steps  # one request per distinct meeting, per step
