@@ -164,6 +164,23 @@ def test_every_batch_result_starts_with_the_position_of_its_item(call, emulator,
     assert failed == [1, 2, 5]
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_meetings_query_parameter_does_not_make_a_batch(call, meeting, emulator, method):
+    """A batch comes in a JSON body: the query string's values are text, never a list of meetings."""
+    if method == "GET":
+        answer = call(params={"meetings": "x", **by_id(meeting)})
+    else:
+        answer = call("POST", params={"meetings": "x"}, body=by_id(meeting))
+    assert (answer.status, answer.body["joinWebUrl"]) == (200, meeting.appointment_url)
+
+
+def test_the_batch_action_reads_meetings_from_the_body_only(call, meeting):
+    answer = call(params={"meetings": "x"}, action="batch")
+    assert answer.status == 400 and answer.body["error"]["message"].startswith("POST a JSON body such as")
+    answer = call("POST", params={"meetings": "x"}, body={"meetings": [by_id(meeting)]}, action="batch")
+    assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
+
+
 def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
     meetings = distinct_meetings(emulator, 45)
     answer = call("POST", body={"meetings": [by_id(m) for m in meetings]})
