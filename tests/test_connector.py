@@ -401,10 +401,14 @@ def test_the_stated_leniencies_are_the_functions():
         assert parameter["allowEmptyValue"] is True and "empty value counts as left out" in parameter["description"]
         assert body[field]["x-nullable"] is True
         assert "empty or null value counts as left out" in body[field]["description"]
-    assert "JSON number" in body["joinMeetingId"]["description"]
+    for item in (body, resolve({"$ref": "#/definitions/BatchItem"})["properties"]):
+        assert f"123456789012.0, only below {validation.FLOAT_EXACT_BELOW}," in item["joinMeetingId"]["description"]
     fields = {"meetingId": GOOD["meetingId"][0], "joinUrl": "", "joinMeetingId": None, "organizerId": ""}
     assert validation.parse_meeting_query(fields, GUID).meeting_id == GOOD["meetingId"][0]
-    assert validation.parse_meeting_query({"joinMeetingId": 123456789012}, GUID).join_meeting_id == "123456789012"
+    for number in (123456789012, 123456789012.0, float(validation.FLOAT_EXACT_BELOW - 1)):
+        assert validation.parse_meeting_query({"joinMeetingId": number}, GUID).join_meeting_id == str(int(number))
+    with pytest.raises(ApiError, match="exactly only below 9007199254740992"):
+        validation.parse_meeting_query({"joinMeetingId": float(validation.FLOAT_EXACT_BELOW)}, GUID)
 
 
 @pytest.mark.parametrize(("field", "value", "good"), CASES, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(CASES)])

@@ -50,6 +50,40 @@ def test_meeting_number_from_the_invite(call, meeting, emulator):
     assert lookup_filter(emulator.graph_calls()[0]).endswith("eq '123456789012'")
 
 
+@pytest.mark.parametrize("number", ["123456789012", "123456789012.0", "1.23456789012e11", "123456789012E0"])
+def test_a_whole_json_number_is_the_meeting_number_however_written(call, meeting, emulator, number):
+    raw = f'{{"joinMeetingId": {number}, "organizerId": "{ORGANIZER_ID}"}}'.encode()
+    answer = call("POST", raw_body=raw)
+    assert answer.status == 200 and answer.body["meetingId"] == meeting.meeting_id
+    assert lookup_filter(emulator.graph_calls()[0]).endswith("eq '123456789012'")
+
+
+WHOLE = 'joinMeetingId must be a string of digits, such as "123 456 789 012", or a whole number.'
+INEXACT = "exactly only below 9007199254740992: send this one as a string of digits."
+
+
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("1.5", WHOLE),
+        ("123456789012.5", WHOLE),
+        ("1e400", INEXACT),  # Python reads it as infinity
+        ("NaN", WHOLE),
+        ("true", WHOLE),
+        ('["123456789012"]', WHOLE),
+        ("9007199254740993.0", INEXACT),  # read as ...992.0: a float past 2^53 may have lost digits
+        ("1e19", INEXACT),
+    ],
+)
+def test_a_meeting_number_that_is_no_exact_whole_number_says_what_to_send(call, emulator, number, says):
+    item = f'{{"joinMeetingId": {number}, "organizerId": "{ORGANIZER_ID}"}}'
+    single = call("POST", raw_body=item.encode())
+    assert (single.status, single.body["error"]["code"]) == (400, "InvalidRequest")
+    [result] = call("POST", raw_body=f'{{"meetings": [{item}]}}'.encode()).body["results"]
+    assert single.body["error"]["message"].endswith(says) and result["error"] == single.body["error"]
+    assert emulator.state.graph_requests == []
+
+
 def test_no_match_is_meeting_not_found(call, meeting):
     answer = call(params={"joinMeetingId": "999999999999", "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (404, "MeetingNotFound")
