@@ -5,7 +5,7 @@ from typing import Any
 import azure.functions as func
 
 from shared.app import join_link_service
-from shared.http import answer, request_fields, wants_batch
+from shared.http import BATCH_FIELD, answer, request_fields, wants_batch
 from shared.invocation import Invocation
 
 
@@ -17,5 +17,5 @@ def join_urls(req: func.HttpRequest, call: Invocation) -> dict[str, Any]:
     service = join_link_service()
     fields = request_fields(req)
     if wants_batch(req, fields):
-        return {"results": service.resolve_batch(fields["meetings"], call)}
+        return {"results": service.resolve_batch(fields[BATCH_FIELD], call)}
     return service.resolve(fields, call)

@@ -2,12 +2,12 @@
 
 - batch_items_fail_alone (a check): the batch answers 200 even when single items are invalid (each gets its own
   error), so the schema cannot carry the single lookup's patterns for its items. This check holds every batch answer
-  to them instead: 200 only for a list of 1 to 100 meetings, one result per item, and an item gets InvalidRequest
-  exactly when the single lookup's rules (the GET operation's parameter patterns and lengths, one of meetingId,
-  joinUrl and joinMeetingId) reject it.
+  to them instead: 200 only for a list of 1 to 100 meetings, one result per item with its index, and an item gets
+  InvalidRequest exactly when the single lookup's rules (the GET operation's parameter patterns and lengths, one of
+  meetingId, joinUrl and joinMeetingId) reject it.
 - filter_failure: two leniencies of the function that OpenAPI 2.0 cannot express for a JSON body property, so the
   definition states them in words: an empty string counts as a field left out (as in the query string, where the
-  definition says allowEmptyValue), and joinMeetingId may be a JSON number. A "schema-violating request accepted"
+  definition says allowEmptyValue), and joinMeetingId may be a whole JSON number. A "schema-violating request accepted"
   failure on the single POST is dropped when the body uses one of them and is valid apart from them; it is kept
   otherwise.
 """
@@ -25,12 +25,22 @@ SPEC = json.loads((Path(__file__).resolve().parent / "apiDefinition.swagger.json
 RULES = {p["name"]: p for p in SPEC["paths"]["/GetJoinUrl"]["get"]["parameters"] if p.get("in") == "query"}
 MEETINGS = SPEC["definitions"]["BatchRequest"]["properties"]["meetings"]
 SELECTORS = ("meetingId", "joinUrl", "joinMeetingId")
+FLOAT_EXACT_BELOW = 9007199254740992  # the definition's words: a number with a point or exponent only below this
+
+
+def number_text(value: Any) -> str | None:
+    """A JSON number the definition says joinMeetingId takes (OpenAPI 2.0 cannot say string-or-number), as digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < FLOAT_EXACT_BELOW:
+        return str(int(value))
+    return None
 
 
 def conforms(name: str, value: Any) -> bool:
     """ECMAScript semantics for the anchored patterns: re.fullmatch, so '$' never matches before a final newline."""
-    if name == "joinMeetingId" and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # the function also takes a JSON number here; OpenAPI 2.0 cannot say string-or-number
+    if name == "joinMeetingId" and number_text(value) is not None:
+        value = number_text(value)
     rule = RULES[name]
     if not isinstance(value, str) or len(value) > rule["maxLength"]:
         return False
@@ -64,6 +74,8 @@ def batch_items_fail_alone(ctx: Any, response: Any, case: Any) -> bool | None:
     if not isinstance(results, list) or len(results) != len(meetings):
         raise AssertionError(f"{len(meetings)} meetings sent, but results is {results!r}")
     for index, (item, result) in enumerate(zip(meetings, results, strict=True)):
+        if result.get("index") != index:
+            raise AssertionError(f"meetings[{index}] got a result with index {result.get('index')!r}: {result!r}")
         code = (result.get("error") or {}).get("code")
         if item_is_valid(item) == (code == "InvalidRequest"):
             verdict = "valid" if item_is_valid(item) else "invalid"
@@ -80,7 +92,5 @@ def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
     if not isinstance(body, dict):
         return True
     number = body.get("joinMeetingId")
-    lenient = any(body.get(name) == "" for name in (*SELECTORS, "organizerId")) or (
-        isinstance(number, int) and not isinstance(number, bool)
-    )
+    lenient = any(body.get(name) == "" for name in (*SELECTORS, "organizerId")) or number_text(number) is not None
     return not (lenient and all(conforms(name, body[name]) for name in present(body)))

@@ -15,6 +15,7 @@ from .logs import log_invocation, log_unexpected
 from .settings import Settings
 
 BATCH_ACTION = "batch"
+BATCH_FIELD = "meetings"  # a JSON body's list of meetings makes a batch
 # The largest body read: four times the largest valid batch (100 items with 2,048-character Teams links, about
 # 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by gigabytes.
 BODY_MAX_BYTES = 1024 * 1024
@@ -44,8 +45,9 @@ def answer(req: func.HttpRequest, function: str, work: Callable[[Invocation], An
 
 
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:
-    """Query-string values, overlaid by the JSON body's (POST)."""
-    fields: dict[str, Any] = dict(req.params)
+    """Query-string values, overlaid by the JSON body's (POST). A batch comes only in the body: the query string's
+    values are text, never a list, so its `meetings` is left out like any other name the function does not read."""
+    fields: dict[str, Any] = {name: value for name, value in req.params.items() if name != BATCH_FIELD}
     raw = bounded_body(req) if req.method == "POST" else b""
     if raw and raw.strip():
         try:
@@ -105,14 +107,15 @@ def too_deep() -> ApiError:
 
 
 def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:
-    """`/api/GetJoinUrl/batch`, or any body with `meetings`: one function key serves both. The host matches routes
-    case-insensitively but passes the action as sent, so `/BATCH` is the batch too."""
+    """`/api/GetJoinUrl/batch`, or any body with `meetings` (`request_fields` takes it from the body alone): one
+    function key serves both. The host matches routes case-insensitively but passes the action as sent, so `/BATCH`
+    is the batch too."""
     action = req.route_params.get("action") or None
     if action is not None and action.lower() != BATCH_ACTION:  # any one segment: the route takes `{action?}`
         raise ApiError(404, "NotFound", "No such action: use /api/GetJoinUrl, or /api/GetJoinUrl/batch for a batch.")
-    if action is not None and "meetings" not in fields:
+    if action is not None and BATCH_FIELD not in fields:
         raise invalid_request('POST a JSON body such as {"meetings": [{"meetingId": "..."}]} to the batch action.')
-    return "meetings" in fields
+    return BATCH_FIELD in fields
 
 
 def json_response(

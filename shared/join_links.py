@@ -50,7 +50,7 @@ class JoinLinkService:
         call.extra_log_fields["items"] = len(items)
         outcomes = self._resolve_all(items, call, batch=True)
         call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
-        return [_batch_result(item, outcome) for item, outcome in zip(items, outcomes, strict=True)]
+        return [_batch_result(i, item, outcome) for i, (item, outcome) in enumerate(zip(items, outcomes, strict=True))]
 
     def ensure_allowed(self, organizer_id: str) -> None:
         if self._allowed is not None and organizer_id.lower() not in self._allowed:
@@ -107,10 +107,12 @@ class JoinLinkService:
             return [error]
 
 
-def _batch_result(item: MeetingQuery | ApiError, outcome: Outcome) -> dict[str, Any]:
+def _batch_result(index: int, item: MeetingQuery | ApiError, outcome: Outcome) -> dict[str, Any]:
+    """The item's position first: a flow that filters the results (the failed ones, say) still finds each one's
+    meeting, `meetings[index]`, even for an invalid item, which echoes nothing else it sent."""
+    result: dict[str, Any] = {"index": index}
     if isinstance(outcome, dict):
-        return outcome
-    result: dict[str, Any] = {}
+        return result | outcome
     if isinstance(item, MeetingQuery):
         if item.meeting_id is not None:
             result["meetingId"] = item.meeting_id

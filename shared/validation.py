@@ -179,10 +179,25 @@ def _present(value: Any) -> bool:
     return value is not None and value != ""
 
 
+# A JSON number with a point or exponent (123456789012.0, 1.5e11) is a float: exact for every whole number below 2^53,
+# while above it the caller's digits may already be lost (9007199254740993.0 reads as ...992.0).
+FLOAT_EXACT_BELOW = 2**53
+
+
 def _text(fields: Mapping[str, Any], name: str) -> str:
+    """A field's text; joinMeetingId may also be a whole JSON number, as a flow that computed it may send it."""
     value = fields[name]
-    if name == "joinMeetingId" and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
+    if isinstance(value, str):
+        return value
+    if name != "joinMeetingId":
         raise invalid_request(f"{name} must be a string.")
-    return value
+    if isinstance(value, float) and abs(value) >= FLOAT_EXACT_BELOW:  # 1e400 too, read as infinity
+        raise invalid_request(
+            "joinMeetingId is a JSON number with a decimal point or exponent, which holds a whole number "
+            f"exactly only below {FLOAT_EXACT_BELOW}: send this one as a string of digits."
+        )
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise invalid_request('joinMeetingId must be a string of digits, such as "123 456 789 012", or a whole number.')

@@ -19,6 +19,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from jsonschema import Draft4Validator  # OpenAPI 2.0's schemas are JSON Schema draft 4 (and x- keys)
 from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from devhost.host import load_function, route_pattern
@@ -384,6 +385,20 @@ def test_batch_items_carry_no_pattern_but_the_list_is_bounded():
         assert prop["type"] == "string"
 
 
+def test_batch_answers_match_the_definition_and_each_result_names_its_item(call, meeting):
+    """A flow that filters the results finds each one's meeting by its index, which every result has, first."""
+    result = resolve({"$ref": "#/definitions/BatchResult"})
+    index = result["properties"]["index"]
+    assert (index["type"], index["minimum"], index["x-ms-summary"]) == ("integer", 0, "Index")
+    assert "meetings" in index["description"] and result["required"] == ["index"]
+    items = [{"meetingId": meeting.meeting_id, "organizerId": GUID}, {"meetingId": "../x"}, 7]
+    answer = call("POST", body={"meetings": [*items, {"meetingId": "MSpub3RoZXJl", "organizerId": GUID}]})
+    schema = {"$ref": "#/definitions/BatchResponse", "definitions": SPEC["definitions"]}
+    assert [error.message for error in Draft4Validator(schema).iter_errors(answer.body)] == []
+    for position, given in enumerate(answer.body["results"]):
+        assert set(given) <= set(result["properties"]) and given["index"] == position
+
+
 def test_the_stated_leniencies_are_the_functions():
     """What OpenAPI 2.0 cannot say for a body property, the definition says in words; the function does it."""
     body = resolve({"$ref": "#/definitions/MeetingQuery"})["properties"]
@@ -392,10 +407,14 @@ def test_the_stated_leniencies_are_the_functions():
         assert parameter["allowEmptyValue"] is True and "empty value counts as left out" in parameter["description"]
         assert body[field]["x-nullable"] is True
         assert "empty or null value counts as left out" in body[field]["description"]
-    assert "JSON number" in body["joinMeetingId"]["description"]
+    for item in (body, resolve({"$ref": "#/definitions/BatchItem"})["properties"]):
+        assert f"123456789012.0, only below {validation.FLOAT_EXACT_BELOW}," in item["joinMeetingId"]["description"]
     fields = {"meetingId": GOOD["meetingId"][0], "joinUrl": "", "joinMeetingId": None, "organizerId": ""}
     assert validation.parse_meeting_query(fields, GUID).meeting_id == GOOD["meetingId"][0]
-    assert validation.parse_meeting_query({"joinMeetingId": 123456789012}, GUID).join_meeting_id == "123456789012"
+    for number in (123456789012, 123456789012.0, float(validation.FLOAT_EXACT_BELOW - 1)):
+        assert validation.parse_meeting_query({"joinMeetingId": number}, GUID).join_meeting_id == str(int(number))
+    with pytest.raises(ApiError, match="exactly only below 9007199254740992"):
+        validation.parse_meeting_query({"joinMeetingId": float(validation.FLOAT_EXACT_BELOW)}, GUID)
 
 
 @pytest.mark.parametrize(("field", "value", "good"), CASES, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(CASES)])

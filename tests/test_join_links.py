@@ -50,6 +50,40 @@ def test_meeting_number_from_the_invite(call, meeting, emulator):
     assert lookup_filter(emulator.graph_calls()[0]).endswith("eq '123456789012'")
 
 
+@pytest.mark.parametrize("number", ["123456789012", "123456789012.0", "1.23456789012e11", "123456789012E0"])
+def test_a_whole_json_number_is_the_meeting_number_however_written(call, meeting, emulator, number):
+    raw = f'{{"joinMeetingId": {number}, "organizerId": "{ORGANIZER_ID}"}}'.encode()
+    answer = call("POST", raw_body=raw)
+    assert answer.status == 200 and answer.body["meetingId"] == meeting.meeting_id
+    assert lookup_filter(emulator.graph_calls()[0]).endswith("eq '123456789012'")
+
+
+WHOLE = 'joinMeetingId must be a string of digits, such as "123 456 789 012", or a whole number.'
+INEXACT = "exactly only below 9007199254740992: send this one as a string of digits."
+
+
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("1.5", WHOLE),
+        ("123456789012.5", WHOLE),
+        ("1e400", INEXACT),  # Python reads it as infinity
+        ("NaN", WHOLE),
+        ("true", WHOLE),
+        ('["123456789012"]', WHOLE),
+        ("9007199254740993.0", INEXACT),  # read as ...992.0: a float past 2^53 may have lost digits
+        ("1e19", INEXACT),
+    ],
+)
+def test_a_meeting_number_that_is_no_exact_whole_number_says_what_to_send(call, emulator, number, says):
+    item = f'{{"joinMeetingId": {number}, "organizerId": "{ORGANIZER_ID}"}}'
+    single = call("POST", raw_body=item.encode())
+    assert (single.status, single.body["error"]["code"]) == (400, "InvalidRequest")
+    [result] = call("POST", raw_body=f'{{"meetings": [{item}]}}'.encode()).body["results"]
+    assert single.body["error"]["message"].endswith(says) and result["error"] == single.body["error"]
+    assert emulator.state.graph_requests == []
+
+
 def test_no_match_is_meeting_not_found(call, meeting):
     answer = call(params={"joinMeetingId": "999999999999", "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (404, "MeetingNotFound")
@@ -142,14 +176,43 @@ def test_batch_answers_in_order_given(call, emulator, configure):
         meetings[2].appointment_url,
         None,
     ]
-    assert results[0] == {**items[0], "joinWebUrl": meetings[0].appointment_url}
-    assert set(results[1]) == {"error"}  # nothing unvalidated is echoed
+    assert results[0] == {"index": 0, **items[0], "joinWebUrl": meetings[0].appointment_url}
+    assert set(results[1]) == {"index", "error"}  # nothing unvalidated is echoed
     assert results[1]["error"]["code"] == "InvalidRequest"
     assert results[2]["meetingId"] == meetings[1].meeting_id
     assert results[3]["error"]["code"] == "MeetingNotFound" and results[3]["meetingId"] == "MSpub3RoZXJl"
     assert results[5]["error"]["code"] == "InvalidRequest"
     assert len(batch_calls(emulator)) == 2  # one round of lookups, one of join URLs
     assert all("../" not in str(r.body) for r in batch_calls(emulator))
+
+
+def test_every_batch_result_starts_with_the_position_of_its_item(call, emulator, configure):
+    """A flow that filters the results (say, the failed ones) still finds each one's item: meetings[index]."""
+    meetings = distinct_meetings(emulator, 2)
+    items = [by_id(meetings[0]), {"meetingId": "../x"}, "not an object", {"joinUrl": meetings[1].join_web_url}]
+    items += [by_id(meetings[0]), {"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID}]
+    results = call("POST", body={"meetings": items}).body["results"]
+    assert [next(iter(result)) for result in results] == ["index"] * len(items)
+    assert [result["index"] for result in results] == list(range(len(items)))
+    failed = [result["index"] for result in results if "error" in result]
+    assert failed == [1, 2, 5]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_meetings_query_parameter_does_not_make_a_batch(call, meeting, emulator, method):
+    """A batch comes in a JSON body: the query string's values are text, never a list of meetings."""
+    if method == "GET":
+        answer = call(params={"meetings": "x", **by_id(meeting)})
+    else:
+        answer = call("POST", params={"meetings": "x"}, body=by_id(meeting))
+    assert (answer.status, answer.body["joinWebUrl"]) == (200, meeting.appointment_url)
+
+
+def test_the_batch_action_reads_meetings_from_the_body_only(call, meeting):
+    answer = call(params={"meetings": "x"}, action="batch")
+    assert answer.status == 400 and answer.body["error"]["message"].startswith("POST a JSON body such as")
+    answer = call("POST", params={"meetings": "x"}, body={"meetings": [by_id(meeting)]}, action="batch")
+    assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
 def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
@@ -316,6 +379,7 @@ def test_duplicate_items_cost_one_graph_request_and_each_gets_its_result_in_orde
     results = answer.body["results"]
     assert [r["joinWebUrl"] for r in results] == [m.appointment_url for m in order]
     assert [r["meetingId"] for r in results] == [m.meeting_id for m in order]
+    assert [r["index"] for r in results] == list(range(len(order)))  # duplicates share an answer, not a result
     sent = inner_requests(emulator)
     steps = 1 if given_by == "meetingId" else 2  # a lookup, then the join URL
     assert len(sent) == len(set(sent)) == 2 * steps  # one request per distinct meeting, per step
