@@ -7,4 +7,4 @@ from shared.http import answer
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, lambda call: diagnose(req.params, call))
+    return answer(req, "Diagnose", lambda call: diagnose(req.params, call))

@@ -10,7 +10,7 @@ from shared.invocation import Invocation
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, lambda call: join_urls(req, call))
+    return answer(req, "GetJoinUrl", lambda call: join_urls(req, call))
 
 
 def join_urls(req: func.HttpRequest, call: Invocation) -> dict[str, Any]:

@@ -11,7 +11,7 @@ DEADLINE_SECONDS = 5.0
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    call = Invocation.start(req.headers, DEADLINE_SECONDS)
+    call = Invocation.start("OpenApi", req.headers, DEADLINE_SECONDS)
     try:
         spec = definition_for(req.url)
     except ApiError as error:

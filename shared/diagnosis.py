@@ -73,10 +73,6 @@ def _run(
     valid = f"App settings are valid: {settings.graph_credential} credential{client}, Graph {settings.graph_root}."
     checks.append(Check("settings", True, valid))
     organizer_id = organizer_id or settings.default_organizer_id
-    if meeting_id is not None and organizer_id is None:
-        checks.append(
-            Check("joinUrlCall", False, "Not checked: meetingId needs an organizer.", fix="Add organizerId=<UPN>.")
-        )
     if organizer_id is not None:
         checks.append(_allowed(current, organizer_id))
 
@@ -96,6 +92,10 @@ def _run(
     checks.extend(_roles(identity))
     if organizer_id is None:
         checks.append(_no_organizer())
+        if meeting_id is not None:
+            checks.append(
+                Check("joinUrlCall", False, "Not checked: meetingId needs an organizer.", fix="Add organizerId=<UPN>.")
+            )
     else:
         if meeting_id is None or not lacks_role(identity, LOOKUP_ROLE):  # else the join-URL call tests the policy
             checks.append(_access_policy(current.graph, identity, organizer_id, call))

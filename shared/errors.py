@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 
@@ -23,7 +24,9 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message  # what is wrong
-        self.fix = fix  # the one step that mends it, with real values, when there is one (Diagnose shows it apart)
+        # The one step that mends it, with real values, when there is one (Diagnose shows it apart). An error with a
+        # wait says it here, in words, before any other step: a flow that retries learns when, and when to stop.
+        self.fix = fix if retry_after is None else _wait_first(retry_after, fix)
         self.retry_after = retry_after
         self.graph_request_id = graph_request_id
 
@@ -48,12 +51,20 @@ def whole_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
-def try_again_in(seconds: float | None) -> str:
+def try_again_in(seconds: float) -> str:
     """The wait in words, the same number as retryAfterSeconds and the Retry-After header."""
-    if seconds is None:
-        return "Try again later."
     whole = whole_seconds(seconds)
     return f"Try again in {whole} second{'' if whole == 1 else 's'}."
+
+
+def _wait_first(seconds: float, fix: str | None) -> str:
+    """The wait, then the fix for when waiting does not help (Try again in 5 seconds; if it persists, check ...): a
+    fix that opens with a capitalized word continues the sentence in lower case."""
+    if not fix:
+        return try_again_in(seconds)
+    if re.match(r"[A-Z][a-z]", fix):
+        fix = fix[0].lower() + fix[1:]
+    return f"{try_again_in(seconds).removesuffix('.')}; if it persists, {fix}"
 
 
 def invalid_request(message: str) -> ApiError:

@@ -6,6 +6,7 @@ wherever the problem shows up.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import ApiError
@@ -15,6 +16,10 @@ ROLE_SCRIPT = "scripts/grant-graph-app-roles.sh"
 POLICY_SCRIPT = "./scripts/Grant-TeamsAccessPolicy.ps1"
 TOKEN_CACHE_HOURS = 24  # how long the platform may keep handing out a managed identity's token
 POLICY_DELAY_MINUTES = 30  # how long Teams may take to apply an application access policy
+# What PowerShell reads as one plain word: GUIDs and most UPNs. A UPN may also hold ' (which opens a string) or start
+# with - (which names a parameter), so anything else goes in single quotes.
+_POWERSHELL_BARE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
+_POWERSHELL_QUOTE_RE = re.compile("['\u2018\u2019\u201a\u201b]")  # PowerShell reads the typographic ones as ' too
 
 
 @dataclass(frozen=True)
@@ -132,12 +137,20 @@ def access_policy_missing(
 
 
 def access_policy_fix(client_id: str | None, organizer: str) -> str:
+    app_id = powershell_argument(client_id) if client_id else "<the app (client) ID>"
     return (
-        f"As a Teams Administrator, run `{POLICY_SCRIPT} -AppId {client_id or '<the app (client) ID>'} "
-        f"-Organizers {organizer}` (or -Global "
-        f"instead of -Organizers, for every user). Teams takes up to {POLICY_DELAY_MINUTES} minutes to apply it; "
-        "until then Graph keeps refusing."
+        f"As a Teams Administrator, run `{POLICY_SCRIPT} -AppId {app_id} -Organizers {powershell_argument(organizer)}` "
+        f"(or -Global instead of -Organizers, for every user). Teams takes up to {POLICY_DELAY_MINUTES} minutes to "
+        "apply it; until then Graph keeps refusing."
     )
+
+
+def powershell_argument(value: str) -> str:
+    """A value pasted into a PowerShell command line: as it is when PowerShell reads it as one plain word, else
+    single-quoted with each quote doubled, PowerShell's only escape inside single quotes."""
+    if _POWERSHELL_BARE_RE.fullmatch(value):
+        return value
+    return "'" + _POWERSHELL_QUOTE_RE.sub(lambda quote: quote[0] * 2, value) + "'"
 
 
 def _known(value: str | None) -> str:

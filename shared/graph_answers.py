@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, try_again_in
+from .errors import ApiError
 from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, AppRole, access_denied
 from .retry import OUTAGE_RETRY_AFTER_SECONDS
 from .token_claims import TokenIdentity
@@ -86,7 +86,6 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
             429,
             "Throttled",
             "Microsoft Graph is throttling these calls.",
-            fix=try_again_in(wait),
             retry_after=wait,
             graph_request_id=reply.request_id,
         )
@@ -96,7 +95,6 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
             503,
             "GraphUnavailable",
             f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries.{said}",
-            fix=try_again_in(wait),
             retry_after=wait,
             graph_request_id=reply.request_id,
         )

@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .deadline import Deadline
-from .errors import ApiError, try_again_in
+from .errors import ApiError
 from .graph_answers import GraphReply
 from .identity import TokenProvider
 from .invocation import Invocation
@@ -92,7 +92,6 @@ class GraphClient:
                     503,
                     "GraphUnavailable",
                     f"Could not reach Microsoft Graph ({type(exc).__name__}) after {attempt} attempt(s).",
-                    fix=try_again_in(OUTAGE_RETRY_AFTER_SECONDS),
                     retry_after=OUTAGE_RETRY_AFTER_SECONDS,
                 )
             if reply is not None and reply.status not in RETRY_STATUSES:
@@ -229,6 +228,5 @@ def _timed_out(call: Invocation) -> ApiError:
         504,
         "GraphTimeout",
         f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s.",
-        fix=try_again_in(OUTAGE_RETRY_AFTER_SECONDS),
         retry_after=OUTAGE_RETRY_AFTER_SECONDS,
     )

@@ -22,19 +22,19 @@ BODY_MAX_BYTES = 1024 * 1024
 JSON_MAX_DEPTH = 16  # a valid body is 3 deep ({"meetings": [{...}]}); deeper is refused before any use of it
 
 
-def begin(req: func.HttpRequest) -> Invocation:
+def begin(req: func.HttpRequest, function: str) -> Invocation:
     """Start the invocation's clock; a broken configuration still gets a deadline (and then its error)."""
     try:
         seconds = app.settings().request_deadline_seconds
     except ApiError:
         seconds = Settings.request_deadline_seconds
-    return Invocation.start(req.headers, seconds)
+    return Invocation.start(function, req.headers, seconds)
 
 
-def answer(req: func.HttpRequest, work: Callable[[Invocation], Any]) -> func.HttpResponse:
+def answer(req: func.HttpRequest, function: str, work: Callable[[Invocation], Any]) -> func.HttpResponse:
     """Every function's shape: start the invocation's clock, do the work, answer its JSON with 200, or the error as
-    JSON: ours with its status, anything unexpected as 500 InternalError."""
-    call = begin(req)
+    JSON: ours with its status, anything unexpected as 500 InternalError. `function` names it in the log."""
+    call = begin(req, function)
     try:
         body = work(call)
     except ApiError as error:

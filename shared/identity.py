@@ -64,7 +64,7 @@ _CREDENTIAL_HELP: tuple[tuple[type, str, str], ...] = (
     (
         ManagedIdentityCredential,
         "the function's managed identity",
-        "If this lasts, check that the function app has a managed identity enabled and, for a user-assigned one, "
+        "Check that the function app has a managed identity enabled and, for a user-assigned one, "
         "that AZURE_CLIENT_ID is its client ID.",
     ),
 )

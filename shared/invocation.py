@@ -16,6 +16,7 @@ _ACCEPT_LANGUAGE_RE = re.compile(r"[A-Za-z0-9*,;=. -]{1,200}")
 
 @dataclass
 class Invocation:
+    function: str  # the function answering (GetJoinUrl, Diagnose, OpenApi): they share one log
     client_request_id: str
     deadline: Deadline
     accept_language: str | None = None
@@ -26,11 +27,12 @@ class Invocation:
     _graph_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
-    def start(cls, headers: Mapping[str, str], deadline_seconds: float) -> Invocation:
+    def start(cls, function: str, headers: Mapping[str, str], deadline_seconds: float) -> Invocation:
         """Keeps the caller's client-request-id when it is a GUID (what Graph expects), else makes one."""
         given = headers.get("client-request-id") or ""
         language = headers.get("accept-language")
         return cls(
+            function=function,
             client_request_id=given if GUID_RE.fullmatch(given) else str(uuid.uuid4()),
             deadline=Deadline(deadline_seconds),
             accept_language=language if language and _ACCEPT_LANGUAGE_RE.fullmatch(language) else None,

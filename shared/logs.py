@@ -17,6 +17,7 @@ def _emit(level: int, event: str, call: Invocation, fields: dict[str, Any], *, w
         return
     record = {
         "event": event,
+        "function": call.function,
         "clientRequestId": call.client_request_id,
         "graphRequestId": call.graph_request_id,
         **fields,

@@ -29,7 +29,9 @@ HOST_NAME_RE = re.compile(rf"{HOST_LABEL}(\.{HOST_LABEL})*(:[0-9]{{1,5}})?")  # 
 JOIN_URL_MAX = 2048
 TEAMS_HOSTS = ("teams.microsoft.com", "gov.teams.microsoft.us", "dod.teams.microsoft.us", "teams.microsoftonline.cn")
 _HOSTS = "|".join(re.escape(host) for host in TEAMS_HOSTS)
-_CLASSIC = r"l/meetup-join/[A-Za-z0-9._~%!$&()*+,;=:@/?-]+"
+# Teams writes a classic link's thread part percent-encoded (19%3ameeting_...%40thread.v2), so its path has no raw
+# ':' or '@'; its query (?context=...) may.
+_CLASSIC = r"l/meetup-join/[A-Za-z0-9._~%!$&()*+,;=/-]+([?][A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?"
 _SHORT = r"meet/[0-9]{6,20}([?][A-Za-z0-9._~%&=+-]*)?"
 JOIN_URL_PATTERN = rf"^https://({_HOSTS})/({_CLASSIC}|{_SHORT})$"
 
@@ -43,8 +45,9 @@ _ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
 GUID_RE = re.compile(GUID_PATTERN)
 _JOIN_URL_RE = re.compile(JOIN_URL_PATTERN)
 _JOIN_MEETING_ID_RE = re.compile(JOIN_MEETING_ID_PATTERN)
-# What a query string makes of a Teams link sent in it unencoded: %7b %22 %3a %40 and + decoded to { " : @ and space.
-_DECODED_LINK_RE = re.compile(r'[{}"]|/19:meeting_|@thread\.|\S \S')
+# Signs of a decoded Teams link (a query string decodes one sent in it unencoded): %7b %22 %3a %40 and + turned into
+# { " : @ and space, anywhere, or a raw : or @ in a classic link's path.
+_DECODED_LINK_RE = re.compile(r'[{}"]|^https://[^/?#]*/l/meetup-join/[^?#]*[:@]|\S \S')
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,10 @@ def validate_organizer_id(value: str) -> str:
 def validate_join_url(value: str) -> str:
     if len(value) > JOIN_URL_MAX or not _JOIN_URL_RE.fullmatch(value):
         hint = (
-            ' This link looks URL-decoded (a query string turns %7b, %22, %3a, %40 and + into {, ", :, @ and space): '
-            'send it as Teams gave it, in a POST body {"joinUrl": "..."} or URL-encoded as a whole in the query string '
-            "(joinUrl=https%3A%2F%2Fteams.microsoft.com%2Fl%2F...)."
+            " This link looks URL-decoded: Teams writes a classic link's thread as 19%3ameeting_...%40thread.v2 and "
+            'decoding turns %7b, %22, %3a, %40 and + into {, ", :, @ and space. In a query string the link must be '
+            "URL-encoded as a whole (joinUrl=https%3A%2F%2Fteams.microsoft.com%2Fl%2F...), or sent in a POST body "
+            '{"joinUrl": "..."}; in a JSON body it was decoded before it was sent: send it exactly as Teams gave it.'
             if _DECODED_LINK_RE.search(value)
             else ""
         )

@@ -115,9 +115,25 @@ def call(
         answer = Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
         if "Retry-After" in answer.headers:  # the wait is in the body too, the same number (issue 11)
             assert answer.body["error"]["retryAfterSeconds"] == int(answer.headers["Retry-After"])
+        for error in errors_in(answer.body):
+            if "retryAfterSeconds" in error:  # and in words, for whoever reads the message
+                assert says_its_wait(error), error
         return answer
 
     return invoke
+
+
+def errors_in(body: Any) -> list[dict[str, Any]]:
+    """The error of an answer, or of each batch item."""
+    if not isinstance(body, dict):
+        return []
+    results = body.get("results") if isinstance(body.get("results"), list) else [body]
+    return [item["error"] for item in results if isinstance(item, dict) and isinstance(item.get("error"), dict)]
+
+
+def says_its_wait(error: dict[str, Any]) -> bool:
+    seconds = error["retryAfterSeconds"]
+    return f"Try again in {seconds} second{'' if seconds == 1 else 's'}" in error["message"]
 
 
 @pytest.fixture(scope="session")

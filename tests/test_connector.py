@@ -113,6 +113,7 @@ GOOD = {
         # Dots and slashes are part of classic links; the link is only ever an OData string literal, never a path.
         "https://teams.microsoft.com/l/meetup-join/../../users",
         "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.JOIN_URL_MAX - 42),  # 2048, the limit
+        "https://teams.microsoft.com/l/meetup-join/x/0?context=a:b@c",  # only the path must have no raw ':' or '@'
     ],
     "joinMeetingId": [
         "123456789012",
@@ -183,6 +184,11 @@ HOSTILE = {
         "https://teams.microsoft.com/meet/\uff11\uff12\uff13\uff14\uff15\uff16",  # fullwidth digits
         "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.JOIN_URL_MAX - 41),  # 2049
         "javascript:alert(1)//https://teams.microsoft.com/l/meetup-join/x",
+        # Decoded: Teams writes a classic link's thread as 19%3ameeting_...%40thread.v2.
+        "https://teams.microsoft.com/l/meetup-join/19:meeting_abc@thread.v2/0",
+        "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc@thread.v2/0",
+        "https://teams.microsoft.com/l/meetup-join/19:meeting_abc%40thread.v2/0?context=%7b%7d",
+        "https://teams.microsoft.com/l/meetup-join/?context=%7b%7d",
     ],
     "joinMeetingId": [
         "12345",

@@ -188,9 +188,17 @@ def test_bad_input_is_400_before_any_call(diagnose, configure, emulator, params)
     assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
 
 
-def test_meeting_without_any_organizer_says_so(diagnose, meeting):
+def test_meeting_without_any_organizer_says_so_where_the_join_url_call_belongs(diagnose, meeting):
     answer = diagnose(meetingId=meeting.meeting_id)
-    assert failing(answer) == ["joinUrlCall", "accessPolicy"]
+    assert list(checks_of(answer)) == [  # the order docs/operations.md gives: the order a call meets them
+        "settings",
+        "token",
+        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{LOOKUP_ROLE}",
+        "accessPolicy",
+        "joinUrlCall",
+    ]
+    assert failing(answer) == ["accessPolicy", "joinUrlCall"]
     assert "organizerId" in checks_of(answer)["joinUrlCall"]["fix"]
 
 

@@ -67,6 +67,25 @@ def test_a_refused_link_that_looks_url_decoded_gets_a_hint(call, emulator, link)
     assert emulator.state.graph_requests == []
 
 
+# A classic link without its context part, as a query string delivers it: Teams writes the thread part
+# percent-encoded (19%3ameeting_...%40thread.v2), so a raw ':' or '@' in the path means it was decoded on the way.
+DECODED_CLASSIC_WITHOUT_CONTEXT = (
+    "https://teams.microsoft.com/l/meetup-join/19:meeting_r2v0sm9pblvybcbkzw1vig1lzxrpbmc@thread.v2/0"
+)
+
+
+@pytest.mark.parametrize("where", ["query", "body"])
+def test_a_decoded_classic_link_without_a_context_is_refused_before_graph(call, emulator, where):
+    fields = {"joinUrl": DECODED_CLASSIC_WITHOUT_CONTEXT, "organizerId": ORGANIZER_ID}
+    answer = call(params=fields) if where == "query" else call("POST", body=fields)
+    status, code, message = error_of(answer)
+    assert (status, code) == (400, "InvalidRequest")
+    assert "looks URL-decoded" in message and "19%3ameeting_" in message
+    assert "URL-encoded" in message  # for a query string
+    assert "in a JSON body" in message and "exactly as Teams gave it" in message  # for a body: decoded before sending
+    assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
+
+
 def test_a_link_that_is_simply_wrong_gets_no_such_hint(call):
     _, _, message = error_of(call(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID}))
     assert message.startswith("joinUrl must be a Teams meeting link") and "URL-decoded" not in message

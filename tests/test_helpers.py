@@ -8,6 +8,7 @@ from email.utils import format_datetime
 import pytest
 
 from shared.errors import ApiError
+from shared.graph_access import powershell_argument
 from shared.graph_paths import join_web_url_path, meeting_lookup_path, odata_string
 from shared.retry import BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS, backoff_seconds, retry_after_seconds
 from shared.settings import SETTING_NAMES, WORKER_DEFAULT_THREADS, WORKER_MAX_THREADS, WORKER_SETTING_NAMES, Settings
@@ -87,6 +88,22 @@ def test_every_setting_is_in_the_sample_and_the_readme():
     for name in SETTING_NAMES + WORKER_SETTING_NAMES:
         assert name in sample, name
         assert f"| `{name}` |" in readme, name
+
+
+@pytest.mark.parametrize(
+    ("value", "argument"),
+    [
+        ("adele.vance@contoso.example", "adele.vance@contoso.example"),  # as it is: GUIDs and plain UPNs read well
+        ("8B1F6C3E-2a4d-4e9b-a7c1-5d3e2f1a0b9c", "8B1F6C3E-2a4d-4e9b-a7c1-5d3e2f1a0b9c"),
+        ("o'brien@contoso.com", "'o''brien@contoso.com'"),  # a quote is doubled inside single quotes
+        ("-x@contoso.com", "'-x@contoso.com'"),  # bare, a leading '-' would name a parameter
+        ("a+b@contoso.com", "'a+b@contoso.com'"),
+        ("a\u2019b", "'a\u2019\u2019b'"),  # PowerShell takes a typographic quote for '
+        ("", "''"),
+    ],
+)
+def test_powershell_arguments_are_quoted_where_needed(value, argument):
+    assert powershell_argument(value) == argument
 
 
 def test_odata_string_doubles_quotes():

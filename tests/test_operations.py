@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
+import azure.functions as func
+
 from devhost.emulator import Fault
-from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+from devhost.host import load_function
+from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN
 
 
 def invocation_records(logs):
@@ -68,6 +71,27 @@ def test_one_structured_line_per_invocation(call, meeting, logs):
     assert fields["graphRequestId"] == answer.headers["request-id"]
     assert (fields["outcome"], fields["status"], fields["graphAttempts"]) == ("OK", 200, 1)
     assert fields["durationMs"] >= 0
+
+
+def test_each_line_names_the_function_that_answered(call, diagnose, meeting, logs):
+    """OpenApi and Diagnose share the log with GetJoinUrl: a query for GetJoinUrl's calls must tell them apart."""
+    openapi, _ = load_function("OpenApi", APP_ROOT)
+    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    call(params={"meetingId": "../x", "organizerId": ORGANIZER_ID})
+    diagnose(organizerId=ORGANIZER_ID)
+    openapi(func.HttpRequest(method="GET", url="http://localhost:7071/api/openapi.json", params={}, body=b""))
+    lines = [record.getjoinurl for record in invocation_records(logs)]
+    assert [(line["function"], line["outcome"]) for line in lines] == [
+        ("GetJoinUrl", "OK"),
+        ("GetJoinUrl", "InvalidRequest"),
+        ("Diagnose", "OK"),
+        ("OpenApi", "OK"),
+    ]
+    assert all(
+        json.loads(record.getMessage())["function"] == record.getjoinurl["function"]
+        for record in logs.records
+        if hasattr(record, "getjoinurl")
+    )
 
 
 def test_failures_are_logged_with_their_code(call, meeting, logs):

@@ -15,9 +15,10 @@ from email.utils import format_datetime
 import pytest
 
 from devhost.emulator import Fault
+from shared.errors import ApiError
 from shared.graph_batch import connections_needed
 from shared.retry import OUTAGE_RETRY_AFTER_SECONDS
-from tests.conftest import ORGANIZER_ID
+from tests.conftest import ORGANIZER_ID, says_its_wait
 
 
 def timed(call, meeting, **kwargs):
@@ -78,6 +79,39 @@ def test_graph_unavailable_without_a_retry_after_carries_a_wait(call, meeting, c
         error = call("POST", body={"meetings": [item]}).body["results"][0]["error"]
     assert (error["code"], error["retryAfterSeconds"]) == ("GraphUnavailable", OUTAGE_RETRY_AFTER_SECONDS)
     assert f"Try again in {OUTAGE_RETRY_AFTER_SECONDS} seconds." in error["message"]
+
+
+FAULTS_WITH_A_WAIT = {
+    "Throttled": ("graph", Fault(status=429, retry_after="30")),
+    "GraphUnavailable": ("graph", Fault(status=503)),
+    "GraphTimeout": ("graph", Fault(delay=30, status=200)),
+    "IdentityUnavailable": ("identity", Fault(status=500, body=b"<html>Internal error</html>")),
+}
+
+
+@pytest.mark.parametrize("code", FAULTS_WITH_A_WAIT)
+def test_every_error_with_a_retry_after_says_its_wait_in_words(call, meeting, configure, emulator, code):
+    """A flow that retries reads when to try again in the message, as a person does, and when to stop."""
+    configure(GRAPH_MAX_RETRIES="0", GRAPH_TIMEOUT_SECONDS="0.3")
+    where, fault = FAULTS_WITH_A_WAIT[code]
+    (emulator.state.identity_faults if where == "identity" else emulator.state.graph_faults).append(fault)
+    answer, _ = timed(call, meeting)
+    error = answer.body["error"]
+    assert (error["code"], str(error["retryAfterSeconds"])) == (code, answer.headers["Retry-After"])
+    assert says_its_wait(error), error["message"]
+
+
+def test_identity_unavailable_says_when_to_retry_and_then_who_to_ask(call, meeting, emulator):
+    emulator.state.identity_faults.append(Fault(status=500, body=b"<html>Internal error</html>"))
+    message = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).body["error"]["message"]
+    assert "Try again in 5 seconds; if it persists, check that the function app has a managed identity" in message
+
+
+def test_an_error_with_a_wait_says_it_whatever_its_fix():
+    error = ApiError(503, "X", "Down.", fix="Check the thing.", retry_after=2.5)
+    assert error.text() == "Down. Try again in 3 seconds; if it persists, check the thing."
+    assert ApiError(429, "X", "Busy.", retry_after=1).text() == "Busy. Try again in 1 second."
+    assert ApiError(400, "X", "Wrong.", fix="Mend it.").text() == "Wrong. Mend it."
 
 
 def test_503_with_a_retry_after_beyond_the_deadline_is_passed_on(call, meeting, emulator):

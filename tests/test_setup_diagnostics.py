@@ -79,6 +79,20 @@ def test_no_access_policy_at_all_is_access_policy_missing(call, meeting, emulato
     assert "No application access policy found for this app" in message  # Graph's own words
 
 
+def test_the_policy_command_quotes_an_organizer_powershell_would_misread(call, diagnose, emulator):
+    """A UPN may hold a quote (o'brien@...), which PowerShell would read as the start of a string."""
+    upn = "o'brien@contoso.example"
+    meeting = emulator.add_meeting("1d2c3b4a-5f6e-4a8b-9c0d-1e2f3a4b5c6d", upn)
+    emulator.state.access_policy = False
+    answer = call(params=by_id(meeting, upn))
+    assert (answer.status, answer.body["error"]["code"]) == (403, "AccessPolicyMissing")
+    command = (
+        f"./scripts/Grant-TeamsAccessPolicy.ps1 -AppId {IDENTITY_CLIENT_ID} -Organizers 'o''brien@contoso.example'`"
+    )
+    assert command in answer.body["error"]["message"]
+    assert command in {c["name"]: c for c in diagnose(organizerId=upn).body["checks"]}["accessPolicy"]["fix"]
+
+
 def test_a_policy_that_does_not_cover_the_organizer_is_access_policy_missing(call, meeting, emulator):
     emulator.state.policy_users = {"someone-else"}
     answer = call(params=by_id(meeting))
