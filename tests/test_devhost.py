@@ -442,6 +442,14 @@ def test_make_run_passes_its_options_to_devhost(options, flags):
     assert " ".join(command.split()).endswith(f"-m devhost{flags}"), command
 
 
+@pytest.mark.parametrize("option", ["GRAPH=fake", "GRAPH=Real", "TRAFFIC=no", "TRAFFIC=on"])
+def test_make_run_refuses_an_unknown_graph_or_traffic_value(option):
+    dry_run = make_dry_run(option)
+    name = option.partition("=")[0]
+    assert dry_run.returncode != 0 and "-m devhost" not in dry_run.stdout
+    assert f"{option} is not known" in dry_run.stderr and f"{name}=" in dry_run.stderr.split("known", 1)[1]
+
+
 @pytest.mark.parametrize("taken_by", ["--port", "--emulator-port"])
 def test_make_run_on_a_busy_port_names_it_in_one_line_and_how_to_choose_others(taken_by):
     with socket.socket() as holder:
