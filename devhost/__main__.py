@@ -53,6 +53,9 @@ def main() -> None:
         check_free(args.emulator_port, "the Graph emulator")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # azure-core logs every token request and answer at INFO as a many-line dump of headers (their values
+    # REDACTED): on the console it buries the function's own records and the traffic lines between them.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     load_local_settings()
     os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     if not args.real:

@@ -540,3 +540,21 @@ def test_make_run_traffic_off_prints_no_traffic():
     while (line := lines.get(timeout=10)) is not None:  # and all the rest, until the process ended
         seen.append(line)
     assert not [line for line in seen if re.match(TRAFFIC_LINE, line)]
+
+
+LOG_RECORD = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]{12} [A-Z]+ [\w.]+: "
+
+
+def test_make_run_prints_log_records_and_traffic_in_a_line_each_and_no_http_header_dump():
+    """azure-core logs each token request's and answer's headers over many lines (values REDACTED): `make run`
+    leaves them out, so the console shows the function's own records and the traffic lines."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    with make_run(serving=lines) as (port, printed):
+        [by_id] = [c for c in printed_commands(printed) if "/api/GetJoinUrl?" in c]
+        assert run_curl(by_id, port).status_code == 200
+        seen = read_until(lines, r'"event":"invocation"')  # after the token request and the answer to it
+    while (line := lines.get(timeout=10)) is not None:
+        seen.append(line)
+    assert any(re.match(TRAFFIC_TIME + "identity GET /msi/token", line) for line in seen)
+    assert [line for line in seen if not re.match(f"{LOG_RECORD}|{TRAFFIC_LINE}", line)] == []
+    assert [line for line in seen if "http_logging_policy" in line] == []
