@@ -15,11 +15,21 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator (GRAPH=real for real Graph;
-## SETUP=no-role, no-lookup-role or no-policy starts the emulator in a broken set-up; each call the emulator
-## answers is printed as a line, TRAFFIC=off for none).
+# `make run` with a mistyped GRAPH or TRAFFIC stops here, as a mistyped SETUP stops devhost.
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+ifneq ($(filter-out real,$(GRAPH)),)
+$(error GRAPH=$(GRAPH) is not known: GRAPH=real calls real Graph; leave GRAPH out for the emulator)
+endif
+ifneq ($(filter-out off,$(TRAFFIC)),)
+$(error TRAFFIC=$(TRAFFIC) is not known: TRAFFIC=off prints no traffic lines; leave TRAFFIC out to print them)
+endif
+endif
+
+## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator on 7072 (GRAPH=real for real
+## Graph; SETUP=no-role, no-lookup-role or no-policy starts the emulator in a broken set-up; each call the emulator
+## answers is printed as a line, TRAFFIC=off for none; PORT=N and EMULATOR_PORT=M serve on other ports).
 run: $(STAMP)
-	$(BIN)/python -m devhost $(if $(filter real,$(GRAPH)),--real,) $(if $(SETUP),--setup $(SETUP),) $(if $(filter off,$(TRAFFIC)),--quiet-traffic,)
+	$(BIN)/python -m devhost $(if $(GRAPH),--real,) $(if $(SETUP),--setup $(SETUP),) $(if $(TRAFFIC),--quiet-traffic,) $(if $(PORT),--port $(PORT),) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT),)
 
 ## Lint and run every test.
 test: $(STAMP)

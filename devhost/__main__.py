@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
+from collections.abc import Callable
 
 from shared.errors import ApiError
 from shared.identity import build_credential, credential_problem
@@ -34,15 +37,25 @@ from .traffic import Printer
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=DEV_PORT)
-    parser.add_argument("--emulator-port", type=int, default=7072)
+    parser.add_argument("--port", type=port_number(1), default=DEV_PORT, help="make run PORT=N")
+    parser.add_argument(
+        "--emulator-port", type=port_number(0), default=7072, help="make run EMULATOR_PORT=N (0: any free port)"
+    )
     parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
     parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
     parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
     parser.add_argument("--quiet-traffic", action="store_true", help="do not print the emulator's traffic")
     args = parser.parse_args()
+    if not args.real and args.port == args.emulator_port:
+        parser.error("--port and --emulator-port must differ (make run PORT=N EMULATOR_PORT=M)")
+    check_free(args.port, "the functions")
+    if not args.real:
+        check_free(args.emulator_port, "the Graph emulator")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # azure-core logs every token request and answer at INFO as a many-line dump of headers (their values
+    # REDACTED): on the console it buries the function's own records and the traffic lines between them.
+    logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     load_local_settings()
     os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     if not args.real:
@@ -72,6 +85,32 @@ def main() -> None:
     print(f"Serving http://localhost:{args.port}/api/GetJoinUrl (Ctrl+C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def port_number(lowest: int) -> Callable[[str], int]:
+    """An argparse type: a TCP port from `lowest` to 65535, so a wrong one is a usage error, not a traceback."""
+
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or not lowest <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a port from {lowest} to 65535")
+        return int(text)
+
+    return parse
+
+
+def check_free(port: int, serving: str) -> None:
+    """Exit with one line naming `port` unless it can be listened on now, before anything starts or is printed.
+    Bound as the servers bind (SO_REUSEADDR), so a previous run's connections in TIME_WAIT do not count."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            why = "is already in use" if error.errno == errno.EADDRINUSE else f"cannot be used ({error.strerror})"
+            raise SystemExit(
+                f"make run: port {port} for {serving} {why}; stop what holds it, or choose free ports with"
+                " `make run PORT=N EMULATOR_PORT=M` (python -m devhost --port N --emulator-port M)"
+            ) from None
 
 
 def check_credential() -> None:

@@ -424,10 +424,52 @@ def test_make_run_graph_real_names_a_failing_azure_cli_at_start_and_in_the_503(t
     assert "managed identity" not in message
 
 
+def make_dry_run(*options: str) -> subprocess.CompletedProcess[str]:
+    """`make -n run` with these options: the command it would start (stdout), or why it would not (stderr)."""
+    return subprocess.run(["make", "-n", "run", *options], cwd=APP_ROOT, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("options", "flags"),
+    [
+        ((), ""),
+        (("GRAPH=real", "TRAFFIC=off", "PORT=7181"), " --real --quiet-traffic --port 7181"),
+        (("GRAPH=", "TRAFFIC=", "EMULATOR_PORT=7182"), " --emulator-port 7182"),
+    ],
+)
+def test_make_run_passes_its_options_to_devhost(options, flags):
+    dry_run = make_dry_run(*options)
+    assert dry_run.returncode == 0, dry_run.stderr
+    [command] = [line for line in dry_run.stdout.splitlines() if "-m devhost" in line]
+    assert " ".join(command.split()).endswith(f"-m devhost{flags}"), command
+
+
+@pytest.mark.parametrize("option", ["GRAPH=fake", "GRAPH=Real", "TRAFFIC=no", "TRAFFIC=on"])
+def test_make_run_refuses_an_unknown_graph_or_traffic_value(option):
+    dry_run = make_dry_run(option)
+    name = option.partition("=")[0]
+    assert dry_run.returncode != 0 and "-m devhost" not in dry_run.stdout
+    assert f"{option} is not known" in dry_run.stderr and f"{name}=" in dry_run.stderr.split("known", 1)[1]
+
+
+@pytest.mark.parametrize("taken_by", ["--port", "--emulator-port"])
+def test_make_run_on_a_busy_port_names_it_in_one_line_and_how_to_choose_others(taken_by):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        ports = {"--port": str(free_port()), "--emulator-port": "0", taken_by: str(busy)}
+        args = [sys.executable, "-m", "devhost", "--builtin-host", *(part for pair in ports.items() for part in pair)]
+        ended = subprocess.run(args, cwd=APP_ROOT, capture_output=True, text=True, timeout=30)
+    assert ended.returncode != 0
+    assert ended.stdout == ""  # said before anything else, not after the examples
+    [said] = ended.stderr.splitlines()
+    assert f"port {busy} " in said and "already in use" in said, said
+    assert "make run PORT=" in said and "EMULATOR_PORT=" in said, said
+
+
 def test_make_run_setup_starts_the_emulator_broken_and_diagnose_names_the_step():
-    dry_run = subprocess.run(
-        ["make", "-n", "run", "SETUP=no-policy"], cwd=APP_ROOT, capture_output=True, text=True, timeout=30
-    )
+    dry_run = make_dry_run("SETUP=no-policy")
     assert "-m devhost" in dry_run.stdout and "--setup no-policy" in dry_run.stdout, dry_run.stdout + dry_run.stderr
     with make_run("--setup", "no-policy") as (port, printed):
         assert any(line.startswith("Set-up: no-policy") for line in printed)
@@ -490,9 +532,7 @@ def test_make_run_prints_each_call_to_graph_and_the_identity_endpoint_readably_a
 
 
 def test_make_run_traffic_off_prints_no_traffic():
-    dry_run = subprocess.run(
-        ["make", "-n", "run", "TRAFFIC=off"], cwd=APP_ROOT, capture_output=True, text=True, timeout=30
-    )
+    dry_run = make_dry_run("TRAFFIC=off")
     assert "-m devhost" in dry_run.stdout and "--quiet-traffic" in dry_run.stdout, dry_run.stdout + dry_run.stderr
     lines: queue.Queue[str | None] = queue.Queue()
     with make_run("--quiet-traffic", serving=lines) as (port, printed):
@@ -502,3 +542,21 @@ def test_make_run_traffic_off_prints_no_traffic():
     while (line := lines.get(timeout=10)) is not None:  # and all the rest, until the process ended
         seen.append(line)
     assert not [line for line in seen if re.match(TRAFFIC_LINE, line)]
+
+
+LOG_RECORD = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]{12} [A-Z]+ [\w.]+: "
+
+
+def test_make_run_prints_log_records_and_traffic_in_a_line_each_and_no_http_header_dump():
+    """azure-core logs each token request's and answer's headers over many lines (values REDACTED): `make run`
+    leaves them out, so the console shows the function's own records and the traffic lines."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    with make_run(serving=lines) as (port, printed):
+        [by_id] = [c for c in printed_commands(printed) if "/api/GetJoinUrl?" in c]
+        assert run_curl(by_id, port).status_code == 200
+        seen = read_until(lines, r'"event":"invocation"')  # after the token request and the answer to it
+    while (line := lines.get(timeout=10)) is not None:
+        seen.append(line)
+    assert any(re.match(TRAFFIC_TIME + "identity GET /msi/token", line) for line in seen)
+    assert [line for line in seen if not re.match(f"{LOG_RECORD}|{TRAFFIC_LINE}", line)] == []
+    assert [line for line in seen if "http_logging_policy" in line] == []
