@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable
 
 from shared.errors import ApiError
+from shared.http import HOST_BODY_MAX_BYTES
 from shared.identity import build_credential, credential_problem
 from shared.settings import Settings
 
@@ -58,6 +59,7 @@ def main() -> None:
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     load_local_settings()
     os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
+    os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))  # as infra sets it
     if not args.real:
         emulator = GraphEmulator(port=args.emulator_port).start()
         emulator.apply_setup(args.setup)

@@ -5,7 +5,8 @@ What it does as they do: it loads each function as the worker does (the `__app__
 methods, case-insensitively, and hands the function what the host hands the worker: query values with repeated keys
 (compared case-insensitively) joined with "," and empty ones dropped, repeated headers joined with ",", header names
 lower-cased (azure.functions does that), route values in the case sent, the body read by Content-Length or
-chunked. An unhandled exception is an empty 500.
+chunked, up to FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (100 MB by default; 413 beyond). An unhandled exception is an empty
+500.
 
 What it does differently, so do not take it for the real thing:
 - No keys: `authLevel` is not checked (Core Tools does not check keys either; Azure does).
@@ -25,9 +26,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
-from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
+from .http_server import IO_TIMEOUT_SECONDS, MAX_BODY_BYTES, RequestHandler, Server
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 ROUTE_PREFIX = "/api/"
@@ -104,10 +106,19 @@ def joined(pairs: Iterable[tuple[str, str]], drop_empty: bool) -> dict[str, str]
     return {name: text for name, parts in values.items() if (text := ",".join(parts)) or not drop_empty}
 
 
+def body_limit(env: Mapping[str, str]) -> int:
+    """The host's limit on request bodies: FUNCTIONS_REQUEST_BODY_SIZE_LIMIT when it is a whole number of bytes,
+    else the Functions host's default."""
+    raw = env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "").strip()
+    return int(raw) if raw.isascii() and raw.isdecimal() and int(raw) > 0 else MAX_BODY_BYTES
+
+
 def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = IO_TIMEOUT_SECONDS) -> Server:
     routes = discover(app_root)
 
     class Handler(RequestHandler):
+        max_body_bytes = body_limit(os.environ)
+
         def __getattr__(self, name: str) -> Any:
             """Every method (`do_<METHOD>`) reaches the route check: 405 unless function.json allows it."""
             if name.startswith("do_"):

@@ -6,8 +6,9 @@
   is dropped after `io_timeout` seconds instead of holding its thread for ever. Each connection has its own thread,
   so a slow one never holds up another.
 - Request bodies framed by Content-Length or `Transfer-Encoding: chunked` (Kestrel reads both; http.server reads
-  neither for you), up to the Functions host's 100 MB limit, and handed over whole as the host does: what keeps a
-  large body from being parsed is the function's own limit (shared.http.BODY_MAX_BYTES, 1 MiB), as in Azure.
+  neither for you), up to a handler's `max_body_bytes` (the Functions host's limit, 100 MB unless
+  FUNCTIONS_REQUEST_BODY_SIZE_LIMIT says otherwise: a larger declared Content-Length is refused before any of the
+  body is read), and handed over whole as the host does.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 LISTEN_BACKLOG = 512
 IO_TIMEOUT_SECONDS = 30.0  # Kestrel's RequestHeadersTimeout; here for each read or write on a connection
-MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host refuses larger request bodies
+MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default limit on request bodies
 _MAX_LINE = 65536  # a chunk-size or trailer line, as long as http.server allows a header line
 _MAX_TRAILERS = 100
 _CONTENT_LENGTH_RE = re.compile(r"[0-9]{1,20}")
@@ -55,6 +56,7 @@ class BodyError(Exception):
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients and the Functions host expect
     disable_nagle_algorithm = True  # headers and body go in two writes; Nagle would stall each answer ~40 ms
+    max_body_bytes = MAX_BODY_BYTES
     server: Server
 
     def setup(self) -> None:
@@ -112,8 +114,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         raise BodyError(400, "Bad chunked trailer")
 
     def _read_exactly(self, size: int, already: int) -> bytes:
-        if already + size > MAX_BODY_BYTES:
-            raise BodyError(413, f"The request body is over {MAX_BODY_BYTES} bytes")
+        if already + size > self.max_body_bytes:
+            raise BodyError(413, f"The request body is over {self.max_body_bytes} bytes")
         data = self.rfile.read(size)
         if len(data) < size:
             raise BodyError(400, "The request body ended before its declared length")

@@ -19,6 +19,10 @@ BATCH_FIELD = "meetings"  # a JSON body's list of meetings makes a batch
 # The largest body read: four times the largest valid batch (100 items with 2,048-character Teams links, about
 # 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by gigabytes.
 BODY_MAX_BYTES = 1024 * 1024
+# What infra sets the Functions host's FUNCTIONS_REQUEST_BODY_SIZE_LIMIT to (its default is 100 MB): the host refuses a
+# larger body before buffering it or handing it to the worker, so no caller can make the worker hold 100 MB per call
+# on a 512 MB instance. Twice the function's own limit, so a body just over that still gets RequestTooLarge as JSON.
+HOST_BODY_MAX_BYTES = 2 * BODY_MAX_BYTES
 JSON_MAX_DEPTH = 16  # a valid body is 3 deep ({"meetings": [{...}]}); deeper is refused before any use of it
 
 

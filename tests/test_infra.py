@@ -50,6 +50,7 @@ PLATFORM_SETTINGS = frozenset(
         "AzureWebJobsStorage__clientId",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
     }
 )
 # Flex Consumption rejects or ignores these (the runtime lives in functionAppConfig); a key would be a secret.
@@ -593,3 +594,12 @@ def test_sizing_and_platform_parameters_have_azd_env_names(bicep) -> None:
         assert match, f"{param}: {parameters[param]['value']}"
         assert match.group(1) == name
         assert match.group(2) == str(literal(main[param])), f"{param}: azd's default differs from main.bicep's"
+
+
+def test_the_host_refuses_bodies_over_twice_the_function_limit(app_settings) -> None:
+    """The Functions host buffers a body up to FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (100 MB by default) and hands it to
+    the worker whole: infra lowers it to the function's own HOST_BODY_MAX_BYTES."""
+    from shared.http import BODY_MAX_BYTES, HOST_BODY_MAX_BYTES
+
+    _, settings = app_settings
+    assert int(literal(settings["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"])) == HOST_BODY_MAX_BYTES > BODY_MAX_BYTES

@@ -8,6 +8,7 @@ peak while the request is answered, above what was in use before it came.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import tracemalloc
@@ -18,7 +19,7 @@ import pytest
 import requests
 
 from devhost.host import serve
-from shared.http import BODY_MAX_BYTES, JSON_MAX_DEPTH
+from shared.http import BODY_MAX_BYTES, HOST_BODY_MAX_BYTES, JSON_MAX_DEPTH
 from shared.join_links import BATCH_MAX_ITEMS
 from shared.validation import JOIN_URL_MAX, ORGANIZER_ID_MAX
 from tests.conftest import ORGANIZER_ID
@@ -107,18 +108,46 @@ def test_json_nested_up_to_the_limit_is_read(call, meeting, emulator):
     assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
-def test_the_dev_host_passes_a_100_mb_body_on_and_the_function_refuses_it(configure, emulator):
-    """As the Functions host does: it reads bodies up to its own 100 MB limit and hands them over; the function's
-    check is what keeps them from being parsed."""
+@contextmanager
+def dev_host() -> Iterator[int]:
+    """The dev host on a free port, serving until the block ends."""
     server = serve("127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
-        body = huge_body()
-        with peak_memory() as peak:
-            answer = requests.post(f"http://127.0.0.1:{server.server_address[1]}/api/GetJoinUrl", data=body, timeout=30)
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_dev_host_passes_a_100_mb_body_on_and_the_function_refuses_it(configure, emulator, monkeypatch):
+    """As the Functions host does with its default limit: it reads bodies up to 100 MB and hands them over; the
+    function's check is what keeps them from being parsed."""
+    monkeypatch.delenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", raising=False)
+    body = huge_body()
+    with dev_host() as port, peak_memory() as peak:
+        answer = requests.post(f"http://127.0.0.1:{port}/api/GetJoinUrl", data=body, timeout=30)
     assert (answer.status_code, answer.json()["error"]["code"]) == (413, "RequestTooLarge")
     assert peak() < len(body) + MEMORY_ALLOWANCE  # the host's one copy of the body, and little more
     assert emulator.state.graph_requests == []
+
+
+def test_with_the_limit_infra_sets_the_host_refuses_a_large_body_before_reading_it(configure, emulator, monkeypatch):
+    """FUNCTIONS_REQUEST_BODY_SIZE_LIMIT as infra sets it: a declared 100 MB is refused at once, with none of the
+    body sent, so neither the host nor the worker ever holds it."""
+    monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))
+    head = f"POST /api/GetJoinUrl HTTP/1.1\r\nHost: x\r\nContent-Length: {HUGE}\r\n\r\n".encode()
+    with dev_host() as port, socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(head)  # and no body: a host that waited for it would answer only at its 30 s I/O timeout
+        status_line = client.makefile("rb").readline()
+    assert status_line.split()[1] == b"413"
+    assert emulator.state.graph_requests == []
+
+
+def test_a_body_over_the_function_limit_but_under_the_host_limit_gets_the_json_413(configure, monkeypatch):
+    monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))
+    body = b'{"meetingId": "' + b"x" * (BODY_MAX_BYTES + 1) + b'"}'
+    assert BODY_MAX_BYTES < len(body) <= HOST_BODY_MAX_BYTES
+    with dev_host() as port:
+        answer = requests.post(f"http://127.0.0.1:{port}/api/GetJoinUrl", data=body, timeout=30)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (413, "RequestTooLarge")

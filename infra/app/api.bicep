@@ -135,6 +135,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GRAPH_MAX_RETRIES: string(graphMaxRetries)
     GRAPH_TIMEOUT_SECONDS: graphTimeoutSeconds
     REQUEST_DEADLINE_SECONDS: requestDeadlineSeconds
+    // Read by the Functions host: a request body over 2 MiB (twice the function's own limit, shared/http.py) is
+    // refused before the host buffers it or hands it to the worker; the host's default is 100 MB.
+    FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '2097152'
     // Read by the Python worker and the function: at least as many threads as invocations the instance takes.
     PYTHON_THREADPOOL_THREAD_COUNT: string(max(httpPerInstanceConcurrency, pythonThreadpoolThreadCount))
   }
