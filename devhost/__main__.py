@@ -57,6 +57,9 @@ def main() -> None:
     # azure-core logs every token request and answer at INFO as a many-line dump of headers (their values
     # REDACTED): on the console it buries the function's own records and the traffic lines between them.
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+    # azure-identity says at INFO which managed identity it found and that each get_token succeeded: the traffic
+    # line of the token request says as much, and a failure still shows (it is logged as a WARNING).
+    logging.getLogger("azure.identity").setLevel(logging.WARNING)
     load_local_settings()
     os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))  # as infra sets it

@@ -545,11 +545,13 @@ def test_make_run_traffic_off_prints_no_traffic():
 
 
 LOG_RECORD = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]{12} [A-Z]+ [\w.]+: "
+FUNCTION_RECORD = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]{12} [A-Z]+ getjoinurl(?:\.\w+)*: "
 
 
 def test_make_run_prints_log_records_and_traffic_in_a_line_each_and_no_http_header_dump():
-    """azure-core logs each token request's and answer's headers over many lines (values REDACTED): `make run`
-    leaves them out, so the console shows the function's own records and the traffic lines."""
+    """azure-core logs each token request's and answer's headers over many lines (values REDACTED), and
+    azure-identity which identity it found and each token it got: `make run` leaves them out, so the console shows
+    the function's own records and the traffic lines."""
     lines: queue.Queue[str | None] = queue.Queue()
     with make_run(serving=lines) as (port, printed):
         [by_id] = [c for c in printed_commands(printed) if "/api/GetJoinUrl?" in c]
@@ -560,3 +562,4 @@ def test_make_run_prints_log_records_and_traffic_in_a_line_each_and_no_http_head
     assert any(re.match(TRAFFIC_TIME + "identity GET /msi/token", line) for line in seen)
     assert [line for line in seen if not re.match(f"{LOG_RECORD}|{TRAFFIC_LINE}", line)] == []
     assert [line for line in seen if "http_logging_policy" in line] == []
+    assert [line for line in seen if re.match(LOG_RECORD, line) and not re.match(FUNCTION_RECORD, line)] == []
