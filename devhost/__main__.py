@@ -37,18 +37,7 @@ from .traffic import Printer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=port_number(1), default=DEV_PORT, help="make run PORT=N")
-    parser.add_argument(
-        "--emulator-port", type=port_number(0), default=7072, help="make run EMULATOR_PORT=N (0: any free port)"
-    )
-    parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
-    parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
-    parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
-    parser.add_argument("--quiet-traffic", action="store_true", help="do not print the emulator's traffic")
-    args = parser.parse_args()
-    if not args.real and args.port == args.emulator_port:
-        parser.error("--port and --emulator-port must differ (make run PORT=N EMULATOR_PORT=M)")
+    args = parse_args(sys.argv[1:])
     check_free(args.port, "the functions")
     if not args.real:
         check_free(args.emulator_port, "the Graph emulator")
@@ -90,6 +79,29 @@ def main() -> None:
     print(f"Serving http://localhost:{args.port}/api/GetJoinUrl (Ctrl+C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The options; a wrong one exits with a usage error. The emulator's port follows --port unless given."""
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=port_number(1), default=DEV_PORT, help="make run PORT=N")
+    parser.add_argument(
+        "--emulator-port",
+        type=port_number(0),
+        help="make run EMULATOR_PORT=N (default: the --port number + 1, so 7072; 0: any free port)",
+    )
+    parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
+    parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
+    parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
+    parser.add_argument("--quiet-traffic", action="store_true", help="do not print the emulator's traffic")
+    args = parser.parse_args(argv)
+    if args.emulator_port is None:
+        if args.port == 65535 and not args.real:
+            parser.error("--port 65535 leaves no port above it for the emulator: give --emulator-port too")
+        args.emulator_port = args.port + 1
+    if not args.real and args.port == args.emulator_port:
+        parser.error("--port and --emulator-port must differ (make run PORT=N EMULATOR_PORT=M)")
+    return args
 
 
 def port_number(lowest: int) -> Callable[[str], int]:

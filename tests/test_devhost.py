@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
+from devhost.__main__ import parse_args
 from devhost.emulator import GraphEmulator
 from devhost.examples import DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN
 from devhost.host import route_pattern, serve
@@ -41,6 +42,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_port_before_a_free_one() -> int:
+    """A free port whose next port is free too, for `make run PORT=N` (the emulator takes N + 1)."""
+    for _ in range(20):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    pytest.fail("no two free ports in a row")
 
 
 def address_of(url: str) -> tuple[str, int]:
@@ -272,16 +286,20 @@ def test_the_emulator_keeps_a_bounded_window_of_traffic():
 
 @contextmanager
 def make_run(
-    *flags: str, env: dict[str, str] | None = None, serving: queue.Queue[str | None] | None = None
+    *flags: str,
+    env: dict[str, str] | None = None,
+    serving: queue.Queue[str | None] | None = None,
+    port: int | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """`python -m devhost` as `make run` starts it, on free ports: its port and what it printed before serving.
-    `serving` gets each line printed after that as it comes, then None once the process has ended."""
-    port = free_port()
+    `serving` gets each line printed after that as it comes, then None once the process has ended. Given `port`,
+    it is passed alone, so the emulator takes the next one."""
+    ports = ["--port", str(port)] if port else ["--port", str(port := free_port()), "--emulator-port", "0"]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "ALLOWED_ORGANIZER_IDS": "", "DEFAULT_ORGANIZER_ID": ""}
     for name in ("GRAPH_BASE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "GRAPH_CREDENTIAL"):
         environment.pop(name, None)
     environment.update(env or {})
-    args = [sys.executable, "-m", "devhost", "--builtin-host", "--port", str(port), "--emulator-port", "0", *flags]
+    args = [sys.executable, "-m", "devhost", "--builtin-host", *ports, *flags]
     process = subprocess.Popen(
         args, cwd=APP_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -452,13 +470,47 @@ def test_make_run_refuses_an_unknown_graph_or_traffic_value(option):
     assert f"{option} is not known" in dry_run.stderr and f"{name}=" in dry_run.stderr.split("known", 1)[1]
 
 
-@pytest.mark.parametrize("taken_by", ["--port", "--emulator-port"])
+@pytest.mark.parametrize(
+    ("argv", "ports"),
+    [
+        ([], (7071, 7072)),
+        (["--port", "7181"], (7181, 7182)),
+        (["--port", "7181", "--emulator-port", "0"], (7181, 0)),
+        (["--emulator-port", "7182"], (7071, 7182)),
+        (["--port", "65535", "--real"], (65535, 65536)),  # no emulator to place
+    ],
+)
+def test_make_run_port_alone_puts_the_emulator_on_the_next_port(argv, ports):
+    args = parse_args(argv)
+    assert (args.port, args.emulator_port) == ports
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--port", "65535"], "give --emulator-port too"),
+        (["--port", "7181", "--emulator-port", "7181"], "must differ"),
+        (["--port", "7180", "--emulator-port", "7181", "--port", "7181"], "must differ"),
+    ],
+)
+def test_make_run_refuses_ports_that_leave_the_emulator_nowhere(argv, said, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("taken_by", ["--port", "--emulator-port", "the port after --port"])
 def test_make_run_on_a_busy_port_names_it_in_one_line_and_how_to_choose_others(taken_by):
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
+        if taken_by == "the port after --port":  # --port alone: the emulator's is the next one, held here
+            port = free_port_before_a_free_one()
+            holder.bind(("127.0.0.1", port + 1))
+            ports = {"--port": str(port)}
+        else:
+            holder.bind(("127.0.0.1", 0))
+            ports = {"--port": str(free_port()), "--emulator-port": "0", taken_by: str(holder.getsockname()[1])}
         holder.listen()
         busy = holder.getsockname()[1]
-        ports = {"--port": str(free_port()), "--emulator-port": "0", taken_by: str(busy)}
         args = [sys.executable, "-m", "devhost", "--builtin-host", *(part for pair in ports.items() for part in pair)]
         ended = subprocess.run(args, cwd=APP_ROOT, capture_output=True, text=True, timeout=30)
     assert ended.returncode != 0
@@ -471,7 +523,8 @@ def test_make_run_on_a_busy_port_names_it_in_one_line_and_how_to_choose_others(t
 def test_make_run_setup_starts_the_emulator_broken_and_diagnose_names_the_step():
     dry_run = make_dry_run("SETUP=no-policy")
     assert "-m devhost" in dry_run.stdout and "--setup no-policy" in dry_run.stdout, dry_run.stdout + dry_run.stderr
-    with make_run("--setup", "no-policy") as (port, printed):
+    with make_run("--setup", "no-policy", port=free_port_before_a_free_one()) as (port, printed):
+        assert printed[0].startswith(f"Graph and managed-identity emulator on http://127.0.0.1:{port + 1},")
         assert any(line.startswith("Set-up: no-policy") for line in printed)
         [diagnose] = [c for c in printed_commands(printed) if "/api/diagnose" in c]
         answer = run_curl(diagnose, port).json()
