@@ -35,6 +35,14 @@ from .examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UP
 from .host import APP_ROOT, serve
 from .traffic import Printer
 
+# What the printed calls answer in each broken set-up (the README's "Troubleshooting a new tenant" mends each).
+SETUP_ANSWERS = {
+    "no-role": "These calls now answer 403 GraphPermissionMissing",
+    "no-lookup-role": "These calls now answer 403 GraphPermissionMissing where they find the meeting by Teams link"
+    " or invite number",
+    "no-policy": "These calls now answer 403 AccessPolicyMissing",
+}
+
 
 def main() -> None:
     args = parse_args(sys.argv[1:])
@@ -49,7 +57,7 @@ def main() -> None:
     # azure-identity says at INFO which managed identity it found and that each get_token succeeded: the traffic
     # line of the token request says as much, and a failure still shows (it is logged as a WARNING).
     logging.getLogger("azure.identity").setLevel(logging.WARNING)
-    load_local_settings()
+    from_file = load_local_settings()
     os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))  # as infra sets it
     if not args.real:
@@ -63,12 +71,24 @@ def main() -> None:
         )
         print(f"Graph and managed-identity emulator on {emulator.base_url}, with a demo meeting.")
         print(f"Set-up: {args.setup} ({SETUPS[args.setup]}).")
-        print("Try these (README.md shows the answer each gets):")
+        if args.setup == "ok":
+            print("Try these (README.md shows the answer each gets):")
+        else:
+            print(
+                f"{SETUP_ANSWERS[args.setup]} (the batch in each such item; Diagnose names the failing checks):"
+                ' README.md\'s "Troubleshooting a new tenant" shows the fix.'
+            )
         for example in examples(meeting, args.port):
             print(f"# {example.title}")
             print(example.command)
     else:
-        print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
+        if from_file:
+            print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
+        else:
+            print(
+                "Calling real Microsoft Graph with the settings from your environment only: there is no"
+                " local.settings.json (copy local.settings.sample.json to it to keep settings in a file)."
+            )
         check_credential()
     sys.stdout.flush()
 
@@ -148,12 +168,14 @@ def check_credential() -> None:
     print(f"Got a Graph token with the {settings.graph_credential} credential.")
 
 
-def load_local_settings() -> None:
-    """Values from local.settings.json, as Core Tools applies them; the environment wins."""
+def load_local_settings() -> bool:
+    """Values from local.settings.json, as Core Tools applies them; the environment wins. False: no such file."""
     path = APP_ROOT / "local.settings.json"
-    if path.exists():
-        for name, value in json.loads(path.read_text()).get("Values", {}).items():
-            os.environ.setdefault(name, str(value))
+    if not path.exists():
+        return False
+    for name, value in json.loads(path.read_text()).get("Values", {}).items():
+        os.environ.setdefault(name, str(value))
+    return True
 
 
 if __name__ == "__main__":

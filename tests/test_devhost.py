@@ -24,13 +24,14 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
-from devhost.__main__ import parse_args
-from devhost.emulator import GraphEmulator
-from devhost.examples import DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN
+from devhost.__main__ import SETUP_ANSWERS, parse_args
+from devhost.emulator import SETUPS, GraphEmulator
+from devhost.examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, DEMO_THREAD
+from devhost.examples import examples as make_run_examples
 from devhost.host import route_pattern, serve
 from devhost.traffic import INDENT
 from shared.diagnosis import POLICY_PROBE_LINK
-from tests.conftest import APP_ROOT, ORGANIZER_ID
+from tests.conftest import APP_ROOT, ORGANIZER_ID, errors_in
 
 SHORT_IO_TIMEOUT = 0.3
 BURST = 100
@@ -415,6 +416,7 @@ def test_every_readme_command_works_against_make_run_as_shown():
     examples = readme_examples()
     assert len(examples) >= 3
     with make_run() as (port, printed):
+        assert "Try these (README.md shows the answer each gets):" in printed
         assert [c.replace("localhost:7071", f"localhost:{port}") for c, _ in examples] == printed_commands(printed)
         for command, expected in examples:
             answer = run_curl(command, port)
@@ -432,6 +434,10 @@ def test_make_run_graph_real_names_a_failing_azure_cli_at_start_and_in_the_503(t
     why = "Azure CLI not found on path" if az == "missing" else "Please run 'az login' to set up an account"
     with make_run("--real", env={"PATH": str(tmp_path), "GRAPH_CREDENTIAL": "azure_cli"}) as (port, printed):
         said = "\n".join(printed)
+        if (APP_ROOT / "local.settings.json").exists():  # git ignores it: a checkout has none until one is made
+            assert "with the settings from local.settings.json and your environment." in said
+        else:
+            assert "with the settings from your environment only: there is no local.settings.json" in said
         assert f"WARNING: Could not get a Graph token from {CLI_SIGN_IN} ({why})" in said
         answer = requests.get(
             f"http://localhost:{port}/api/GetJoinUrl", params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}
@@ -520,17 +526,36 @@ def test_make_run_on_a_busy_port_names_it_in_one_line_and_how_to_choose_others(t
     assert "make run PORT=" in said and "EMULATOR_PORT=" in said, said
 
 
-def test_make_run_setup_starts_the_emulator_broken_and_diagnose_names_the_step():
+def test_make_run_setup_starts_the_emulator_broken_says_so_and_diagnose_names_the_step():
     dry_run = make_dry_run("SETUP=no-policy")
     assert "-m devhost" in dry_run.stdout and "--setup no-policy" in dry_run.stdout, dry_run.stdout + dry_run.stderr
     with make_run("--setup", "no-policy", port=free_port_before_a_free_one()) as (port, printed):
         assert printed[0].startswith(f"Graph and managed-identity emulator on http://127.0.0.1:{port + 1},")
         assert any(line.startswith("Set-up: no-policy") for line in printed)
+        assert not [line for line in printed if line.startswith("Try these")]  # the README's answers are not these
+        [said] = [line for line in printed if line.startswith("These calls now answer")]
+        assert "403 AccessPolicyMissing" in said and 'README.md\'s "Troubleshooting a new tenant"' in said, said
         [diagnose] = [c for c in printed_commands(printed) if "/api/diagnose" in c]
         answer = run_curl(diagnose, port).json()
     assert answer["ok"] is False
     assert [c["name"] for c in answer["checks"] if not c["ok"]] == ["accessPolicy", "joinUrlCall"]
     assert "Grant-TeamsAccessPolicy.ps1 -AppId" in answer["checks"][-2]["fix"]
+
+
+@pytest.mark.parametrize("setup", [name for name in SETUPS if name != "ok"])
+def test_in_a_broken_setup_make_run_names_the_error_its_calls_answer(host, emulator, setup):
+    assert set(SETUP_ANSWERS) == set(SETUPS) - {"ok"}
+    emulator.apply_setup(setup)
+    meeting = emulator.add_meeting(
+        DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id=DEMO_JOIN_MEETING_ID
+    )
+    port = address_of(host)[1]
+    answers = [run_curl(example.command, port) for example in make_run_examples(meeting, port)]
+    codes = {error["code"] for answer in answers for error in errors_in(answer.json())}
+    [named] = re.findall(r"\b403 (\w+)", SETUP_ANSWERS[setup])
+    assert codes == {named}
+    if setup == "no-lookup-role":  # the line says: by Teams link or invite number only
+        assert answers[0].status_code == 200 and "by Teams link or invite number" in SETUP_ANSWERS[setup]
 
 
 TRAFFIC_TIME = r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3} "
