@@ -27,7 +27,8 @@ endif
 
 ## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator on 7072 (GRAPH=real for real
 ## Graph; SETUP=no-role, no-lookup-role or no-policy starts the emulator in a broken set-up; each call the emulator
-## answers is printed as a line, TRAFFIC=off for none; PORT=N and EMULATOR_PORT=M serve on other ports).
+## answers is printed as a line, TRAFFIC=off for none; PORT=N serves on N with the emulator on N+1, EMULATOR_PORT=M
+## puts the emulator on M).
 run: $(STAMP)
 	$(BIN)/python -m devhost $(if $(GRAPH),--real,) $(if $(SETUP),--setup $(SETUP),) $(if $(TRAFFIC),--quiet-traffic,) $(if $(PORT),--port $(PORT),) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT),)
 

@@ -35,20 +35,17 @@ from .examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UP
 from .host import APP_ROOT, serve
 from .traffic import Printer
 
+# What the printed calls answer in each broken set-up (the README's "Troubleshooting a new tenant" mends each).
+SETUP_ANSWERS = {
+    "no-role": "These calls now answer 403 GraphPermissionMissing",
+    "no-lookup-role": "These calls now answer 403 GraphPermissionMissing where they find the meeting by Teams link"
+    " or invite number",
+    "no-policy": "These calls now answer 403 AccessPolicyMissing",
+}
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=port_number(1), default=DEV_PORT, help="make run PORT=N")
-    parser.add_argument(
-        "--emulator-port", type=port_number(0), default=7072, help="make run EMULATOR_PORT=N (0: any free port)"
-    )
-    parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
-    parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
-    parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
-    parser.add_argument("--quiet-traffic", action="store_true", help="do not print the emulator's traffic")
-    args = parser.parse_args()
-    if not args.real and args.port == args.emulator_port:
-        parser.error("--port and --emulator-port must differ (make run PORT=N EMULATOR_PORT=M)")
+    args = parse_args(sys.argv[1:])
     check_free(args.port, "the functions")
     if not args.real:
         check_free(args.emulator_port, "the Graph emulator")
@@ -57,7 +54,10 @@ def main() -> None:
     # azure-core logs every token request and answer at INFO as a many-line dump of headers (their values
     # REDACTED): on the console it buries the function's own records and the traffic lines between them.
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
-    load_local_settings()
+    # azure-identity says at INFO which managed identity it found and that each get_token succeeded: the traffic
+    # line of the token request says as much, and a failure still shows (it is logged as a WARNING).
+    logging.getLogger("azure.identity").setLevel(logging.WARNING)
+    from_file = load_local_settings()
     os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))  # as infra sets it
     if not args.real:
@@ -71,12 +71,24 @@ def main() -> None:
         )
         print(f"Graph and managed-identity emulator on {emulator.base_url}, with a demo meeting.")
         print(f"Set-up: {args.setup} ({SETUPS[args.setup]}).")
-        print("Try these (README.md shows the answer each gets):")
+        if args.setup == "ok":
+            print("Try these (README.md shows the answer each gets):")
+        else:
+            print(
+                f"{SETUP_ANSWERS[args.setup]} (the batch in each such item; Diagnose names the failing checks):"
+                ' README.md\'s "Troubleshooting a new tenant" shows the fix.'
+            )
         for example in examples(meeting, args.port):
             print(f"# {example.title}")
             print(example.command)
     else:
-        print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
+        if from_file:
+            print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
+        else:
+            print(
+                "Calling real Microsoft Graph with the settings from your environment only: there is no"
+                " local.settings.json (copy local.settings.sample.json to it to keep settings in a file)."
+            )
         check_credential()
     sys.stdout.flush()
 
@@ -87,6 +99,29 @@ def main() -> None:
     print(f"Serving http://localhost:{args.port}/api/GetJoinUrl (Ctrl+C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The options; a wrong one exits with a usage error. The emulator's port follows --port unless given."""
+    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=port_number(1), default=DEV_PORT, help="make run PORT=N")
+    parser.add_argument(
+        "--emulator-port",
+        type=port_number(0),
+        help="make run EMULATOR_PORT=N (default: the --port number + 1, so 7072; 0: any free port)",
+    )
+    parser.add_argument("--real", action="store_true", help="call real Graph with your own credentials")
+    parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
+    parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
+    parser.add_argument("--quiet-traffic", action="store_true", help="do not print the emulator's traffic")
+    args = parser.parse_args(argv)
+    if args.emulator_port is None:
+        if args.port == 65535 and not args.real:
+            parser.error("--port 65535 leaves no port above it for the emulator: give --emulator-port too")
+        args.emulator_port = args.port + 1
+    if not args.real and args.port == args.emulator_port:
+        parser.error("--port and --emulator-port must differ (make run PORT=N EMULATOR_PORT=M)")
+    return args
 
 
 def port_number(lowest: int) -> Callable[[str], int]:
@@ -133,12 +168,14 @@ def check_credential() -> None:
     print(f"Got a Graph token with the {settings.graph_credential} credential.")
 
 
-def load_local_settings() -> None:
-    """Values from local.settings.json, as Core Tools applies them; the environment wins."""
+def load_local_settings() -> bool:
+    """Values from local.settings.json, as Core Tools applies them; the environment wins. False: no such file."""
     path = APP_ROOT / "local.settings.json"
-    if path.exists():
-        for name, value in json.loads(path.read_text()).get("Values", {}).items():
-            os.environ.setdefault(name, str(value))
+    if not path.exists():
+        return False
+    for name, value in json.loads(path.read_text()).get("Values", {}).items():
+        os.environ.setdefault(name, str(value))
+    return True
 
 
 if __name__ == "__main__":

@@ -24,12 +24,14 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
-from devhost.emulator import GraphEmulator
-from devhost.examples import DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN
+from devhost.__main__ import SETUP_ANSWERS, parse_args
+from devhost.emulator import SETUPS, GraphEmulator
+from devhost.examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, DEMO_THREAD
+from devhost.examples import examples as make_run_examples
 from devhost.host import route_pattern, serve
 from devhost.traffic import INDENT
 from shared.diagnosis import POLICY_PROBE_LINK
-from tests.conftest import APP_ROOT, ORGANIZER_ID
+from tests.conftest import APP_ROOT, ORGANIZER_ID, errors_in
 
 SHORT_IO_TIMEOUT = 0.3
 BURST = 100
@@ -41,6 +43,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_port_before_a_free_one() -> int:
+    """A free port whose next port is free too, for `make run PORT=N` (the emulator takes N + 1)."""
+    for _ in range(20):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    pytest.fail("no two free ports in a row")
 
 
 def address_of(url: str) -> tuple[str, int]:
@@ -272,16 +287,20 @@ def test_the_emulator_keeps_a_bounded_window_of_traffic():
 
 @contextmanager
 def make_run(
-    *flags: str, env: dict[str, str] | None = None, serving: queue.Queue[str | None] | None = None
+    *flags: str,
+    env: dict[str, str] | None = None,
+    serving: queue.Queue[str | None] | None = None,
+    port: int | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """`python -m devhost` as `make run` starts it, on free ports: its port and what it printed before serving.
-    `serving` gets each line printed after that as it comes, then None once the process has ended."""
-    port = free_port()
+    `serving` gets each line printed after that as it comes, then None once the process has ended. Given `port`,
+    it is passed alone, so the emulator takes the next one."""
+    ports = ["--port", str(port)] if port else ["--port", str(port := free_port()), "--emulator-port", "0"]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "ALLOWED_ORGANIZER_IDS": "", "DEFAULT_ORGANIZER_ID": ""}
     for name in ("GRAPH_BASE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "GRAPH_CREDENTIAL"):
         environment.pop(name, None)
     environment.update(env or {})
-    args = [sys.executable, "-m", "devhost", "--builtin-host", "--port", str(port), "--emulator-port", "0", *flags]
+    args = [sys.executable, "-m", "devhost", "--builtin-host", *ports, *flags]
     process = subprocess.Popen(
         args, cwd=APP_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -397,6 +416,7 @@ def test_every_readme_command_works_against_make_run_as_shown():
     examples = readme_examples()
     assert len(examples) >= 3
     with make_run() as (port, printed):
+        assert "Try these (README.md shows the answer each gets):" in printed
         assert [c.replace("localhost:7071", f"localhost:{port}") for c, _ in examples] == printed_commands(printed)
         for command, expected in examples:
             answer = run_curl(command, port)
@@ -414,6 +434,10 @@ def test_make_run_graph_real_names_a_failing_azure_cli_at_start_and_in_the_503(t
     why = "Azure CLI not found on path" if az == "missing" else "Please run 'az login' to set up an account"
     with make_run("--real", env={"PATH": str(tmp_path), "GRAPH_CREDENTIAL": "azure_cli"}) as (port, printed):
         said = "\n".join(printed)
+        if (APP_ROOT / "local.settings.json").exists():  # git ignores it: a checkout has none until one is made
+            assert "with the settings from local.settings.json and your environment." in said
+        else:
+            assert "with the settings from your environment only: there is no local.settings.json" in said
         assert f"WARNING: Could not get a Graph token from {CLI_SIGN_IN} ({why})" in said
         answer = requests.get(
             f"http://localhost:{port}/api/GetJoinUrl", params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}
@@ -452,13 +476,47 @@ def test_make_run_refuses_an_unknown_graph_or_traffic_value(option):
     assert f"{option} is not known" in dry_run.stderr and f"{name}=" in dry_run.stderr.split("known", 1)[1]
 
 
-@pytest.mark.parametrize("taken_by", ["--port", "--emulator-port"])
+@pytest.mark.parametrize(
+    ("argv", "ports"),
+    [
+        ([], (7071, 7072)),
+        (["--port", "7181"], (7181, 7182)),
+        (["--port", "7181", "--emulator-port", "0"], (7181, 0)),
+        (["--emulator-port", "7182"], (7071, 7182)),
+        (["--port", "65535", "--real"], (65535, 65536)),  # no emulator to place
+    ],
+)
+def test_make_run_port_alone_puts_the_emulator_on_the_next_port(argv, ports):
+    args = parse_args(argv)
+    assert (args.port, args.emulator_port) == ports
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--port", "65535"], "give --emulator-port too"),
+        (["--port", "7181", "--emulator-port", "7181"], "must differ"),
+        (["--port", "7180", "--emulator-port", "7181", "--port", "7181"], "must differ"),
+    ],
+)
+def test_make_run_refuses_ports_that_leave_the_emulator_nowhere(argv, said, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("taken_by", ["--port", "--emulator-port", "the port after --port"])
 def test_make_run_on_a_busy_port_names_it_in_one_line_and_how_to_choose_others(taken_by):
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
+        if taken_by == "the port after --port":  # --port alone: the emulator's is the next one, held here
+            port = free_port_before_a_free_one()
+            holder.bind(("127.0.0.1", port + 1))
+            ports = {"--port": str(port)}
+        else:
+            holder.bind(("127.0.0.1", 0))
+            ports = {"--port": str(free_port()), "--emulator-port": "0", taken_by: str(holder.getsockname()[1])}
         holder.listen()
         busy = holder.getsockname()[1]
-        ports = {"--port": str(free_port()), "--emulator-port": "0", taken_by: str(busy)}
         args = [sys.executable, "-m", "devhost", "--builtin-host", *(part for pair in ports.items() for part in pair)]
         ended = subprocess.run(args, cwd=APP_ROOT, capture_output=True, text=True, timeout=30)
     assert ended.returncode != 0
@@ -468,16 +526,36 @@ def test_make_run_on_a_busy_port_names_it_in_one_line_and_how_to_choose_others(t
     assert "make run PORT=" in said and "EMULATOR_PORT=" in said, said
 
 
-def test_make_run_setup_starts_the_emulator_broken_and_diagnose_names_the_step():
+def test_make_run_setup_starts_the_emulator_broken_says_so_and_diagnose_names_the_step():
     dry_run = make_dry_run("SETUP=no-policy")
     assert "-m devhost" in dry_run.stdout and "--setup no-policy" in dry_run.stdout, dry_run.stdout + dry_run.stderr
-    with make_run("--setup", "no-policy") as (port, printed):
+    with make_run("--setup", "no-policy", port=free_port_before_a_free_one()) as (port, printed):
+        assert printed[0].startswith(f"Graph and managed-identity emulator on http://127.0.0.1:{port + 1},")
         assert any(line.startswith("Set-up: no-policy") for line in printed)
+        assert not [line for line in printed if line.startswith("Try these")]  # the README's answers are not these
+        [said] = [line for line in printed if line.startswith("These calls now answer")]
+        assert "403 AccessPolicyMissing" in said and 'README.md\'s "Troubleshooting a new tenant"' in said, said
         [diagnose] = [c for c in printed_commands(printed) if "/api/diagnose" in c]
         answer = run_curl(diagnose, port).json()
     assert answer["ok"] is False
     assert [c["name"] for c in answer["checks"] if not c["ok"]] == ["accessPolicy", "joinUrlCall"]
     assert "Grant-TeamsAccessPolicy.ps1 -AppId" in answer["checks"][-2]["fix"]
+
+
+@pytest.mark.parametrize("setup", [name for name in SETUPS if name != "ok"])
+def test_in_a_broken_setup_make_run_names_the_error_its_calls_answer(host, emulator, setup):
+    assert set(SETUP_ANSWERS) == set(SETUPS) - {"ok"}
+    emulator.apply_setup(setup)
+    meeting = emulator.add_meeting(
+        DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, thread=DEMO_THREAD, join_meeting_id=DEMO_JOIN_MEETING_ID
+    )
+    port = address_of(host)[1]
+    answers = [run_curl(example.command, port) for example in make_run_examples(meeting, port)]
+    codes = {error["code"] for answer in answers for error in errors_in(answer.json())}
+    [named] = re.findall(r"\b403 (\w+)", SETUP_ANSWERS[setup])
+    assert codes == {named}
+    if setup == "no-lookup-role":  # the line says: by Teams link or invite number only
+        assert answers[0].status_code == 200 and "by Teams link or invite number" in SETUP_ANSWERS[setup]
 
 
 TRAFFIC_TIME = r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3} "
@@ -545,11 +623,13 @@ def test_make_run_traffic_off_prints_no_traffic():
 
 
 LOG_RECORD = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]{12} [A-Z]+ [\w.]+: "
+FUNCTION_RECORD = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]{12} [A-Z]+ getjoinurl(?:\.\w+)*: "
 
 
 def test_make_run_prints_log_records_and_traffic_in_a_line_each_and_no_http_header_dump():
-    """azure-core logs each token request's and answer's headers over many lines (values REDACTED): `make run`
-    leaves them out, so the console shows the function's own records and the traffic lines."""
+    """azure-core logs each token request's and answer's headers over many lines (values REDACTED), and
+    azure-identity which identity it found and each token it got: `make run` leaves them out, so the console shows
+    the function's own records and the traffic lines."""
     lines: queue.Queue[str | None] = queue.Queue()
     with make_run(serving=lines) as (port, printed):
         [by_id] = [c for c in printed_commands(printed) if "/api/GetJoinUrl?" in c]
@@ -560,3 +640,4 @@ def test_make_run_prints_log_records_and_traffic_in_a_line_each_and_no_http_head
     assert any(re.match(TRAFFIC_TIME + "identity GET /msi/token", line) for line in seen)
     assert [line for line in seen if not re.match(f"{LOG_RECORD}|{TRAFFIC_LINE}", line)] == []
     assert [line for line in seen if "http_logging_policy" in line] == []
+    assert [line for line in seen if re.match(LOG_RECORD, line) and not re.match(FUNCTION_RECORD, line)] == []
