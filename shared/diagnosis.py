@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import app
-from .errors import ApiError
+from .errors import ApiError, graph_said, sentences
 from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
 from .graph_answers import GraphReply, error_for, join_web_url_from, names_unknown_user, odata_error
 from .graph_client import GraphClient
@@ -199,7 +199,7 @@ def _not_found(name: str, reply: GraphReply, organizer_id: str) -> Check:
         return Check(
             name,
             False,
-            f"Graph knows no user {organizer_id} in this tenant. Graph said: {graph_code}: {graph_message}",
+            sentences(f"Graph knows no user {organizer_id} in this tenant.", graph_said(graph_code, graph_message)),
             fix="Check organizerId: the organizer's user principal name or Entra object ID in this tenant.",
         )
     return Check(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devhost.emulator import Fault
+from shared.errors import sentences
 from shared.identity import credential_problem
 from tests.conftest import ORGANIZER_ID
 
@@ -89,3 +90,25 @@ def test_a_decoded_classic_link_without_a_context_is_refused_before_graph(call, 
 def test_a_link_that_is_simply_wrong_gets_no_such_hint(call):
     _, _, message = error_of(call(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID}))
     assert message.startswith("joinUrl must be a Teams meeting link") and "URL-decoded" not in message
+
+
+def test_graphs_words_end_as_a_sentence_before_the_next_one_begins(call, meeting, emulator, configure):
+    configure(GRAPH_MAX_RETRIES="0")
+    down = b'{"error": {"code": "ServiceUnavailable", "message": "down"}}'  # Graph's text, with no final period
+    emulator.state.graph_faults.append(Fault(status=503, retry_after="5", body=down))
+    status, code, message = error_of(call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (503, "GraphUnavailable")
+    assert message.endswith("Graph said: ServiceUnavailable: down. Try again in 5 seconds.")
+
+
+@pytest.mark.parametrize(
+    ("parts", "joined"),
+    [
+        (("It failed", "Try again."), "It failed. Try again."),
+        (("It failed (HTTP 503)", None, "", "Fix it"), "It failed (HTTP 503). Fix it"),
+        (('Graph said: "down."', "Fix it."), 'Graph said: "down." Fix it.'),
+        (("Really?", "Yes!"), "Really? Yes!"),
+    ],
+)
+def test_message_parts_are_joined_as_sentences(parts, joined):
+    assert sentences(*parts) == joined
