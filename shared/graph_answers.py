@@ -37,13 +37,13 @@ def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
     if not isinstance(meetings, list):
         raise _unexpected(reply, "a lookup answer without a 'value' list")
     if not meetings:
-        what = "numeric meeting ID" if query.join_meeting_id is not None else "join link"
+        what = "join link" if query.join_url is not None else "numeric meeting ID"  # a short link has a number too
         raise ApiError(
             404,
             "MeetingNotFound",
             f"No online meeting organized by {query.organizer_id} has that {what}.",
-            fix=f"Check the {what}, and that organizerId is the meeting's organizer (the link alone does not tell "
-            "Graph whose calendar to search).",
+            fix=f"Check the {what}, and that organizerId is the meeting's organizer (the {what.split()[-1]} alone "
+            "does not tell Graph whose calendar to search).",
             graph_request_id=reply.request_id,
         )
     meeting_id = meetings[0].get("id") if isinstance(meetings[0], dict) else None

@@ -90,6 +90,24 @@ def test_no_match_is_meeting_not_found(call, meeting):
     assert "organizer" in answer.body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "named", "not_named"),
+    [
+        ({"joinMeetingId": "999999999999"}, "numeric meeting ID", "link"),
+        ({"joinUrl": "https://teams.microsoft.com/meet/999999999999?p=Abc"}, "join link", "numeric"),
+    ],
+    ids=["number", "short-link"],
+)
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_not_found_names_the_meeting_as_it_was_given(call, meeting, fields, named, not_named, batch):
+    fields = {**fields, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [fields]}) if batch else call(params=fields)
+    error = answer.body["results"][0]["error"] if batch else answer.body["error"]
+    assert error["code"] == "MeetingNotFound"
+    assert f"has that {named}." in error["message"] and f"Check the {named}," in error["message"]
+    assert not_named not in error["message"]
+
+
 def test_more_than_one_selector_is_400(call, meeting, emulator):
     answer = call(params={"meetingId": meeting.meeting_id, "joinMeetingId": "123456789012"})
     assert answer.status == 400
