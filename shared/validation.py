@@ -62,10 +62,16 @@ class MeetingQuery:
 
 def validate_meeting_id(value: str) -> str:
     if not _MEETING_ID_RE.fullmatch(value):
+        hint = (
+            " This meetingId holds a space, which is what a query string makes of a '+': in a query string the ID "
+            "must be URL-encoded ('+' as %2B, '=' as %3D), or sent in a POST body {\"meetingId\": \"...\"}."
+            if " " in value
+            else ""
+        )
         raise invalid_request(
             f"meetingId is not a Teams online meeting ID: it must be 1 to {MEETING_ID_MAX} characters of letters, "
             "digits, '+', '=', '-' or '_' (the 'id' Graph gives an onlineMeeting). "
-            "To start from a Teams join link, send it as joinUrl instead."
+            f"To start from a Teams join link, send it as joinUrl instead.{hint}"
         )
     return value
 

@@ -87,6 +87,18 @@ def test_a_decoded_classic_link_without_a_context_is_refused_before_graph(call, 
     assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
 
 
+def test_a_meeting_id_whose_plus_a_query_string_decoded_gets_a_hint(call, emulator):
+    status, code, message = error_of(call(params={"meetingId": "abc def==", "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (400, "InvalidRequest")
+    assert "holds a space" in message and "%2B" in message and '{"meetingId": "..."}' in message
+    assert emulator.state.graph_requests == []
+
+
+def test_a_meeting_id_that_is_simply_wrong_gets_no_such_hint(call):
+    _, _, message = error_of(call(params={"meetingId": "abc/def", "organizerId": ORGANIZER_ID}))
+    assert message.startswith("meetingId is not a Teams online meeting ID") and "%2B" not in message
+
+
 def test_a_link_that_is_simply_wrong_gets_no_such_hint(call):
     _, _, message = error_of(call(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID}))
     assert message.startswith("joinUrl must be a Teams meeting link") and "URL-decoded" not in message
