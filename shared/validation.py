@@ -114,6 +114,12 @@ def validate_join_meeting_id(value: str) -> str:
 
 def organizer_from_join_url(join_url: str) -> str | None:
     """A classic Teams link carries the organizer's object ID (Oid) in its context parameter."""
+    oid = link_oid(join_url)
+    return oid if oid is not None and GUID_RE.fullmatch(oid) else None
+
+
+def link_oid(join_url: str) -> str | None:
+    """The Oid text in a link's context, whatever it holds: one that is not an object ID is an error to name."""
     context = parse_qs(urlsplit(join_url).query).get("context")
     if not context:
         return None
@@ -121,7 +127,7 @@ def organizer_from_join_url(join_url: str) -> str | None:
         oid = json.loads(context[0]).get("Oid")
     except (ValueError, AttributeError):
         return None
-    return oid if isinstance(oid, str) and GUID_RE.fullmatch(oid) else None
+    return oid if isinstance(oid, str) else None
 
 
 def short_link_number(join_url: str) -> str | None:
@@ -158,8 +164,11 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
     organizer = _text(fields, "organizerId") if is_given(fields.get("organizerId")) else None
     organizer = organizer or implied_organizer or default_organizer
     if organizer is None:
+        missing = "organizerId is missing"
+        if selector == "joinUrl" and link_oid(value) is not None:
+            missing = "The link's context has an Oid that is not an Entra object ID (a GUID), so it names no organizer"
         raise invalid_request(
-            "organizerId is missing: send the meeting organizer's object ID or user principal name, "
+            f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
             "or set the app setting DEFAULT_ORGANIZER_ID."
         )
     return MeetingQuery(organizer_id=validate_organizer_id(organizer), **query)

@@ -124,3 +124,24 @@ def test_graphs_words_end_as_a_sentence_before_the_next_one_begins(call, meeting
 )
 def test_message_parts_are_joined_as_sentences(parts, joined):
     assert sentences(*parts) == joined
+
+
+CLASSIC_WITH_OID = (
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context="
+    "%7b%22Tid%22%3a%2272f988bf-86f1-41af-91ab-2d7cd011db47%22%2c%22Oid%22%3a%22{oid}%22%7d"
+)
+
+
+@pytest.mark.parametrize("oid", ["..%2F..", "abc", ""])
+def test_a_links_oid_that_is_no_object_id_is_named_as_the_problem(call, emulator, oid):
+    status, code, message = error_of(call("POST", body={"joinUrl": CLASSIC_WITH_OID.format(oid=oid)}))
+    assert (status, code) == (400, "InvalidRequest")
+    assert message.startswith("The link's context has an Oid that is not an Entra object ID (a GUID)")
+    assert "as organizerId" in message and "DEFAULT_ORGANIZER_ID" in message
+    assert emulator.state.graph_requests == []
+
+
+def test_a_link_with_no_oid_says_organizer_id_is_missing(call):
+    link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"
+    _, _, message = error_of(call("POST", body={"joinUrl": link}))
+    assert message.startswith("organizerId is missing: send")
