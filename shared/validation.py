@@ -136,6 +136,15 @@ def short_link_number(join_url: str) -> str | None:
     return path.removeprefix("/meet/") if path.startswith("/meet/") else None
 
 
+def optional_organizer_id(value: Any) -> str | None:
+    """An organizerId as sent (a call's, an item's or a batch's), validated; None when left out."""
+    if not is_given(value):
+        return None
+    if not isinstance(value, str):
+        raise invalid_request("organizerId must be a string.")
+    return validate_organizer_id(value)
+
+
 def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
     """One meeting from a query string, a JSON body or a batch item."""
     given = [name for name in SELECTORS if is_given(fields.get(name))]
@@ -161,8 +170,7 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
     else:
         query["join_meeting_id"] = validate_join_meeting_id(value)
 
-    organizer = _text(fields, "organizerId") if is_given(fields.get("organizerId")) else None
-    organizer = organizer or implied_organizer or default_organizer
+    organizer = optional_organizer_id(fields.get("organizerId")) or implied_organizer or default_organizer
     if organizer is None:
         missing = "organizerId is missing"
         if selector == "joinUrl" and link_oid(value) is not None:
