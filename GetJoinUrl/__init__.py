@@ -17,5 +17,5 @@ def join_urls(req: func.HttpRequest, call: Invocation) -> dict[str, Any]:
     service = join_link_service()
     fields = request_fields(req)
     if wants_batch(req, fields):
-        return {"results": service.resolve_batch(fields[BATCH_FIELD], call)}
+        return {"results": service.resolve_batch(fields[BATCH_FIELD], call, fields.get("organizerId"))}
     return service.resolve(fields, call)

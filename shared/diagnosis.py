@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import app
-from .errors import ApiError
+from .errors import ApiError, graph_said, sentences
 from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
 from .graph_answers import GraphReply, error_for, join_web_url_from, names_unknown_user, odata_error
 from .graph_client import GraphClient
@@ -97,10 +97,14 @@ def _run(
                 Check("joinUrlCall", False, "Not checked: meetingId needs an organizer.", fix="Add organizerId=<UPN>.")
             )
     else:
-        if meeting_id is None or not lacks_role(identity, LOOKUP_ROLE):  # else the join-URL call tests the policy
+        probe = meeting_id is None or not lacks_role(identity, LOOKUP_ROLE)  # else the join-URL call tests the policy
+        if probe:
             checks.append(_access_policy(current.graph, identity, organizer_id, call))
         if meeting_id is not None:
-            checks.append(_join_url_call(current.graph, organizer_id, meeting_id, call))
+            error = _join_url_call(current.graph, organizer_id, meeting_id, call)
+            if not probe:
+                checks.append(_policy_by_join_url_call(error, organizer_id))
+            checks.append(_join_url_check(error, organizer_id))
     return identity
 
 
@@ -199,7 +203,7 @@ def _not_found(name: str, reply: GraphReply, organizer_id: str) -> Check:
         return Check(
             name,
             False,
-            f"Graph knows no user {organizer_id} in this tenant. Graph said: {graph_code}: {graph_message}",
+            sentences(f"Graph knows no user {organizer_id} in this tenant.", graph_said(graph_code, graph_message)),
             fix="Check organizerId: the organizer's user principal name or Entra object ID in this tenant.",
         )
     return Check(
@@ -210,7 +214,8 @@ def _not_found(name: str, reply: GraphReply, organizer_id: str) -> Check:
     )
 
 
-def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, call: Invocation) -> Check:
+def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, call: Invocation) -> ApiError | None:
+    """The call itself: None when Graph gave a join URL, else the error a caller of GetJoinUrl would get."""
     query = MeetingQuery(organizer_id, meeting_id=meeting_id)
     reply = _ask(graph, join_web_url_path(organizer_id, meeting_id), call)
     try:
@@ -218,8 +223,34 @@ def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, call:
             raise reply
         join_web_url_from(reply, query)
     except ApiError as error:
+        return error
+    return None
+
+
+def _join_url_check(error: ApiError | None, organizer_id: str) -> Check:
+    if error is not None:
         return _failed("joinUrlCall", error)
     return Check("joinUrlCall", True, f"Graph gave a join URL for this meeting of {organizer_id} (not shown).")
+
+
+def _policy_by_join_url_call(error: ApiError | None, organizer_id: str) -> Check:
+    """Without the lookup role the join-URL call is the policy's test: it gets through only with a policy and is
+    refused with AccessPolicyMissing without one, but one that fails before Graph looks at the policy (the identity
+    lacks its role too, say) tests nothing, and Diagnose says so rather than leave the policy out."""
+    name = "accessPolicy"
+    if error is None:
+        return Check(
+            name, True, f"A Teams application access policy covers {organizer_id}: the join-URL call got through."
+        )
+    if error.code == "AccessPolicyMissing":
+        return _failed(name, error)
+    return Check(
+        name,
+        False,
+        f"Not checked: the lookup that tests the policy needs {LOOKUP_ROLE.name}, which the token lacks, and the "
+        f"join-URL call, which would test it too, failed ({error.code}), which says nothing of the policy.",
+        fix=f"Grant {LOOKUP_ROLE.name} first (see its check), then call Diagnose again: its lookup tests the policy.",
+    )
 
 
 def _ask(graph: GraphClient, path: str, call: Invocation) -> GraphReply | ApiError:

@@ -32,7 +32,7 @@ class ApiError(Exception):
 
     def text(self) -> str:
         """The caller's message: what is wrong, then what to do about it."""
-        return f"{self.message} {self.fix}" if self.fix else self.message
+        return sentences(self.message, self.fix)
 
     def body(self) -> dict[str, Any]:
         """The wait goes in the body too: flows read a body more easily than a header, and Power Automate does
@@ -44,6 +44,25 @@ class ApiError(Exception):
 
     def retry_after_header(self) -> str | None:
         return None if self.retry_after is None else str(whole_seconds(self.retry_after))
+
+
+# A sentence's end: its stop, then any closing quotes or brackets ('... (HTTP 503).', 'Graph said: "down."').
+_SENTENCE_END_RE = re.compile(r"[.!?][\"')\]`]*$")
+
+
+def sentences(*parts: str | None) -> str:
+    """Parts of a message joined so that each ends as a sentence before the next begins: text quoted from Graph or
+    a credential, which may have no final stop, never runs into what follows. Empty parts are left out; the last
+    part is kept as it is."""
+    kept = [part.strip() for part in parts if part and part.strip()]
+    ended = [part if _SENTENCE_END_RE.search(part) else f"{part}." for part in kept[:-1]]
+    return " ".join(ended + kept[-1:])
+
+
+def graph_said(graph_code: str, graph_message: str) -> str:
+    """Graph's own words, quoted as a sentence of their own (empty when Graph said nothing)."""
+    said = ": ".join(part for part in (graph_code, graph_message) if part)
+    return f"Graph said: {said}" if said else ""
 
 
 def whole_seconds(seconds: float) -> int:

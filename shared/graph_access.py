@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ApiError
+from .errors import ApiError, graph_said, sentences
 from .token_claims import TokenIdentity, iso_time
 
 ROLE_SCRIPT = "scripts/grant-graph-app-roles.sh"
@@ -55,7 +55,7 @@ _POLICY_DENIALS = (
 def access_denied(
     status: int,
     graph_message: str,
-    graph_said: str,
+    said: str,
     identity: TokenIdentity | None,
     role: AppRole,
     organizer: str,
@@ -82,7 +82,7 @@ def access_denied(
     return ApiError(
         403,
         "GraphAccessDenied",
-        f"Microsoft Graph refused access (HTTP {status}). {causes}{graph_said}",
+        sentences(f"Microsoft Graph refused access (HTTP {status}).", causes, said),
         fix="If none of those explains it, quote the request-id header to Microsoft support.",
         graph_request_id=graph_request_id,
     )
@@ -129,8 +129,11 @@ def access_policy_missing(
     return ApiError(
         403,
         "AccessPolicyMissing",
-        f"No Teams application access policy lets this app (client ID {_known(identity.client_id)}) read the online "
-        f"meetings of organizer {organizer}. Graph said: {graph_message}",
+        sentences(
+            f"No Teams application access policy lets this app (client ID {_known(identity.client_id)}) read the "
+            f"online meetings of organizer {organizer}.",
+            graph_said("", graph_message),
+        ),
         fix=access_policy_fix(identity.client_id, organizer),
         graph_request_id=graph_request_id,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError
+from .errors import ApiError, graph_said, sentences
 from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, AppRole, access_denied
 from .retry import OUTAGE_RETRY_AFTER_SECONDS
 from .token_claims import TokenIdentity
@@ -37,13 +37,13 @@ def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
     if not isinstance(meetings, list):
         raise _unexpected(reply, "a lookup answer without a 'value' list")
     if not meetings:
-        what = "numeric meeting ID" if query.join_meeting_id is not None else "join link"
+        what = "join link" if query.join_url is not None else "numeric meeting ID"  # a short link has a number too
         raise ApiError(
             404,
             "MeetingNotFound",
             f"No online meeting organized by {query.organizer_id} has that {what}.",
-            fix=f"Check the {what}, and that organizerId is the meeting's organizer (the link alone does not tell "
-            "Graph whose calendar to search).",
+            fix=f"Check the {what}, and that organizerId is the meeting's organizer (the {what.split()[-1]} alone "
+            "does not tell Graph whose calendar to search).",
             graph_request_id=reply.request_id,
         )
     meeting_id = meetings[0].get("id") if isinstance(meetings[0], dict) else None
@@ -58,7 +58,7 @@ def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
 def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError:
     """A non-200 Graph answer that retrying did not or could not fix."""
     graph_code, graph_message = odata_error(reply.body)
-    said = f" Graph said: {graph_code}: {graph_message}" if graph_code or graph_message else ""
+    said = graph_said(graph_code, graph_message)
     status = reply.status
     if status in (401, 403):
         return access_denied(
@@ -71,12 +71,12 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
         else:
             message = f"Graph found no such meeting for organizer {query.organizer_id}."
             fix = "Check the meeting ID, and organizerId: it must be the meeting's organizer, a user of this tenant."
-        return ApiError(404, "MeetingNotFound", message + said, fix=fix, graph_request_id=reply.request_id)
+        return ApiError(404, "MeetingNotFound", sentences(message, said), fix=fix, graph_request_id=reply.request_id)
     if status == 400:
         return ApiError(
             400,
             "GraphBadRequest",
-            f"Graph rejected the request as invalid.{said}",
+            sentences("Graph rejected the request as invalid.", said),
             fix="Check the meeting ID (the onlineMeeting id Graph gives) and organizerId.",
             graph_request_id=reply.request_id,
         )
@@ -94,7 +94,7 @@ def error_for(reply: GraphReply, role: AppRole, query: MeetingQuery) -> ApiError
         return ApiError(
             503,
             "GraphUnavailable",
-            f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries.{said}",
+            sentences(f"Microsoft Graph is unavailable (HTTP {status}) and still failed after retries.", said),
             retry_after=wait,
             graph_request_id=reply.request_id,
         )
@@ -124,8 +124,9 @@ def _unexpected(reply: GraphReply, what: str) -> ApiError:
     return ApiError(
         502,
         "GraphError",
-        f"Microsoft Graph answered with {what}, which this function cannot use."
-        f"{' Graph said: ' + graph_message if graph_message else ''}",
+        sentences(
+            f"Microsoft Graph answered with {what}, which this function cannot use.", graph_said("", graph_message)
+        ),
         fix="Try again; if it persists, report it with the request-id header.",
         graph_request_id=reply.request_id,
     )

@@ -13,6 +13,7 @@ from .errors import ApiError, invalid_request
 from .invocation import Invocation
 from .logs import log_invocation, log_unexpected
 from .settings import Settings
+from .validation import is_given
 
 BATCH_ACTION = "batch"
 BATCH_FIELD = "meetings"  # a JSON body's list of meetings makes a batch
@@ -49,7 +50,8 @@ def answer(req: func.HttpRequest, function: str, work: Callable[[Invocation], An
 
 
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:
-    """Query-string values, overlaid by the JSON body's (POST). A batch comes only in the body: the query string's
+    """Query-string values, overlaid by the JSON body's (POST). A body's null or empty value counts as left out, as
+    everywhere else, so it does not hide the query string's. A batch comes only in the body: the query string's
     values are text, never a list, so its `meetings` is left out like any other name the function does not read."""
     fields: dict[str, Any] = {name: value for name, value in req.params.items() if name != BATCH_FIELD}
     raw = bounded_body(req) if req.method == "POST" else b""
@@ -66,7 +68,7 @@ def request_fields(req: func.HttpRequest) -> dict[str, Any]:
             raise invalid_request('The request body must be a JSON object such as {"meetingId": "..."}.')
         if nested_deeper_than(body, JSON_MAX_DEPTH):
             raise too_deep()
-        fields.update(body)
+        fields.update((name, value) for name, value in body.items() if is_given(value) or name not in fields)
     return fields
 
 

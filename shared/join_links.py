@@ -16,7 +16,7 @@ from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
 from .settings import Settings
-from .validation import MeetingQuery, parse_meeting_query
+from .validation import MeetingQuery, optional_organizer_id, parse_meeting_query
 
 BATCH_MAX_ITEMS = 100
 
@@ -30,21 +30,24 @@ class JoinLinkService:
         self._graph = graph
 
     def resolve(self, fields: Mapping[str, Any], call: Invocation) -> dict[str, str]:
-        outcome = self._resolve_all([self._query(fields)], call, batch=False)[0]
+        outcome = self._resolve_all([self._query(fields, self._default_organizer)], call, batch=False)[0]
         if isinstance(outcome, ApiError):
             raise outcome
         return outcome
 
-    def resolve_batch(self, meetings: Any, call: Invocation) -> list[dict[str, Any]]:
-        """One result per item, in the order given; a bad item fails alone and never reaches Graph."""
+    def resolve_batch(self, meetings: Any, call: Invocation, organizer: Any = None) -> list[dict[str, Any]]:
+        """One result per item, in the order given; a bad item fails alone and never reaches Graph. The batch's own
+        `organizerId` (a bad one fails the whole call) serves the items that name none and whose link names none,
+        before DEFAULT_ORGANIZER_ID."""
         if not isinstance(meetings, list) or not 1 <= len(meetings) <= BATCH_MAX_ITEMS:
             raise invalid_request(f"meetings must be a list of 1 to {BATCH_MAX_ITEMS} items.")
+        default_organizer = optional_organizer_id(organizer) or self._default_organizer
         items: list[MeetingQuery | ApiError] = []
         for item in meetings:
             try:
                 if not isinstance(item, dict):
                     raise invalid_request('Each item of meetings must be an object such as {"meetingId": "..."}.')
-                items.append(self._query(item))
+                items.append(self._query(item, default_organizer))
             except ApiError as error:
                 items.append(error)
         call.extra_log_fields["items"] = len(items)
@@ -61,8 +64,8 @@ class JoinLinkService:
                 fix="Ask the function's administrator to add it (GUID or UPN, as you send it).",
             )
 
-    def _query(self, fields: Mapping[str, Any]) -> MeetingQuery:
-        query = parse_meeting_query(fields, self._default_organizer)
+    def _query(self, fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
+        query = parse_meeting_query(fields, default_organizer)
         self.ensure_allowed(query.organizer_id)
         return query
 

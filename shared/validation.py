@@ -62,10 +62,16 @@ class MeetingQuery:
 
 def validate_meeting_id(value: str) -> str:
     if not _MEETING_ID_RE.fullmatch(value):
+        hint = (
+            " This meetingId holds a space, which is what a query string makes of a '+': in a query string the ID "
+            "must be URL-encoded ('+' as %2B, '=' as %3D), or sent in a POST body {\"meetingId\": \"...\"}."
+            if " " in value
+            else ""
+        )
         raise invalid_request(
             f"meetingId is not a Teams online meeting ID: it must be 1 to {MEETING_ID_MAX} characters of letters, "
             "digits, '+', '=', '-' or '_' (the 'id' Graph gives an onlineMeeting). "
-            "To start from a Teams join link, send it as joinUrl instead."
+            f"To start from a Teams join link, send it as joinUrl instead.{hint}"
         )
     return value
 
@@ -108,6 +114,12 @@ def validate_join_meeting_id(value: str) -> str:
 
 def organizer_from_join_url(join_url: str) -> str | None:
     """A classic Teams link carries the organizer's object ID (Oid) in its context parameter."""
+    oid = link_oid(join_url)
+    return oid if oid is not None and GUID_RE.fullmatch(oid) else None
+
+
+def link_oid(join_url: str) -> str | None:
+    """The Oid text in a link's context, whatever it holds: one that is not an object ID is an error to name."""
     context = parse_qs(urlsplit(join_url).query).get("context")
     if not context:
         return None
@@ -115,7 +127,7 @@ def organizer_from_join_url(join_url: str) -> str | None:
         oid = json.loads(context[0]).get("Oid")
     except (ValueError, AttributeError):
         return None
-    return oid if isinstance(oid, str) and GUID_RE.fullmatch(oid) else None
+    return oid if isinstance(oid, str) else None
 
 
 def short_link_number(join_url: str) -> str | None:
@@ -124,9 +136,18 @@ def short_link_number(join_url: str) -> str | None:
     return path.removeprefix("/meet/") if path.startswith("/meet/") else None
 
 
+def optional_organizer_id(value: Any) -> str | None:
+    """An organizerId as sent (a call's, an item's or a batch's), validated; None when left out."""
+    if not is_given(value):
+        return None
+    if not isinstance(value, str):
+        raise invalid_request("organizerId must be a string.")
+    return validate_organizer_id(value)
+
+
 def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
     """One meeting from a query string, a JSON body or a batch item."""
-    given = [name for name in SELECTORS if _present(fields.get(name))]
+    given = [name for name in SELECTORS if is_given(fields.get(name))]
     if not given:
         raise invalid_request(
             "Send one of meetingId (the online meeting ID), joinUrl (the Teams join link) "
@@ -149,11 +170,13 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
     else:
         query["join_meeting_id"] = validate_join_meeting_id(value)
 
-    organizer = _text(fields, "organizerId") if _present(fields.get("organizerId")) else None
-    organizer = organizer or implied_organizer or default_organizer
+    organizer = optional_organizer_id(fields.get("organizerId")) or implied_organizer or default_organizer
     if organizer is None:
+        missing = "organizerId is missing"
+        if selector == "joinUrl" and link_oid(value) is not None:
+            missing = "The link's context has an Oid that is not an Entra object ID (a GUID), so it names no organizer"
         raise invalid_request(
-            "organizerId is missing: send the meeting organizer's object ID or user principal name, "
+            f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
             "or set the app setting DEFAULT_ORGANIZER_ID."
         )
     return MeetingQuery(organizer_id=validate_organizer_id(organizer), **query)
@@ -175,7 +198,8 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def _present(value: Any) -> bool:
+def is_given(value: Any) -> bool:
+    """null and "" count as left out: a flow's empty input arrives as one or the other."""
     return value is not None and value != ""
 
 

@@ -314,6 +314,8 @@ def test_advanced_inputs_are_marked_advanced():
         assert {"client-request-id", "Accept-Language"} <= set(names)
     assert resolve({"$ref": "#/definitions/MeetingQuery"})["properties"]["organizerId"]["x-ms-visibility"] == "advanced"
     assert resolve({"$ref": "#/definitions/BatchItem"})["properties"]["organizerId"]["x-ms-visibility"] == "advanced"
+    batch_organizer = resolve({"$ref": "#/definitions/BatchRequest"})["properties"]["organizerId"]
+    assert (batch_organizer["x-ms-visibility"], batch_organizer["x-ms-summary"]) == ("advanced", "Organizer ID")
     [organizer] = [p for p in parameters(SPEC["paths"]["/GetJoinUrl"]["get"]) if p["name"] == "organizerId"]
     assert organizer["x-ms-visibility"] == "advanced" and organizer["required"] is False
 
@@ -373,6 +375,8 @@ def test_patterns_are_the_functions_own_strings():
         assert query_rules(field) == (pattern, max_length), field
         assert (body[field]["pattern"], body[field]["maxLength"]) == (pattern, max_length), field
         assert pattern.startswith("^") and pattern.endswith("$")
+    batch_organizer = resolve({"$ref": "#/definitions/BatchRequest"})["properties"]["organizerId"]
+    assert (batch_organizer["pattern"], batch_organizer["maxLength"]) == RULES["organizerId"][:2]
 
 
 def test_batch_items_carry_no_pattern_but_the_list_is_bounded():
@@ -407,6 +411,9 @@ def test_the_stated_leniencies_are_the_functions():
         assert parameter["allowEmptyValue"] is True and "empty value counts as left out" in parameter["description"]
         assert body[field]["x-nullable"] is True
         assert "empty or null value counts as left out" in body[field]["description"]
+    batch_organizer = resolve({"$ref": "#/definitions/BatchRequest"})["properties"]["organizerId"]
+    assert batch_organizer["x-nullable"] is True
+    assert "empty or null value counts as left out" in batch_organizer["description"]
     for item in (body, resolve({"$ref": "#/definitions/BatchItem"})["properties"]):
         assert f"123456789012.0, only below {validation.FLOAT_EXACT_BELOW}," in item["joinMeetingId"]["description"]
     fields = {"meetingId": GOOD["meetingId"][0], "joinUrl": "", "joinMeetingId": None, "organizerId": ""}

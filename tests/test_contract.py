@@ -297,3 +297,21 @@ def test_a_fault_of_ours_still_answers_json(call, meeting, monkeypatch, logs):
     assert answer.headers["client-request-id"] in logs.text
     assert "RuntimeError: boom" in logs.text  # the traceback is logged, not returned
     assert "boom" not in answer.body["error"]["message"]
+
+
+@pytest.mark.parametrize("left_out", [None, ""], ids=["null", "empty"])
+@pytest.mark.parametrize("name", ["meetingId", "organizerId"])
+def test_a_body_value_left_out_does_not_hide_the_query_strings(call, meeting, name, left_out):
+    params = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN}
+    answer = call("POST", params=params, body={**params, name: left_out})
+    assert answer.status == 200, answer.body
+    assert (answer.body["meetingId"], answer.body["organizerId"]) == (meeting.meeting_id, ORGANIZER_UPN)
+
+
+def test_a_body_value_still_wins_over_the_query_strings(call, meeting):
+    answer = call(
+        "POST",
+        params={"organizerId": "someone@contoso.example"},
+        body={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN},
+    )
+    assert (answer.status, answer.body["organizerId"]) == (200, ORGANIZER_UPN)

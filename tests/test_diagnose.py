@@ -114,8 +114,28 @@ def test_without_the_lookup_role_the_join_url_call_tests_the_policy(diagnose, me
     emulator.state.roles = {JOIN_URL_ROLE}
     emulator.state.policy_users = set()
     answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
-    assert failing(answer) == [f"appRole:{LOOKUP_ROLE}", "joinUrlCall"]
+    assert failing(answer) == [f"appRole:{LOOKUP_ROLE}", "accessPolicy", "joinUrlCall"]
     assert checks_of(answer)["joinUrlCall"]["detail"].startswith("AccessPolicyMissing")
+    assert checks_of(answer)["accessPolicy"]["detail"].startswith("AccessPolicyMissing")
+
+
+def test_without_the_lookup_role_a_join_url_call_that_gets_through_shows_the_policy(diagnose, meeting, emulator):
+    emulator.apply_setup("no-lookup-role")
+    answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
+    assert failing(answer) == [f"appRole:{LOOKUP_ROLE}"]
+    assert checks_of(answer)["accessPolicy"]["ok"] is True
+
+
+def test_when_neither_the_lookup_nor_the_join_url_call_can_test_the_policy_it_is_not_checked(
+    diagnose, meeting, emulator
+):
+    emulator.apply_setup("no-role")
+    answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
+    assert failing(answer) == [f"appRole:{JOIN_URL_ROLE}", f"appRole:{LOOKUP_ROLE}", "accessPolicy", "joinUrlCall"]
+    policy = checks_of(answer)["accessPolicy"]
+    assert policy["detail"].startswith("Not checked:") and "GraphPermissionMissing" in policy["detail"]
+    assert policy["fix"].startswith(f"Grant {LOOKUP_ROLE} first")
+    assert [check["name"] for check in answer.body["checks"]][-2:] == ["accessPolicy", "joinUrlCall"]
 
 
 def test_another_refusal_is_graph_access_denied_with_graphs_words(diagnose, meeting, emulator):

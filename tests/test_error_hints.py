@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devhost.emulator import Fault
+from shared.errors import sentences
 from shared.identity import credential_problem
 from tests.conftest import ORGANIZER_ID
 
@@ -86,6 +87,61 @@ def test_a_decoded_classic_link_without_a_context_is_refused_before_graph(call, 
     assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
 
 
+def test_a_meeting_id_whose_plus_a_query_string_decoded_gets_a_hint(call, emulator):
+    status, code, message = error_of(call(params={"meetingId": "abc def==", "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (400, "InvalidRequest")
+    assert "holds a space" in message and "%2B" in message and '{"meetingId": "..."}' in message
+    assert emulator.state.graph_requests == []
+
+
+def test_a_meeting_id_that_is_simply_wrong_gets_no_such_hint(call):
+    _, _, message = error_of(call(params={"meetingId": "abc/def", "organizerId": ORGANIZER_ID}))
+    assert message.startswith("meetingId is not a Teams online meeting ID") and "%2B" not in message
+
+
 def test_a_link_that_is_simply_wrong_gets_no_such_hint(call):
     _, _, message = error_of(call(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID}))
     assert message.startswith("joinUrl must be a Teams meeting link") and "URL-decoded" not in message
+
+
+def test_graphs_words_end_as_a_sentence_before_the_next_one_begins(call, meeting, emulator, configure):
+    configure(GRAPH_MAX_RETRIES="0")
+    down = b'{"error": {"code": "ServiceUnavailable", "message": "down"}}'  # Graph's text, with no final period
+    emulator.state.graph_faults.append(Fault(status=503, retry_after="5", body=down))
+    status, code, message = error_of(call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
+    assert (status, code) == (503, "GraphUnavailable")
+    assert message.endswith("Graph said: ServiceUnavailable: down. Try again in 5 seconds.")
+
+
+@pytest.mark.parametrize(
+    ("parts", "joined"),
+    [
+        (("It failed", "Try again."), "It failed. Try again."),
+        (("It failed (HTTP 503)", None, "", "Fix it"), "It failed (HTTP 503). Fix it"),
+        (('Graph said: "down."', "Fix it."), 'Graph said: "down." Fix it.'),
+        (("Really?", "Yes!"), "Really? Yes!"),
+    ],
+)
+def test_message_parts_are_joined_as_sentences(parts, joined):
+    assert sentences(*parts) == joined
+
+
+CLASSIC_WITH_OID = (
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context="
+    "%7b%22Tid%22%3a%2272f988bf-86f1-41af-91ab-2d7cd011db47%22%2c%22Oid%22%3a%22{oid}%22%7d"
+)
+
+
+@pytest.mark.parametrize("oid", ["..%2F..", "abc", ""])
+def test_a_links_oid_that_is_no_object_id_is_named_as_the_problem(call, emulator, oid):
+    status, code, message = error_of(call("POST", body={"joinUrl": CLASSIC_WITH_OID.format(oid=oid)}))
+    assert (status, code) == (400, "InvalidRequest")
+    assert message.startswith("The link's context has an Oid that is not an Entra object ID (a GUID)")
+    assert "as organizerId" in message and "DEFAULT_ORGANIZER_ID" in message
+    assert emulator.state.graph_requests == []
+
+
+def test_a_link_with_no_oid_says_organizer_id_is_missing(call):
+    link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"
+    _, _, message = error_of(call("POST", body={"joinUrl": link}))
+    assert message.startswith("organizerId is missing: send")

@@ -90,6 +90,24 @@ def test_no_match_is_meeting_not_found(call, meeting):
     assert "organizer" in answer.body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "named", "not_named"),
+    [
+        ({"joinMeetingId": "999999999999"}, "numeric meeting ID", "link"),
+        ({"joinUrl": "https://teams.microsoft.com/meet/999999999999?p=Abc"}, "join link", "numeric"),
+    ],
+    ids=["number", "short-link"],
+)
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_not_found_names_the_meeting_as_it_was_given(call, meeting, fields, named, not_named, batch):
+    fields = {**fields, "organizerId": ORGANIZER_ID}
+    answer = call("POST", body={"meetings": [fields]}) if batch else call(params=fields)
+    error = answer.body["results"][0]["error"] if batch else answer.body["error"]
+    assert error["code"] == "MeetingNotFound"
+    assert f"has that {named}." in error["message"] and f"Check the {named}," in error["message"]
+    assert not_named not in error["message"]
+
+
 def test_more_than_one_selector_is_400(call, meeting, emulator):
     answer = call(params={"meetingId": meeting.meeting_id, "joinMeetingId": "123456789012"})
     assert answer.status == 400
@@ -400,3 +418,45 @@ def test_a_throttled_duplicate_fails_alike_for_every_copy(call, meeting, emulato
     answer = call("POST", body={"meetings": [by_id(meeting)] * 3})
     assert [r["error"]["retryAfterSeconds"] for r in answer.body["results"]] == [7] * 3
     assert len(inner_requests(emulator)) == 1
+
+
+def test_a_batch_organizer_serves_the_items_that_name_none_after_their_links(call, meeting, emulator, configure):
+    """Order: the item's own organizerId, its link's Oid, the batch's organizerId, then DEFAULT_ORGANIZER_ID."""
+    configure(DEFAULT_ORGANIZER_ID="nobody@contoso.example")
+    other = emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN, join_meeting_id="555666777888")
+    items = [
+        {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},  # its own
+        {"joinUrl": meeting.join_web_url},  # its link's Oid (ORGANIZER_ID), not the batch's
+        {"meetingId": other.meeting_id},  # the batch's, not DEFAULT_ORGANIZER_ID
+        {"joinMeetingId": "555 666 777 888", "organizerId": ""},  # empty counts as left out: the batch's
+    ]
+    answer = call("POST", body={"meetings": items, "organizerId": ORGANIZER_UPN})
+    assert [result.get("organizerId") for result in answer.body["results"]] == [
+        ORGANIZER_ID,
+        ORGANIZER_ID,
+        ORGANIZER_UPN,
+        ORGANIZER_UPN,
+    ]
+    assert all("joinWebUrl" in result for result in answer.body["results"]), answer.body
+
+
+def test_a_batch_organizer_may_come_in_the_query_string(call, meeting):
+    answer = call("POST", params={"organizerId": ORGANIZER_ID}, body={"meetings": [{"meetingId": meeting.meeting_id}]})
+    [result] = answer.body["results"]
+    assert (result["organizerId"], result["joinWebUrl"]) == (ORGANIZER_ID, meeting.appointment_url)
+
+
+@pytest.mark.parametrize("organizer", ["not an organizer", 42])
+def test_a_bad_batch_organizer_fails_the_whole_call(call, meeting, emulator, organizer):
+    answer = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id}], "organizerId": organizer})
+    assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+    assert "organizerId must be" in answer.body["error"]["message"]
+    assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
+
+
+def test_a_batch_organizer_is_held_to_the_allowed_list(call, meeting, emulator, configure):
+    configure(ALLOWED_ORGANIZER_IDS=ORGANIZER_ID)
+    items = [{"meetingId": meeting.meeting_id}, {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}]
+    answer = call("POST", body={"meetings": items, "organizerId": ORGANIZER_UPN})
+    first, second = answer.body["results"]
+    assert first["error"]["code"] == "OrganizerNotAllowed" and "joinWebUrl" in second
