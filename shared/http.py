@@ -113,15 +113,16 @@ def too_deep() -> ApiError:
 
 
 def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:
-    """`/api/GetJoinUrl/batch`, or any body with `meetings` (`request_fields` takes it from the body alone): one
-    function key serves both. The host matches routes case-insensitively but passes the action as sent, so `/BATCH`
-    is the batch too."""
+    """`/api/GetJoinUrl/batch`, or any body with `meetings` (`request_fields` takes it from the body alone; null or
+    "" counts as left out, as for every field): one function key serves both. The host matches routes
+    case-insensitively but passes the action as sent, so `/BATCH` is the batch too."""
     action = req.route_params.get("action") or None
     if action is not None and action.lower() != BATCH_ACTION:  # any one segment: the route takes `{action?}`
         raise ApiError(404, "NotFound", "No such action: use /api/GetJoinUrl, or /api/GetJoinUrl/batch for a batch.")
-    if action is not None and BATCH_FIELD not in fields:
+    batch = is_given(fields.get(BATCH_FIELD))
+    if action is not None and not batch:
         raise invalid_request('POST a JSON body such as {"meetings": [{"meetingId": "..."}]} to the batch action.')
-    return BATCH_FIELD in fields
+    return batch
 
 
 def json_response(

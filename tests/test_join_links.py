@@ -226,6 +226,15 @@ def test_a_meetings_query_parameter_does_not_make_a_batch(call, meeting, emulato
     assert (answer.status, answer.body["joinWebUrl"]) == (200, meeting.appointment_url)
 
 
+@pytest.mark.parametrize("left_out", [None, ""])
+def test_meetings_null_or_empty_counts_as_left_out(call, meeting, left_out):
+    """As for every field: a flow's empty input arrives as null or "", and makes no batch."""
+    answer = call("POST", body={**by_id(meeting), "meetings": left_out})
+    assert (answer.status, answer.body["joinWebUrl"]) == (200, meeting.appointment_url)
+    answer = call("POST", body={"meetings": left_out}, action="batch")
+    assert answer.status == 400 and answer.body["error"]["message"].startswith("POST a JSON body such as")
+
+
 def test_the_batch_action_reads_meetings_from_the_body_only(call, meeting):
     answer = call(params={"meetings": "x"}, action="batch")
     assert answer.status == 400 and answer.body["error"]["message"].startswith("POST a JSON body such as")
