@@ -77,8 +77,10 @@ def bounded_body(req: func.HttpRequest) -> bytes:
     declared, else by its length."""
     declared = req.headers.get("content-length") or ""
     size = int(declared) if declared.isascii() and declared.isdecimal() else 0
+    body = b""
     if size <= BODY_MAX_BYTES:
-        size = len(req.get_body())
+        body = req.get_body()
+        size = len(body)
     if size > BODY_MAX_BYTES:
         raise ApiError(
             413,
@@ -87,7 +89,7 @@ def bounded_body(req: func.HttpRequest) -> bytes:
             "times the largest valid batch of 100 meetings).",
             fix="Send at most 100 meetings per call, each with only meetingId, joinUrl, joinMeetingId and organizerId.",
         )
-    return req.get_body()
+    return body
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:

@@ -146,7 +146,8 @@ def optional_organizer_id(value: Any) -> str | None:
 
 
 def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
-    """One meeting from a query string, a JSON body or a batch item."""
+    """One meeting from a query string, a JSON body or a batch item. `default_organizer` is a validated organizer
+    ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
     given = [name for name in SELECTORS if is_given(fields.get(name))]
     if not given:
         raise invalid_request(
@@ -179,7 +180,7 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
             f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
             "or set the app setting DEFAULT_ORGANIZER_ID."
         )
-    return MeetingQuery(organizer_id=validate_organizer_id(organizer), **query)
+    return MeetingQuery(organizer_id=organizer, **query)  # each source was validated: the field, the Oid, the default
 
 
 def parse_allowed_organizers(raw: str) -> frozenset[str] | None:
