@@ -10,6 +10,7 @@ requests or urllib3 changes one of these behaviours, its test fails and says wha
 from __future__ import annotations
 
 import gzip
+import inspect
 import io
 import json
 import queue
@@ -141,6 +142,15 @@ def idle_connections(adapter: Any) -> list[Any]:
 
 
 FRAMINGS = ["content-length", "chunked"]
+
+
+def test_urllib3_responses_have_read1_that_can_leave_the_body_undecoded():
+    """The transport reads every body with `raw.read1(decode_content=False)`; urllib3 has it from 2.2.0 on."""
+    read1 = getattr(urllib3.HTTPResponse, "read1", None)
+    assert read1 is not None, f"urllib3 {urllib3.__version__}: HTTPResponse has no read1"
+    assert "decode_content" in inspect.signature(read1).parameters, (
+        f"urllib3 {urllib3.__version__}: HTTPResponse.read1 takes no decode_content"
+    )
 
 
 def test_send_with_stream_returns_at_the_headers_and_holds_the_connection(server):
