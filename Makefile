@@ -7,7 +7,7 @@ VENV ?= .venv-$(PYVER)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fuzz clean
+.PHONY: run test lint transport-check bench fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(if $(PYVER),,$(error $(PYTHON) is not a Python 3.11 or newer that runs here: set PYTHON to one))
@@ -41,6 +41,28 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# transport-check's virtualenv: the dev requirements as pinned, then REQUESTS and URLLIB3 installed over them.
+CHECK_VENV := .venv-transport-$(PYVER)
+CHECK_STAMP := $(CHECK_VENV)/.installed
+REQUESTS ?= requests
+URLLIB3 ?= urllib3
+
+$(CHECK_STAMP): requirements.txt requirements-dev.txt
+	$(if $(PYVER),,$(error $(PYTHON) is not a Python 3.11 or newer that runs here: set PYTHON to one))
+	$(PYTHON) -m venv --clear $(CHECK_VENV)
+	$(CHECK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(CHECK_STAMP)
+
+## Run the transport's contract tests and its own tests against the newest requests and urllib3, in a virtualenv of
+## their own (requirements.txt keeps the pins that ship); REQUESTS=requests==X URLLIB3=urllib3==Y tries those
+## releases instead (docs/development.md, "Bumping requests or urllib3").
+transport-check: $(CHECK_STAMP)
+	$(CHECK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "$(REQUESTS)" "$(URLLIB3)"
+	@echo "transport-check: trying $$($(CHECK_VENV)/bin/python -c 'from importlib.metadata import version as v; \
+	print("requests==" + v("requests"), "urllib3==" + v("urllib3"))') against the transport's contract tests;" \
+	"requirements.txt ships $$(grep -hE '^(requests|urllib3)==' requirements.txt | paste -sd ' ')."
+	$(CHECK_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_graph_transport_contract.py tests/test_graph_transport.py
 
 ## The virtualenvs of every Python (.venv-*) and the tools' caches.
 clean:

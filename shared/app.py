@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from .errors import ApiError
 from .graph_batch import connections_needed
-from .graph_client import GraphClient, build_session
+from .graph_client import GraphClient
+from .graph_transport import build_session
 from .identity import TokenProvider, build_credential
 from .join_links import JoinLinkService
 from .settings import Settings

@@ -14,9 +14,10 @@ from typing import Any
 from . import app
 from .errors import ApiError, graph_said, sentences
 from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
-from .graph_answers import GraphReply, error_for, join_web_url_from, names_unknown_user, odata_error
+from .graph_answers import error_for, join_web_url_from, names_unknown_user, odata_error
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
+from .graph_transport import GraphReply
 from .invocation import Invocation
 from .token_claims import TokenIdentity, iso_time
 from .validation import MeetingQuery, validate_meeting_id, validate_organizer_id

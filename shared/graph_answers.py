@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError, graph_said, sentences
 from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, AppRole, access_denied
+from .graph_transport import GraphReply
 from .retry import OUTAGE_RETRY_AFTER_SECONDS
-from .token_claims import TokenIdentity
 from .validation import MEETING_ID_PATTERN, MeetingQuery, validate_meeting_id
-
-
-@dataclass(frozen=True)
-class GraphReply:
-    status: int
-    body: Any
-    retry_after: float | None = None
-    request_id: str | None = None
-    identity: TokenIdentity | None = None  # who the token that asked says the function is: explains a 401/403
 
 
 def join_web_url_from(reply: GraphReply, query: MeetingQuery) -> str:

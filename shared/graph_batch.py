@@ -16,8 +16,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .errors import ApiError
-from .graph_answers import GraphReply
 from .graph_client import GraphClient
+from .graph_transport import GraphReply
 from .invocation import Invocation
 from .retry import RETRY_STATUSES, retry_after_seconds
 

@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import ApiError, invalid_request
-from .graph_answers import GraphReply, join_web_url_from, meeting_id_from
+from .graph_answers import join_web_url_from, meeting_id_from
 from .graph_batch import get_many
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
+from .graph_transport import GraphReply
 from .invocation import Invocation
 from .settings import Settings
 from .validation import MeetingQuery, optional_organizer_id, parse_meeting_query
