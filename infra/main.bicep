@@ -110,6 +110,17 @@ param graphTimeoutSeconds string = '10'
 @description('REQUEST_DEADLINE_SECONDS: time budget of one invocation, in seconds (0.5 to 110).')
 param requestDeadlineSeconds string = '25'
 
+// How callers get in (infra/README.md, "Callers signed in with Microsoft Entra ID"). The deploy default is entra: no
+// shared secret unless an admin asks for one; both moves flows over one at a time; keys is the function-key behaviour
+// of earlier versions. The function's own default, for an app without App Service Authentication, stays keys.
+@description('CALLER_AUTH: keys (function keys), entra (Microsoft Entra ID through App Service Authentication) or both.')
+@allowed([
+  'keys'
+  'entra'
+  'both'
+])
+param callerAuth string = 'entra'
+
 // Granting needs AppRoleAssignment.ReadWrite.All (e.g. Privileged Role Administrator); false: grant separately.
 @description('Grant the identity its Microsoft Graph app roles in this deployment.')
 param grantGraphAppRoles bool = true
@@ -197,6 +208,7 @@ module api './app/api.bicep' = {
     graphMaxRetries: graphMaxRetries
     graphTimeoutSeconds: graphTimeoutSeconds
     requestDeadlineSeconds: requestDeadlineSeconds
+    callerAuth: callerAuth
   }
   // The host reaches storage with the identity as soon as it starts: grant the roles first.
   dependsOn: [
@@ -230,3 +242,5 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 @description('Object (principal) ID of the identity: the principal of the Graph app role assignments.')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output GRAPH_APP_ROLES_GRANTED bool = grantGraphAppRoles
+@description('The mode this environment was deployed with; azd records it, so the next azd up keeps it.')
+output CALLER_AUTH string = callerAuth

@@ -298,8 +298,9 @@ def test_app_setting_defaults_match_the_function(bicep: dict[str, BicepFile], ap
         props(props(body)["params"]) for path, body in main.modules().values() if path == settings_file.name
     ]
     defaults = Settings()
-    # The other two are fixed by the deployment: see test_app_settings_use_the_managed_identity.
-    for name in set(SETTING_NAMES) - {"GRAPH_CREDENTIAL", "AZURE_CLIENT_ID"}:
+    # GRAPH_CREDENTIAL and AZURE_CLIENT_ID are fixed by the deployment (test_app_settings_use_the_managed_identity);
+    # CALLER_AUTH's deploy default differs from the function's on purpose (test_caller_auth_deploys_entra_by_default).
+    for name in set(SETTING_NAMES) - {"GRAPH_CREDENTIAL", "AZURE_CLIENT_ID", "CALLER_AUTH"}:
         value = settings[name]
         if value.type == "call_expression" and text(value).startswith("string("):
             value = value.named_children[-1].named_children[0]
@@ -317,6 +318,23 @@ def test_app_setting_defaults_match_the_function(bicep: dict[str, BicepFile], ap
             assert float(actual) == expected, name
         else:
             assert actual == expected, name
+
+
+def test_caller_auth_deploys_entra_by_default(bicep: dict[str, BicepFile], app_settings) -> None:
+    """The deploy default is entra (no shared secret unless an admin asks for one); the function's own default, for
+    an app without App Service Authentication in front, is keys. azd records the mode deployed (an output)."""
+    from shared.settings import CALLER_AUTH_MODES
+
+    _, settings = app_settings
+    main = bicep["main.bicep"]
+    assert text(settings["CALLER_AUTH"]) == passed_to_api(bicep, "callerAuth")
+    [allowed] = main.decorators("callerAuth")["allowed"]
+    assert tuple(literal(node) for node in allowed.named_children) == CALLER_AUTH_MODES
+    assert literal(main.params()["callerAuth"]) == "entra"
+    assert Settings().caller_auth == "keys"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["callerAuth"]["value"] == "${CALLER_AUTH=entra}"
+    assert text(main.outputs()["CALLER_AUTH"]) == "callerAuth"
 
 
 def test_graph_app_roles_are_granted_to_the_identity(bicep: dict[str, BicepFile], resources) -> None:

@@ -30,6 +30,7 @@ param allowedOrganizerIds string
 param graphMaxRetries int
 param graphTimeoutSeconds string
 param requestDeadlineSeconds string
+param callerAuth string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -135,6 +136,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GRAPH_MAX_RETRIES: string(graphMaxRetries)
     GRAPH_TIMEOUT_SECONDS: graphTimeoutSeconds
     REQUEST_DEADLINE_SECONDS: requestDeadlineSeconds
+    CALLER_AUTH: callerAuth
     // Read by the Functions host: a request body over 2 MiB (twice the function's own limit, shared/http.py) is
     // refused before the host buffers it or hands it to the worker; the host's default is 100 MB.
     FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '2097152'
