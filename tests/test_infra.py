@@ -11,10 +11,8 @@
   concurrency, worker threads at least that concurrency, always-ready instances off, each an `azd env set` name,
   with property names that exist in Azure's published type for the API version used.
 
-The grammar predates the `extension` statement that Bicep 0.30+ requires for the Microsoft Graph extension
-(the older `provider`/`import` forms are gone from Bicep). Before parsing, a line that is exactly
-`extension <alias>` is blanked out (same length, so positions stay), and a test checks that each such alias is
-declared in infra/bicepconfig.json. Nothing else is masked.
+How the files are read (and the one thing masked, `extension` lines): tests/bicep.py. Every resource body is
+checked against Azure's published Bicep types in tests/test_bicep_types.py.
 """
 
 from __future__ import annotations
@@ -22,22 +20,18 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import tree_sitter_bicep
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
 
 from shared.graph_batch import connections_needed
 from shared.settings import SETTING_NAMES, WORKER_SETTING_NAMES, Settings
 
+from .bicep import INFRA, ROOT, BicepFile, Resource, literal, parse, props, text, walk
 from .test_instance_memory import CONCURRENCY as MEMORY_TEST_CONCURRENCY
 
-ROOT = Path(__file__).resolve().parent.parent
-INFRA = ROOT / "infra"
 BICEP_PATHS = sorted(INFRA.rglob("*.bicep"))
 
 # App settings the platform reads (Functions host, Application Insights), set by infra next to the function's.
@@ -75,137 +69,11 @@ GRAPH_APP_ROLES = {
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 
-EXTENSION_LINE = re.compile(rb"^[ \t]*extension[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*$", re.MULTILINE)
-PARSER = Parser(Language(tree_sitter_bicep.language()))
-
-
-@dataclass
-class Resource:
-    symbol: str
-    type: str
-    existing: bool
-    body: Node  # the object literal (inside `if (...)` or `[for ...]` when there is one)
-
-
-@dataclass
-class BicepFile:
-    path: Path
-    source: bytes  # after masking extension lines
-    root: Node
-    extensions: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.path.relative_to(INFRA).as_posix()
-
-    def declarations(self, kind: str) -> Iterator[Node]:
-        return (child for child in self.root.named_children if child.type == kind)
-
-    def decorators(self, param: str) -> dict[str, list[Node]]:
-        """A parameter's decorators: name -> argument nodes (`@allowed([...])` -> [the array])."""
-        [node] = [n for n in self.declarations("parameter_declaration") if text(n.named_children[0]) == param]
-        found: dict[str, list[Node]] = {}
-        previous = node.prev_named_sibling
-        if previous is not None and previous.type == "decorators":
-            for decorator in previous.named_children:
-                call = decorator.named_children[0]
-                found[text(call.child_by_field_name("function"))] = call.child_by_field_name("arguments").named_children
-        return found
-
-    def params(self) -> dict[str, Node | None]:
-        """Parameter name -> default value node (None when the parameter has no default)."""
-        found = {}
-        for node in self.declarations("parameter_declaration"):
-            named = node.named_children
-            found[text(named[0])] = named[2] if len(named) > 2 else None
-        return found
-
-    def variables(self) -> dict[str, Node]:
-        return {text(n.named_children[0]): n.named_children[1] for n in self.declarations("variable_declaration")}
-
-    def outputs(self) -> dict[str, Node]:
-        return {text(n.named_children[0]): n.named_children[-1] for n in self.declarations("output_declaration")}
-
-    def resources(self) -> list[Resource]:
-        """Every resource declaration, nested ones included."""
-        return [
-            Resource(
-                symbol=text(node.named_children[0]),
-                type=string_value(node.named_children[1]),
-                existing=any(child.type == "existing" for child in node.children),
-                body=body_object(node),
-            )
-            for node in walk(self.root)
-            if node.type == "resource_declaration"
-        ]
-
-    def modules(self) -> dict[str, tuple[str, Node]]:
-        """Module symbol -> (path relative to infra/, body object)."""
-        found = {}
-        for node in self.declarations("module_declaration"):
-            path = (self.path.parent / string_value(node.named_children[1])).resolve().relative_to(INFRA)
-            found[text(node.named_children[0])] = (path.as_posix(), body_object(node))
-        return found
-
-
-def walk(node: Node) -> Iterator[Node]:
-    yield node
-    for child in node.children:
-        yield from walk(child)
-
-
-def text(node: Node) -> str:
-    return node.text.decode()
-
-
-def string_value(node: Node) -> str:
-    """The value of a string literal without interpolation."""
-    assert node.type == "string", f"expected a string literal, got {node.type}: {text(node)}"
-    assert not any(c.type == "interpolation" for c in node.named_children), f"interpolated: {text(node)}"
-    return text(node)[1:-1]
-
-
-def body_object(declaration: Node) -> Node:
-    for node in walk(declaration.named_children[-1]):
-        if node.type == "object":
-            return node
-    raise AssertionError(f"no object body in {text(declaration)[:80]}")
-
-
-def props(obj: Node) -> dict[str, Node]:
-    """Key -> value node of an object literal's own properties."""
-    assert obj.type == "object", f"expected an object literal, got {obj.type}: {text(obj)[:80]}"
-    found = {}
-    for prop in obj.named_children:
-        if prop.type != "object_property":
-            continue
-        key, value = prop.named_children[0], prop.named_children[-1]
-        found[string_value(key) if key.type == "string" else text(key)] = value
-    return found
-
-
-def literal(node: Node) -> object:
-    """Python value of a literal string, number or boolean."""
-    if node.type == "string":
-        return string_value(node)
-    if node.type == "number":
-        return int(text(node))
-    if node.type == "boolean":
-        return text(node) == "true"
-    raise AssertionError(f"not a literal: {text(node)}")
-
 
 @pytest.fixture(scope="session")
 def bicep() -> dict[str, BicepFile]:
     """Every .bicep file under infra/, parsed once for all tests; keyed by path relative to infra/."""
-    parsed = {}
-    for path in BICEP_PATHS:
-        raw = path.read_bytes()
-        aliases = [m.decode() for m in EXTENSION_LINE.findall(raw)]
-        masked = EXTENSION_LINE.sub(lambda m: b" " * len(m.group(0)), raw)
-        file = BicepFile(path, masked, PARSER.parse(masked).root_node, aliases)
-        parsed[file.name] = file
-    return parsed
+    return {file.name: file for file in map(parse, BICEP_PATHS)}
 
 
 @pytest.fixture(scope="session")
