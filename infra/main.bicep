@@ -1,5 +1,7 @@
 // GetJoinUrl on Azure: a Python function app on the Flex Consumption plan (FC1, Linux), a user-assigned
-// managed identity, keyless storage, Log Analytics + Application Insights, and Microsoft Graph app roles.
+// managed identity, keyless storage, Log Analytics + Application Insights, and (unless CALLER_AUTH is keys) the
+// API's registration in Microsoft Entra ID with App Service Authentication in front of the app. App roles are
+// granted after provisioning (azure.yaml's postprovision hook).
 //
 // Why Flex Consumption: it is the serverless Linux plan Microsoft develops further (Linux Consumption takes no
 // new Python versions and is being retired), it runs Python, scales to zero, and it deploys from a blob
@@ -121,10 +123,6 @@ param requestDeadlineSeconds string = '25'
 ])
 param callerAuth string = 'entra'
 
-// Granting needs AppRoleAssignment.ReadWrite.All (e.g. Privileged Role Administrator); false: grant separately.
-@description('Grant the identity its Microsoft Graph app roles in this deployment.')
-param grantGraphAppRoles bool = true
-
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -209,6 +207,8 @@ module api './app/api.bicep' = {
     graphTimeoutSeconds: graphTimeoutSeconds
     requestDeadlineSeconds: requestDeadlineSeconds
     callerAuth: callerAuth
+    entraApiClientId: entraApiClientId
+    entraApiAppIdUri: entraApiAppIdUri
   }
   // The host reaches storage with the identity as soon as it starts: grant the roles first.
   dependsOn: [
@@ -216,20 +216,26 @@ module api './app/api.bicep' = {
   ]
 }
 
-// VirtualAppointment.Read.All and OnlineMeetings.Read.All for the identity (Microsoft Graph Bicep extension).
-// Granting to a service principal Entra ID has not replicated yet fails with "Not a valid reference update"
-// (microsoftgraph/msgraph-bicep-types#193), so the grant waits for the function app, which takes a minute or
-// more to create; if it still fails, running `azd provision` again completes it (README, "Deploy to Azure").
-module graphAppRoles './app/graph-app-roles.bicep' = if (grantGraphAppRoles) {
-  name: 'graphAppRoles'
+// The GetJoinUrl API's app registration, service principal and federated credential, for callers signed in with
+// Microsoft Entra ID. Not created in keys mode, which needs no new right in Entra ID.
+module entraApi './app/entra-api.bicep' = if (callerAuth != 'keys') {
+  name: 'entraApi'
   scope: rg
   params: {
-    principalId: identity.outputs.principalId
+    resourceToken: resourceToken
+    environmentName: environmentName
+    identityPrincipalId: identity.outputs.principalId
   }
-  dependsOn: [
-    api
-  ]
 }
+
+// Where the module is not deployed, its outputs are never read: ARM's if() evaluates only the branch its condition
+// picks (Microsoft Learn, "Logical functions for ARM templates").
+var entraApiClientId = callerAuth != 'keys' ? entraApi.outputs.clientId : ''
+var entraApiAppIdUri = callerAuth != 'keys' ? entraApi.outputs.appIdUri : ''
+
+// App roles are granted after provisioning, by azd's postprovision hook (azure.yaml): scripts/grant_app_roles.py
+// --azd-env grants the identity its Microsoft Graph roles and the API's roles to CALLER_PRINCIPAL_IDS and
+// DIAGNOSE_PRINCIPAL_IDS, checking first, so every later azd up succeeds whatever state the grants are in.
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -241,6 +247,9 @@ output AZURE_FUNCTION_APP_URL string = api.outputs.uri
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 @description('Object (principal) ID of the identity: the principal of the Graph app role assignments.')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
-output GRAPH_APP_ROLES_GRANTED bool = grantGraphAppRoles
 @description('The mode this environment was deployed with; azd records it, so the next azd up keeps it.')
 output CALLER_AUTH string = callerAuth
+@description('Application (client) ID of the GetJoinUrl API; empty in keys mode. scripts/grant_app_roles.py --api takes it.')
+output ENTRA_API_CLIENT_ID string = entraApiClientId
+@description('Application ID URI of the GetJoinUrl API, the audience callers ask a token for; empty in keys mode.')
+output ENTRA_API_APP_ID_URI string = entraApiAppIdUri

@@ -10,9 +10,10 @@ resource loops, and parses `.?` as if it were `.`: infra/ does without `.?`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import tree_sitter_bicep
 from tree_sitter import Language, Node, Parser
@@ -154,3 +155,65 @@ def literal(node: Node) -> object:
     if node.type == "boolean":
         return text(node) == "true"
     raise AssertionError(f"not a literal: {text(node)}")
+
+
+def evaluate(node: Node, file: BicepFile, names: Mapping[str, object]) -> object:
+    """The value of an expression made of literals, arrays, `==`, `!=`, `&&`, `||`, `!`, `cond ? a : b`, lambdas and
+    a few functions (concat, contains, empty, filter, join, map, split, trim, union), with `names` for parameters and
+    anything else named by its source text (a module's output), and the file's variables for the rest: enough to see
+    what a template computes without a Bicep compiler. Anything else raises."""
+    kind = node.type
+    if text(node) in names:
+        return names[text(node)]
+    if kind in ("string", "number", "boolean"):
+        return literal(node)
+    if kind == "parenthesized_expression":
+        return evaluate(node.named_children[0], file, names)
+    if kind == "array":
+        return [evaluate(item, file, names) for item in node.named_children if item.type != "comment"]
+    if kind == "identifier":
+        return evaluate(file.variables()[text(node)], file, names)
+    if kind == "ternary_expression":
+        condition, consequence, alternative = node.named_children
+        return evaluate(consequence if evaluate(condition, file, names) else alternative, file, names)
+    if kind == "unary_expression" and text(node.children[0]) == "!":
+        return not evaluate(node.named_children[0], file, names)
+    if kind == "binary_expression":
+        left, right = (evaluate(side, file, names) for side in node.named_children)
+        operators = {"==": left == right, "!=": left != right, "&&": bool(left and right), "||": bool(left or right)}
+        return operators[text(node.children[1])]
+    if kind == "call_expression":
+        function, arguments = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+        assert function is not None and arguments is not None
+        return call(text(function), arguments.named_children, file, names)
+    raise AssertionError(f"cannot evaluate {kind}: {text(node)[:80]}")
+
+
+def call(function: str, arguments: list[Node], file: BicepFile, names: Mapping[str, object]) -> object:
+    if function in ("filter", "map"):
+        items = evaluate(arguments[0], file, names)
+        assert isinstance(items, list)
+        lambda_ = arguments[1]
+        assert lambda_.type == "lambda_expression", text(lambda_)
+        parameter, body = lambda_.named_children
+        results = [evaluate(body, file, {**names, text(parameter): item}) for item in items]
+        return [item for item, kept in zip(items, results, strict=True) if kept] if function == "filter" else results
+    values = [evaluate(argument, file, names) for argument in arguments]
+    if function == "concat":
+        return [item for value in values for item in cast(list[object], value)]
+    if function == "union":
+        merged: list[object] = []
+        for value in values:
+            merged += [item for item in cast(list[object], value) if item not in merged]
+        return merged
+    if function == "contains":
+        return values[1] in cast(list[object], values[0])
+    if function == "empty":
+        return not values[0]
+    if function == "split":
+        return cast(str, values[0]).split(cast(str, values[1]))
+    if function == "trim":
+        return cast(str, values[0]).strip()
+    if function == "join":
+        return cast(str, values[1]).join(cast(list[str], values[0]))
+    raise AssertionError(f"cannot evaluate {function}()")

@@ -10,7 +10,6 @@ a caller without the right to grant, and collections served a page at a time.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 
 from shared.graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, ROLE_SCRIPT
-from tests.conftest import APP_ROOT
+from tests.conftest import APP_ROOT, load_script
 
 SCRIPT = APP_ROOT / "scripts" / "grant_app_roles.py"
 
@@ -271,20 +270,9 @@ def stand_ins(tmp_path: Path) -> StandIns:
 
 
 @pytest.fixture
-def script(monkeypatch) -> ModuleType:
+def script() -> ModuleType:
     """The script as a module, for the tests that run it on an injected clock."""
-    return load_script(monkeypatch, SCRIPT)
-
-
-def load_script(monkeypatch, path: Path) -> ModuleType:
-    """A script of scripts/ imported as Python runs it: its folder first on sys.path, so it finds its neighbours."""
-    monkeypatch.syspath_prepend(str(path.parent))
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, path.stem, module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("grant_app_roles")
 
 
 def graph_roles(principal: str, *roles: str) -> set[tuple[str, str, str]]:

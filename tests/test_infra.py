@@ -29,7 +29,8 @@ from tree_sitter import Node
 from shared.graph_batch import connections_needed
 from shared.settings import SETTING_NAMES, WORKER_SETTING_NAMES, Settings
 
-from .bicep import INFRA, ROOT, BicepFile, Resource, literal, parse, props, text, walk
+from .bicep import INFRA, ROOT, BicepFile, Resource, evaluate, literal, parse, props, text, walk
+from .conftest import load_script
 from .test_instance_memory import CONCURRENCY as MEMORY_TEST_CONCURRENCY
 
 BICEP_PATHS = sorted(INFRA.rglob("*.bicep"))
@@ -45,6 +46,11 @@ PLATFORM_SETTINGS = frozenset(
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
         "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
+        # Which functions run in the deployed CALLER_AUTH mode (read by the Functions host).
+        *(f"AzureWebJobs.{name}.Disabled" for name in ("GetJoinUrl", "Diagnose", "GetJoinUrlEntra", "DiagnoseEntra")),
+        # App Service Authentication: the identity that signs it in to Entra ID, and the tenant it accepts.
+        "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID",
+        "WEBSITE_AUTH_AAD_ALLOWED_TENANTS",
     }
 )
 # Flex Consumption rejects or ignores these (the runtime lives in functionAppConfig); a key would be a secret.
@@ -61,6 +67,15 @@ FORBIDDEN_SETTINGS = frozenset(
 )
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+AZD_GRANT_COMMAND = "scripts/grant_app_roles.py --azd-env"
+# The API's roles and delegated scope, fixed in every tenant (the interface agreed with the function side).
+API_ROLES = {
+    "JoinUrl.Get": "1a6fa9d1-751b-4805-b597-3cf96b4c5eda",
+    "Diagnose.Run": "d42339ba-3b2b-41ee-9c2b-60325d32130b",
+}
+USER_IMPERSONATION_SCOPE_ID = "41573056-491e-4a04-8a2c-4f2cf5f5829a"
+AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+ENTRA_ISSUER = "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'"
 # Microsoft Graph permissions reference (https://learn.microsoft.com/graph/permissions-reference), application.
 GRAPH_APP_ROLES = {
     "VirtualAppointment.Read.All": "d4f67ec2-59b5-4bdc-b4af-d78f6f9c1954",
@@ -198,38 +213,175 @@ def test_caller_auth_deploys_entra_by_default(bicep: dict[str, BicepFile], app_s
     assert text(settings["CALLER_AUTH"]) == passed_to_api(bicep, "callerAuth")
     [allowed] = main.decorators("callerAuth")["allowed"]
     assert tuple(literal(node) for node in allowed.named_children) == CALLER_AUTH_MODES
-    assert literal(main.params()["callerAuth"]) == "entra"
+    assert literal(main.params()["callerAuth"]) == "entra" == load_script("check_caller_auth").DEPLOY_DEFAULT
     assert Settings().caller_auth == "keys"
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     assert parameters["callerAuth"]["value"] == "${CALLER_AUTH=entra}"
     assert text(main.outputs()["CALLER_AUTH"]) == "callerAuth"
 
 
-def test_graph_app_roles_are_granted_to_the_identity(bicep: dict[str, BicepFile], resources) -> None:
-    assignments = [(f, r) for f, r in resources if r.type == "Microsoft.Graph/appRoleAssignedTo@v1.0"]
-    assert len(assignments) == len(GRAPH_APP_ROLES)
-    granted = {}
-    for file, assignment in assignments:
-        body = props(assignment.body)
-        role = body["appRoleId"]
-        assert role.type == "subscript_expression", f"appRoleId should name the role: {text(role)}"
-        table = literal_table(file.variables()[text(role.named_children[0])])
-        role_name = literal(role.named_children[1])
-        granted[role_name] = table[role_name]
-        # resourceId: Microsoft Graph's service principal, looked up by its well-known app ID.
-        target = text(body["resourceId"])
-        [graph_sp] = [r for r in file.resources() if f"{r.symbol}.id" == target]
-        assert graph_sp.type == "Microsoft.Graph/servicePrincipals@v1.0"
-        assert graph_sp.existing
-        app_id = props(graph_sp.body)["appId"]
-        if app_id.type == "identifier":
-            app_id = file.variables()[text(app_id)]
-        assert literal(app_id) == GRAPH_APP_ID
-        assert text(body["principalId"]) == "principalId"
-    assert granted == GRAPH_APP_ROLES
-    # The module receives the identity's principal ID.
-    [(_, module)] = [(s, b) for s, (p, b) in bicep["main.bicep"].modules().items() if p == file.name]
-    assert text(props(props(module)["params"])["principalId"]) == "identity.outputs.principalId"
+def test_no_template_grants_app_roles(resources) -> None:
+    """Microsoft.Graph/appRoleAssignedTo may fail a second deployment once the assignment exists
+    (microsoftgraph/msgraph-bicep-types#161): app roles are granted by azd's postprovision hook instead."""
+    assert [r.symbol for _, r in resources if r.type.startswith("Microsoft.Graph/appRoleAssignedTo@")] == []
+
+
+def test_azd_checks_the_mode_before_and_grants_the_app_roles_after_every_provision() -> None:
+    yaml = pytest.importorskip("yaml")
+    hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
+    assert set(hooks) == {"preprovision", "postprovision"}
+    for hook, command in (("preprovision", "scripts/check_caller_auth.py"), ("postprovision", AZD_GRANT_COMMAND)):
+        posix, windows = hooks[hook]["posix"], hooks[hook]["windows"]
+        assert (posix["shell"], posix["run"]) == ("sh", f"python3 {command}")
+        assert windows["shell"] == "pwsh"
+        assert f"& $python {command}; exit $LASTEXITCODE" in windows["run"]  # the script's exit status fails azd
+        assert posix.get("continueOnError", False) is False and windows.get("continueOnError", False) is False
+    grant = load_script("grant_app_roles")
+    assert grant.GRAPH_APP_ID == GRAPH_APP_ID
+    assert tuple(GRAPH_APP_ROLES) == grant.GRAPH_ROLES
+    assert f"{grant.COMMAND} --azd-env" == f"python3 {AZD_GRANT_COMMAND}"
+
+
+def resolved(node: Node, file: BicepFile) -> Node:
+    """A variable's value node, for a node that names one."""
+    while node.type == "identifier" and text(node) in file.variables():
+        node = file.variables()[text(node)]
+    return node
+
+
+def test_the_api_registration_is_the_agreed_one(bicep: dict[str, BicepFile]) -> None:
+    """The API's app registration, as the function side and the grant script expect it."""
+    file = bicep["app/entra-api.bicep"]
+    assert file.extensions == ["microsoftGraphV1"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    body = props(app.body)
+    assert text(body["uniqueName"]) == "'getjoinurl-api-${resourceToken}'"
+    assert text(body["displayName"]) == "'GetJoinUrl API (${environmentName})'"
+    assert literal(body["signInAudience"]) == "AzureADMyOrg"
+    [uri] = body["identifierUris"].named_children
+    assert text(resolved(uri, file)) == "'api://getjoinurl-${resourceToken}'"
+    assert text(file.outputs()["appIdUri"]) == text(uri)
+    api = props(body["api"])
+    assert literal(api["requestedAccessTokenVersion"]) == 2
+    roles = {}
+    for role in body["appRoles"].named_children:
+        fields = props(role)
+        roles[literal(fields["value"])] = (
+            literal(resolved(fields["id"], file)),
+            [literal(t) for t in fields["allowedMemberTypes"].named_children],
+            literal(fields["isEnabled"]),
+        )
+    assert roles == {value: (role_id, ["Application", "User"], True) for value, role_id in API_ROLES.items()}
+    [scope] = api["oauth2PermissionScopes"].named_children
+    scope_fields = props(scope)
+    assert (literal(scope_fields["value"]), literal(scope_fields["type"])) == ("user_impersonation", "User")
+    assert literal(resolved(scope_fields["id"], file)) == USER_IMPERSONATION_SCOPE_ID
+    [pre_authorized] = api["preAuthorizedApplications"].named_children
+    fields = props(pre_authorized)
+    assert literal(resolved(fields["appId"], file)) == AZURE_CLI_APP_ID
+    assert [literal(resolved(n, file)) for n in fields["delegatedPermissionIds"].named_children] == [
+        USER_IMPERSONATION_SCOPE_ID
+    ]
+    grant = load_script("grant_app_roles")
+    assert tuple(API_ROLES) == (grant.CALLER_ROLE, grant.DIAGNOSE_ROLE)
+
+
+def test_the_api_takes_tokens_only_for_assigned_principals_and_trusts_the_identity(bicep) -> None:
+    file = bicep["app/entra-api.bicep"]
+    [sp] = [r for r in file.resources() if r.type == "Microsoft.Graph/servicePrincipals@v1.0"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    assert not sp.existing
+    assert text(props(sp.body)["appId"]) == f"{app.symbol}.appId"
+    assert literal(props(sp.body)["appRoleAssignmentRequired"]) is True
+    assert text(file.outputs()["clientId"]) == f"{app.symbol}.appId"
+    [credential] = [r for r in file.resources() if r.type.startswith("Microsoft.Graph/applications/federated")]
+    fields = props(credential.body)
+    assert text(fields["name"]).startswith(f"'${{{app.symbol}.uniqueName}}/")  # the credential's key: safe to re-run
+    assert text(fields["issuer"]) == ENTRA_ISSUER
+    assert text(fields["subject"]) == "identityPrincipalId"
+    assert [literal(a) for a in fields["audiences"].named_children] == ["api://AzureADTokenExchange"]
+    [(symbol, body)] = [(s, b) for s, (p, b) in bicep["main.bicep"].modules().items() if p == file.name]
+    assert text(props(props(body)["params"])["identityPrincipalId"]) == "identity.outputs.principalId"
+    declaration = next(
+        n for n in bicep["main.bicep"].declarations("module_declaration") if text(n.named_children[0]) == symbol
+    )
+    [condition] = [n for n in walk(declaration) if n.type == "if_statement"]
+    assert text(condition.named_children[0]) == "(callerAuth != 'keys')"  # keys mode needs no new right in Entra ID
+
+
+def test_no_client_secret_or_certificate_anywhere(bicep: dict[str, BicepFile]) -> None:
+    for file in bicep.values():
+        source = file.source.decode()
+        for word in ("passwordCredentials", "keyCredentials", "secretText", "clientSecret:", "listKeys("):
+            assert word not in source, f"{file.name}: {word}"
+
+
+AUTH_MODES = ("keys", "entra", "both")
+# The interface agreed with the function side: which functions each mode runs, and what Easy Auth leaves alone.
+FUNCTIONS_ON = {
+    "keys": {"GetJoinUrl", "Diagnose"},
+    "entra": {"GetJoinUrlEntra", "DiagnoseEntra"},
+    "both": {"GetJoinUrl", "Diagnose", "GetJoinUrlEntra", "DiagnoseEntra"},
+}
+EXCLUDED_PATHS = {
+    "entra": ["/api/openapi.json"],
+    "both": ["/api/openapi.json", "/api/GetJoinUrl", "/api/GetJoinUrl/batch", "/api/diagnose"],
+}
+
+
+@pytest.mark.parametrize("mode", AUTH_MODES)
+def test_each_mode_runs_its_own_functions(bicep, app_settings, mode) -> None:
+    file, settings = app_settings
+    disabled = {
+        name.split(".")[1]: evaluate(value, file, {"callerAuth": mode})
+        for name, value in settings.items()
+        if name.startswith("AzureWebJobs.") and name.endswith(".Disabled")
+    }
+    assert set(disabled) == FUNCTIONS_ON["both"]
+    assert {name for name, off in disabled.items() if off == "false"} == FUNCTIONS_ON[mode]
+    assert {name for name, off in disabled.items() if off == "true"} == FUNCTIONS_ON["both"] - FUNCTIONS_ON[mode]
+    # Every function of the app that a mode can turn off is named (OpenApi serves every mode).
+    folders = {path.parent.name for path in ROOT.glob("*/function.json")}
+    assert folders - {"OpenApi"} <= FUNCTIONS_ON["both"]
+
+
+@pytest.mark.parametrize("mode", AUTH_MODES)
+def test_app_service_authentication_per_mode(bicep, app_settings, mode) -> None:
+    file, settings = app_settings
+    [auth] = [
+        r
+        for r in file.resources()
+        if r.type.startswith("Microsoft.Web/sites/config@") and literal(props(r.body)["name"]) == "authsettingsV2"
+    ]
+    names = {"callerAuth": mode}
+    properties = props(props(auth.body)["properties"])
+    assert evaluate(props(properties["platform"])["enabled"], file, names) is (mode != "keys")
+    validation = props(properties["globalValidation"])
+    assert evaluate(validation["requireAuthentication"], file, names) is True
+    assert evaluate(validation["unauthenticatedClientAction"], file, names) == "Return401"
+    excluded = evaluate(validation["excludedPaths"], file, names)
+    if mode != "keys":
+        assert excluded == EXCLUDED_PATHS[mode]
+    assert not any(path.startswith("/api/entra/") for path in excluded)  # an Entra ID route is never left open
+    entra = props(props(properties["identityProviders"])["azureActiveDirectory"])
+    assert evaluate(entra["enabled"], file, names) is (mode != "keys")
+    registration = props(entra["registration"])
+    assert text(registration["openIdIssuer"]) == ENTRA_ISSUER
+    assert text(registration["clientId"]) == passed_to_api(bicep, "entraApiClientId")
+    secret_setting = literal(registration["clientSecretSettingName"])
+    assert secret_setting == "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"
+    assert text(settings[secret_setting]) == text(settings["AZURE_CLIENT_ID"])  # the identity's client ID
+    assert text(settings["WEBSITE_AUTH_AAD_ALLOWED_TENANTS"]) == "tenant().tenantId"
+    audiences = [text(a) for a in props(entra["validation"])["allowedAudiences"].named_children]
+    assert audiences == [passed_to_api(bicep, "entraApiAppIdUri"), "entraApiClientId"]
+
+
+def test_main_outputs_the_api_ids_an_admin_and_the_grant_script_need(bicep) -> None:
+    main = bicep["main.bicep"]
+    outputs = main.outputs()
+    for output, module_output in (("ENTRA_API_CLIENT_ID", "clientId"), ("ENTRA_API_APP_ID_URI", "appIdUri")):
+        value = resolved(outputs[output], main)
+        assert text(value) == f"callerAuth != 'keys' ? entraApi.outputs.{module_output} : ''", output
 
 
 def literal_table(obj: Node) -> dict[str, object]:
@@ -308,12 +460,6 @@ def test_ftp_and_basic_publishing_credentials_are_off(resources) -> None:
         if r.type.startswith("Microsoft.Web/sites/basicPublishingCredentialsPolicies@")
     }
     assert policies == {"ftp": False, "scm": False}
-
-
-def test_graph_app_roles_are_granted_after_the_function_app_exists(bicep: dict[str, BicepFile]) -> None:
-    """Entra ID needs time to replicate a new identity before Graph accepts a grant to it (README, Deploy)."""
-    [body] = [b for path, b in bicep["main.bicep"].modules().values() if path == "app/graph-app-roles.bicep"]
-    assert [text(n) for n in props(body)["dependsOn"].named_children] == ["api"]
 
 
 def test_funcignore_keeps_tools_caches_and_venvs_out_of_the_package() -> None:
