@@ -98,7 +98,7 @@ param graphApiVersion string = 'v1.0'
 @description('DEFAULT_ORGANIZER_ID: organizer (object ID or UPN) used when a request names none. Empty: none.')
 param defaultOrganizerId string = ''
 
-@description('ALLOWED_ORGANIZER_IDS: comma-separated object IDs / UPNs allowed as organizers. Empty: any.')
+@description('ALLOWED_ORGANIZER_IDS: comma-separated object IDs / UPNs allowed as organizers; each UPN must be a user of this tenant. Empty: any.')
 param allowedOrganizerIds string = ''
 
 @description('GRAPH_MAX_RETRIES: retries for throttled or failed Graph calls.')
@@ -122,6 +122,11 @@ param requestDeadlineSeconds string = '25'
   'both'
 ])
 param callerAuth string = 'entra'
+
+// ALLOWED_ORGANIZER_IDS as given (object IDs and UPNs, comma-separated, spaces ignored), then the object ID of each
+// UPN in it (app/organizers.bicep): callers name organizers by UPN, classic Teams links by object ID.
+var allowedOrganizerEntries = filter(map(split(allowedOrganizerIds, ','), entry => trim(entry)), entry => !empty(entry))
+var allowedOrganizerUpns = filter(allowedOrganizerEntries, entry => contains(entry, '@'))
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -169,6 +174,14 @@ module monitoring './app/monitoring.bicep' = {
   }
 }
 
+module organizers './app/organizers.bicep' = {
+  name: 'organizers'
+  scope: rg
+  params: {
+    userPrincipalNames: allowedOrganizerUpns
+  }
+}
+
 // Storage Blob Data Owner and Monitoring Metrics Publisher for the identity.
 module rbac './app/rbac.bicep' = {
   name: 'rbac'
@@ -202,7 +215,7 @@ module api './app/api.bicep' = {
     graphBaseUrl: graphBaseUrl
     graphApiVersion: graphApiVersion
     defaultOrganizerId: defaultOrganizerId
-    allowedOrganizerIds: allowedOrganizerIds
+    allowedOrganizerIds: join(union(allowedOrganizerEntries, organizers.outputs.objectIds), ',')
     graphMaxRetries: graphMaxRetries
     graphTimeoutSeconds: graphTimeoutSeconds
     requestDeadlineSeconds: requestDeadlineSeconds

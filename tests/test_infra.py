@@ -190,7 +190,8 @@ def test_app_setting_defaults_match_the_function(bicep: dict[str, BicepFile], ap
         assert value.type == "identifier", f"{name} should come from a parameter: {text(value)}"
         param = text(value)
         assert param in settings_file.params(), f"{name}: {param} is not a parameter of {settings_file.name}"
-        assert text(module_params[param]) == param, f"main.bicep does not pass {param} through"
+        if name != "ALLOWED_ORGANIZER_IDS":  # which main.bicep completes: test_organizers_by_upn_are_also_allowed_...
+            assert text(module_params[param]) == param, f"main.bicep does not pass {param} through"
         default = main_params[param]
         assert default is not None, f"main.bicep param {param} ({name}) has no default"
         expected = getattr(defaults, name.lower())
@@ -386,6 +387,43 @@ def test_main_outputs_the_api_ids_an_admin_and_the_grant_script_need(bicep) -> N
 
 def literal_table(obj: Node) -> dict[str, object]:
     return {key: literal(value) for key, value in props(obj).items()}
+
+
+ADELE, ALEX = "adele@contoso.com", "Alex@Contoso.com"
+ADELE_ID, ALEX_ID = "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c", "3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e"
+
+
+@pytest.mark.parametrize(
+    ("given", "upns", "found", "setting"),
+    [
+        ("", [], [], ""),
+        (f" {ADELE}, ,{ALEX} ", [ADELE, ALEX], [ADELE_ID, ALEX_ID], f"{ADELE},{ALEX},{ADELE_ID},{ALEX_ID}"),
+        (f"{ADELE_ID},{ADELE}", [ADELE], [ADELE_ID], f"{ADELE_ID},{ADELE}"),  # an ID listed already is not repeated
+        (ALEX_ID, [], [], ALEX_ID),
+    ],
+    ids=["empty", "upns", "both-forms-given", "object-id"],
+)
+def test_organizers_by_upn_are_also_allowed_by_object_id(bicep, given, upns, found, setting) -> None:
+    """A classic Teams link names its organizer by object ID (its Oid): infra looks each UPN of ALLOWED_ORGANIZER_IDS
+    up in Entra ID at deploy time and writes both forms, so the README's UPN example works with such links."""
+    main = bicep["main.bicep"]
+    modules = {path: props(props(body)["params"]) for path, body in main.modules().values()}
+    names = {"allowedOrganizerIds": given, "organizers.outputs.objectIds": found}
+    assert evaluate(modules["app/organizers.bicep"]["userPrincipalNames"], main, names) == upns
+    written = evaluate(modules["app/api.bicep"]["allowedOrganizerIds"], main, names)
+    assert written == setting
+    allowed = Settings.from_env({"ALLOWED_ORGANIZER_IDS": str(written)}).allowed_organizer_ids
+    assert allowed is None if not setting else {entry.lower() for entry in setting.split(",")} <= allowed
+    # Each UPN is read as an existing user (a lookup that finds none fails the deployment), its ID returned in order.
+    file = bicep["app/organizers.bicep"]
+    [users] = file.resources()
+    assert (users.type, users.existing) == ("Microsoft.Graph/users@v1.0", True)
+    [loop] = [n for n in walk(users.declaration) if n.type == "for_statement"]
+    assert text(loop.named_children[1]) == "userPrincipalNames"
+    assert text(props(users.body)["userPrincipalName"]) == text(loop.named_children[0])
+    output = file.outputs()["objectIds"]
+    assert output.type == "for_statement" and text(output.named_children[-1]) == f"{users.symbol}[i].id"
+    assert text(output.named_children[1]) == "userPrincipalNames"
 
 
 def test_no_storage_account_allows_shared_key_access(bicep: dict[str, BicepFile], resources) -> None:
