@@ -137,10 +137,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: {
-    // Host storage by identity: no connection string, no key. Service URIs (not __accountName) work in every cloud.
+    // Host storage by identity: no connection string, no key. A service URI (not __accountName) works in every cloud.
+    // Blob only, as Microsoft's Flex Consumption quickstarts set it for an app without Durable Functions or queue
+    // triggers: the host keeps its keys and leases there, and the identity holds Storage Blob Data Owner. Queue and
+    // table URIs would make the host use services the identity has no role on (its diagnostic-events table answers
+    // 403 at each start); granting those roles would give the app data rights it has no use for.
     AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
-    AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
-    AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identityClientId
     // Telemetry with Entra ID auth (the component has local auth disabled).
