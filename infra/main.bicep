@@ -45,8 +45,11 @@ param resourceGroupName string = ''
 ])
 param pythonVersion string = '3.13'
 
-@description('Upper bound for scale-out (Flex Consumption allows 40 to 1000).')
-@minValue(40)
+// Flex Consumption takes a maximum instance count from 1 to 1000, 100 by default (Microsoft Learn, "Event-driven
+// scaling in Azure Functions", "Limit scale-out"; older pages said 40). A low cap bounds the cost: with 16 calls at
+// once per instance, a cap of 1 still serves 16 calls at a time, and the rest wait or fail.
+@description('MAXIMUM_INSTANCE_COUNT: upper bound for scale-out (1 to 1000); a low one caps the cost.')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 

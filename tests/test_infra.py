@@ -579,6 +579,17 @@ def test_azure_yaml_deploys_the_api_service() -> None:
     assert project["services"] == {"api": {"project": ".", "language": "python", "host": "function"}}
 
 
+def test_azure_yaml_asks_for_an_azd_that_bundles_the_bicep_the_graph_extension_needs() -> None:
+    """The Microsoft Graph Bicep extension 1.0.0 needs Bicep 0.36.1 or later, bundled from azd 1.17.0; the README's
+    prerequisites say the same."""
+    yaml = pytest.importorskip("yaml")
+    project = yaml.safe_load((ROOT / "azure.yaml").read_text())
+    assert project["requiredVersions"] == {"azd": ">= 1.17.0"}
+    assert json.loads((INFRA / "bicepconfig.json").read_text())["extensions"]["microsoftGraphV1"].endswith(":1.0.0")
+    for page in (ROOT / "README.md", INFRA / "README.md"):
+        assert "1.17.0" in page.read_text(), page
+
+
 def test_main_parameters_json_matches_main_bicep(bicep: dict[str, BicepFile]) -> None:
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     main_params = bicep["main.bicep"].params()
@@ -700,6 +711,18 @@ def test_always_ready_instances_are_off_by_default_and_serve_the_http_group(bice
         "name": "'http'",  # the group every HTTP-triggered function scales in
         "instanceCount": "alwaysReadyInstances",
     }
+
+
+def test_an_admin_can_cap_scale_as_low_as_the_platform_allows(bicep) -> None:
+    """Flex Consumption takes a maximum instance count from 1 to 1000 (Microsoft Learn, "Event-driven scaling in Azure
+    Functions"): a cap of 1 is a cost ceiling."""
+    main = bicep["main.bicep"]
+    decorators = main.decorators("maximumInstanceCount")
+    assert [literal(n) for n in decorators["minValue"]] == [1]
+    assert [literal(n) for n in decorators["maxValue"]] == [1000]
+    assert literal(main.params()["maximumInstanceCount"]) == 100  # the platform's own default
+    [row] = [line for line in (INFRA / "README.md").read_text().splitlines() if "`MAXIMUM_INSTANCE_COUNT`" in line]
+    assert "(1 to 1000)" in row
 
 
 def test_sizing_and_platform_parameters_have_azd_env_names(bicep) -> None:
