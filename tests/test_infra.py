@@ -579,6 +579,20 @@ def test_azure_yaml_deploys_the_api_service() -> None:
     assert project["services"] == {"api": {"project": ".", "language": "python", "host": "function"}}
 
 
+def test_the_docs_say_what_a_run_stopped_at_each_step_leaves() -> None:
+    """A run can stop before, during or after provisioning, or while deploying: infra/README.md says what each leaves,
+    and the README sends there instead of promising that nothing is half-made."""
+    yaml = pytest.importorskip("yaml")
+    readme = (ROOT / "README.md").read_text()
+    assert "Nothing is half-made" not in readme
+    assert "(infra/README.md#when-a-run-stops-part-way)" in readme
+    page = (INFRA / "README.md").read_text()
+    section = page[page.index("## When a run stops part-way") :].split("\n## ")[0]
+    hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
+    for step in [*hooks, "while provisioning", "while deploying"]:
+        assert step in section, step
+
+
 def test_azure_yaml_asks_for_an_azd_that_bundles_the_bicep_the_graph_extension_needs() -> None:
     """The Microsoft Graph Bicep extension 1.0.0 needs Bicep 0.36.1 or later, bundled from azd 1.17.0; the README's
     prerequisites say the same."""
