@@ -21,7 +21,7 @@ def published() -> dict[str, PublishedTypes]:
 
 
 @pytest.mark.parametrize("path", BICEP_PATHS, ids=lambda p: p.relative_to(INFRA).as_posix())
-def test_every_resource_body_fits_its_published_type(published, path: Path) -> None:
+def test_every_resource_body_fits_its_published_type(published: dict[str, PublishedTypes], path: Path) -> None:
     assert check_resources(parse(path), published) == []
 
 
@@ -72,7 +72,7 @@ GOOD = [
 
 
 @pytest.mark.parametrize("source", GOOD)
-def test_the_checker_passes_what_fits(published, source) -> None:
+def test_the_checker_passes_what_fits(published: dict[str, PublishedTypes], source: str) -> None:
     assert problems(published, source) == []
 
 
@@ -137,12 +137,14 @@ def test_the_checker_passes_what_fits(published, source) -> None:
         "api-version",
     ],
 )
-def test_the_checker_fails_what_bicep_would_refuse(published, source, words) -> None:
+def test_the_checker_fails_what_bicep_would_refuse(
+    published: dict[str, PublishedTypes], source: str, words: str
+) -> None:
     found = problems(published, source)
     assert any(words in problem for problem in found), found
 
 
-def test_a_module_parameter_must_be_declared_and_a_required_one_given(tmp_path) -> None:
+def test_a_module_parameter_must_be_declared_and_a_required_one_given(tmp_path: Path) -> None:
     files = {file.name: file for file in map(parse, BICEP_PATHS)}
     main = files["main.bicep"]
     bad = main.source.replace(b"    pythonVersion: pythonVersion\n", b"    pythonVersio: pythonVersion\n", 1)
@@ -175,7 +177,7 @@ def refs(value: object) -> list[str]:
     return []
 
 
-def test_the_type_data_holds_exactly_what_infra_uses(published) -> None:
+def test_the_type_data_holds_exactly_what_infra_uses(published: dict[str, PublishedTypes]) -> None:
     """Every resource type@version infra/ declares, and nothing that none of them reaches (keep it small: re-run
     tests/bicep_types/extract.py when infra/ changes its types)."""
     named = {resource.type for path in BICEP_PATHS for resource in parse(path).resources()}
@@ -185,7 +187,7 @@ def test_the_type_data_holds_exactly_what_infra_uses(published) -> None:
         assert reachable(types) == set(range(len(types.types))), f"{name}.json holds types no resource reaches"
 
 
-def test_the_type_data_says_where_it_came_from_under_its_licence(published) -> None:
+def test_the_type_data_says_where_it_came_from_under_its_licence(published: dict[str, PublishedTypes]) -> None:
     readme = (TYPES_FOLDER / "README.md").read_text()
     assert "MIT License" in readme and "Copyright (c) Microsoft Corporation." in readme
     for types in published.values():

@@ -28,20 +28,20 @@ def check(stand_ins: StandIns, values: dict[str, str]) -> subprocess.CompletedPr
     return done
 
 
-def test_a_new_environment_takes_the_deploy_default(stand_ins):
+def test_a_new_environment_takes_the_deploy_default(stand_ins: StandIns) -> None:
     done = check(stand_ins, {"AZURE_ENV_NAME": "dev", "AZURE_LOCATION": "westeurope"})
     assert done.returncode == 0, done.stderr
     assert "CALLER_AUTH: entra" in done.stdout
 
 
 @pytest.mark.parametrize("mode", CALLER_AUTH_MODES)
-def test_an_environment_that_chose_goes_ahead(stand_ins, mode):
+def test_an_environment_that_chose_goes_ahead(stand_ins: StandIns, mode: str) -> None:
     done = check(stand_ins, {"AZURE_FUNCTION_APP_NAME": "func-api-abc", "CALLER_AUTH": mode})
     assert done.returncode == 0, done.stderr
     assert f"CALLER_AUTH: {mode}" in done.stdout
 
 
-def test_an_environment_deployed_before_the_modes_must_choose(stand_ins):
+def test_an_environment_deployed_before_the_modes_must_choose(stand_ins: StandIns) -> None:
     """Provisioning it with the new default would turn the key routes off: it stops and says how to choose."""
     done = check(stand_ins, {"AZURE_FUNCTION_APP_NAME": "func-api-abc", "MANAGED_IDENTITY_PRINCIPAL_ID": "x"})
     assert done.returncode == 1
@@ -51,13 +51,13 @@ def test_an_environment_deployed_before_the_modes_must_choose(stand_ins):
 
 
 @pytest.mark.parametrize("value", ["Entra", "aad", "keys,entra"])
-def test_a_value_that_is_no_mode_stops_it_before_the_deployment_would(stand_ins, value):
+def test_a_value_that_is_no_mode_stops_it_before_the_deployment_would(stand_ins: StandIns, value: str) -> None:
     done = check(stand_ins, {"CALLER_AUTH": value})
     assert done.returncode == 1
     assert repr(value) in done.stderr and "azd env set CALLER_AUTH keys" in done.stderr
 
 
-def test_the_modes_are_the_functions_and_the_default_is_main_bicep_s():
+def test_the_modes_are_the_functions_and_the_default_is_main_bicep_s() -> None:
     script = load_script("check_caller_auth")
     assert script.CALLER_AUTH_MODES == CALLER_AUTH_MODES
     assert script.DEPLOY_DEFAULT == "entra"  # tests/test_infra.py ties it to main.bicep

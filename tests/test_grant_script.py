@@ -283,13 +283,13 @@ def api_roles(principal: str, *roles: str) -> set[tuple[str, str, str]]:
     return {(principal, API_SP, API_ROLE_IDS[role]) for role in roles}
 
 
-def test_the_error_messages_name_this_command():
+def test_the_error_messages_name_this_command() -> None:
     assert ROLE_SCRIPT == "python3 scripts/grant_app_roles.py"
     assert SCRIPT.exists()
     assert (JOIN_URL_ROLE.name, LOOKUP_ROLE.name) == tuple(GRAPH_ROLE_IDS)[:2]
 
 
-def test_grants_both_graph_roles_by_default(stand_ins):
+def test_grants_both_graph_roles_by_default(stand_ins: StandIns) -> None:
     done = stand_ins.run(IDENTITY)
     assert done.returncode == 0, done.stderr
     assert stand_ins.granted() == graph_roles(IDENTITY, "VirtualAppointment.Read.All", "OnlineMeetings.Read.All")
@@ -299,7 +299,7 @@ def test_grants_both_graph_roles_by_default(stand_ins):
     assert "24 hours" in done.stdout
 
 
-def test_a_role_already_granted_is_left_alone_and_a_rerun_changes_nothing(stand_ins):
+def test_a_role_already_granted_is_left_alone_and_a_rerun_changes_nothing(stand_ins: StandIns) -> None:
     stand_ins.state["assignments"].append(
         {"id": "a0", "principalId": IDENTITY, "resourceId": GRAPH_SP, "appRoleId": GRAPH_ROLE_IDS["Mail.Send"]}
     )
@@ -325,7 +325,7 @@ def test_a_role_already_granted_is_left_alone_and_a_rerun_changes_nothing(stand_
     assert "24 hours" not in again.stdout  # nothing new to wait for
 
 
-def test_an_assignment_graph_says_exists_counts_as_granted(stand_ins):
+def test_an_assignment_graph_says_exists_counts_as_granted(stand_ins: StandIns) -> None:
     """A grant that lands between the check and the grant (or that the list did not show) is not a failure."""
     stand_ins.state["hiddenDuplicates"] = True
     done = stand_ins.run(IDENTITY, "VirtualAppointment.Read.All")
@@ -337,7 +337,7 @@ def test_an_assignment_graph_says_exists_counts_as_granted(stand_ins):
 @pytest.mark.parametrize(
     ("principal", "collection"), [(CALLER_APP, "servicePrincipals"), (ADMIN_USER, "users"), (FLOW_GROUP, "groups")]
 )
-def test_the_api_role_goes_to_each_kind_of_caller(stand_ins, principal, collection):
+def test_the_api_role_goes_to_each_kind_of_caller(stand_ins: StandIns, principal: str, collection: str) -> None:
     done = stand_ins.run("--api", API_APP_ID, principal)
     assert done.returncode == 0, done.stderr
     assert stand_ins.posted() == [
@@ -349,7 +349,7 @@ def test_the_api_role_goes_to_each_kind_of_caller(stand_ins, principal, collecti
     assert stand_ins.granted() == api_roles(principal, "JoinUrl.Get")
 
 
-def test_a_user_can_be_given_the_diagnose_role(stand_ins):
+def test_a_user_can_be_given_the_diagnose_role(stand_ins: StandIns) -> None:
     done = stand_ins.run("--api", API_APP_ID, ADMIN_USER, "Diagnose.Run")
     assert done.returncode == 0, done.stderr
     assert stand_ins.posted() == [
@@ -373,7 +373,7 @@ def test_a_user_can_be_given_the_diagnose_role(stand_ins):
     ],
     ids=["no-args", "bad-principal", "injection", "api-without-principal", "bad-api", "azd-env-and-more", "unknown"],
 )
-def test_bad_arguments_ask_nothing_of_graph(stand_ins, args):
+def test_bad_arguments_ask_nothing_of_graph(stand_ins: StandIns, args: list[str]) -> None:
     done = stand_ins.run(*args)
     assert done.returncode == 2
     assert "usage" in done.stderr or "GUID" in done.stderr or "role name" in done.stderr
@@ -390,14 +390,23 @@ def test_bad_arguments_ask_nothing_of_graph(stand_ins, args):
     ],
     ids=["unknown-graph-role", "graph-role-for-a-user", "unknown-api-role", "unknown-api"],
 )
-def test_what_cannot_be_granted_is_refused_before_any_grant(stand_ins, script, monkeypatch, capsys, args, words):
+def test_what_cannot_be_granted_is_refused_before_any_grant(
+    stand_ins: StandIns,
+    script: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    words: str,
+) -> None:
     waits: list[float] = []
     assert run_in_process(script, stand_ins, monkeypatch, args, waits) == 1
     assert words in capsys.readouterr().err
     assert stand_ins.posted() == []
 
 
-def run_in_process(script, stand_ins, monkeypatch, args, waits) -> int:
+def run_in_process(
+    script: ModuleType, stand_ins: StandIns, monkeypatch: pytest.MonkeyPatch, args: list[str], waits: list[float]
+) -> int:
     """main() in this process, on a clock that moves only when it sleeps; az and azd are the stand-ins."""
     for key, value in stand_ins.environ().items():
         monkeypatch.setenv(key, value)
@@ -409,12 +418,14 @@ def run_in_process(script, stand_ins, monkeypatch, args, waits) -> int:
         waits.append(seconds)
         now[0] += seconds
 
-    status = script.main(args, sleep=sleep, clock=lambda: now[0])
+    status: int = script.main(args, sleep=sleep, clock=lambda: now[0])
     stand_ins.state = json.loads(stand_ins.state_file.read_text())
     return status
 
 
-def test_waits_while_entra_id_replicates_a_new_identity(stand_ins, script, monkeypatch, capsys):
+def test_waits_while_entra_id_replicates_a_new_identity(
+    stand_ins: StandIns, script: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The first run after the identity is created: it is not found at first, then a grant to it is refused as
     "Not a valid reference update"; the script asks again, waiting longer each time, and grants."""
     stand_ins.state["unreplicated"][IDENTITY] = 2
@@ -425,7 +436,9 @@ def test_waits_while_entra_id_replicates_a_new_identity(stand_ins, script, monke
     assert stand_ins.granted() == graph_roles(IDENTITY, "VirtualAppointment.Read.All", "OnlineMeetings.Read.All")
 
 
-def test_gives_up_on_an_object_entra_id_never_knows_within_the_bound(stand_ins, script, monkeypatch, capsys):
+def test_gives_up_on_an_object_entra_id_never_knows_within_the_bound(
+    stand_ins: StandIns, script: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     stand_ins.state["unreplicated"][IDENTITY] = 10_000
     waits: list[float] = []
     assert run_in_process(script, stand_ins, monkeypatch, [IDENTITY], waits) == 1
@@ -436,7 +449,7 @@ def test_gives_up_on_an_object_entra_id_never_knows_within_the_bound(stand_ins, 
     assert stand_ins.posted() == []
 
 
-def test_without_the_right_to_grant_it_says_what_to_do(stand_ins):
+def test_without_the_right_to_grant_it_says_what_to_do(stand_ins: StandIns) -> None:
     stand_ins.state["denied"] = True
     done = stand_ins.run(IDENTITY)
     assert done.returncode == 1
@@ -445,7 +458,7 @@ def test_without_the_right_to_grant_it_says_what_to_do(stand_ins):
     assert "Privileged Role Administrator" in done.stderr
 
 
-def test_the_azd_environment_grants_everything_it_names(stand_ins):
+def test_the_azd_environment_grants_everything_it_names(stand_ins: StandIns) -> None:
     stand_ins.env_name = "dev"
     stand_ins.azd_env = {
         "AZURE_ENV_NAME": "dev",
@@ -470,7 +483,7 @@ def test_the_azd_environment_grants_everything_it_names(stand_ins):
     assert stand_ins.posted() == [] and stand_ins.granted() == before
 
 
-def test_the_azd_environment_can_leave_the_graph_roles_to_an_admin(stand_ins):
+def test_the_azd_environment_can_leave_the_graph_roles_to_an_admin(stand_ins: StandIns) -> None:
     stand_ins.azd_env = {
         "MANAGED_IDENTITY_PRINCIPAL_ID": IDENTITY,
         "GRANT_GRAPH_APP_ROLES": "False",
@@ -484,7 +497,7 @@ def test_the_azd_environment_can_leave_the_graph_roles_to_an_admin(stand_ins):
     assert f"python3 scripts/grant_app_roles.py {IDENTITY}" in done.stdout
 
 
-def test_in_keys_mode_callers_are_not_granted_and_it_says_why(stand_ins):
+def test_in_keys_mode_callers_are_not_granted_and_it_says_why(stand_ins: StandIns) -> None:
     stand_ins.azd_env = {
         "MANAGED_IDENTITY_PRINCIPAL_ID": IDENTITY,
         "CALLER_AUTH": "keys",
@@ -517,7 +530,7 @@ def test_in_keys_mode_callers_are_not_granted_and_it_says_why(stand_ins):
     ],
     ids=["not-provisioned", "bad-switch", "upn-as-caller", "bad-api-id"],
 )
-def test_a_bad_azd_environment_asks_nothing_of_graph(stand_ins, values, words):
+def test_a_bad_azd_environment_asks_nothing_of_graph(stand_ins: StandIns, values: dict[str, str], words: str) -> None:
     stand_ins.azd_env = values
     done = stand_ins.run("--azd-env")
     assert done.returncode == 2
@@ -525,7 +538,7 @@ def test_a_bad_azd_environment_asks_nothing_of_graph(stand_ins, values, words):
     assert [call for call in stand_ins.calls() if call[0] != "azd"] == []
 
 
-def test_the_stand_in_refuses_calls_graph_does_not_need(stand_ins):
+def test_the_stand_in_refuses_calls_graph_does_not_need(stand_ins: StandIns) -> None:
     """Strictness is what makes the tests above mean something: another command, URL or body fails."""
     env = stand_ins.environ()
     az = str(stand_ins.bin / "az")
