@@ -1,5 +1,7 @@
 // GetJoinUrl on Azure: a Python function app on the Flex Consumption plan (FC1, Linux), a user-assigned
-// managed identity, keyless storage, Log Analytics + Application Insights, and Microsoft Graph app roles.
+// managed identity, keyless storage, Log Analytics + Application Insights, and (unless CALLER_AUTH is keys) the
+// API's registration in Microsoft Entra ID with App Service Authentication in front of the app. App roles are
+// granted after provisioning (azure.yaml's postprovision hook).
 //
 // Why Flex Consumption: it is the serverless Linux plan Microsoft develops further (Linux Consumption takes no
 // new Python versions and is being retired), it runs Python, scales to zero, and it deploys from a blob
@@ -43,8 +45,11 @@ param resourceGroupName string = ''
 ])
 param pythonVersion string = '3.13'
 
-@description('Upper bound for scale-out (Flex Consumption allows 40 to 1000).')
-@minValue(40)
+// Flex Consumption takes a maximum instance count from 1 to 1000, 100 by default (Microsoft Learn, "Event-driven
+// scaling in Azure Functions", "Limit scale-out"; older pages said 40). A low cap bounds the cost: with 16 calls at
+// once per instance, a cap of 1 still serves 16 calls at a time, and the rest wait or fail.
+@description('MAXIMUM_INSTANCE_COUNT: upper bound for scale-out (1 to 1000); a low one caps the cost.')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
@@ -96,7 +101,7 @@ param graphApiVersion string = 'v1.0'
 @description('DEFAULT_ORGANIZER_ID: organizer (object ID or UPN) used when a request names none. Empty: none.')
 param defaultOrganizerId string = ''
 
-@description('ALLOWED_ORGANIZER_IDS: comma-separated object IDs / UPNs allowed as organizers. Empty: any.')
+@description('ALLOWED_ORGANIZER_IDS: comma-separated object IDs / UPNs allowed as organizers; each UPN must be a user of this tenant. Empty: any.')
 param allowedOrganizerIds string = ''
 
 @description('GRAPH_MAX_RETRIES: retries for throttled or failed Graph calls.')
@@ -110,9 +115,21 @@ param graphTimeoutSeconds string = '10'
 @description('REQUEST_DEADLINE_SECONDS: time budget of one invocation, in seconds (0.5 to 110).')
 param requestDeadlineSeconds string = '25'
 
-// Granting needs AppRoleAssignment.ReadWrite.All (e.g. Privileged Role Administrator); false: grant separately.
-@description('Grant the identity its Microsoft Graph app roles in this deployment.')
-param grantGraphAppRoles bool = true
+// How callers get in (infra/README.md, "Callers signed in with Microsoft Entra ID"). The deploy default is entra: no
+// shared secret unless an admin asks for one; both moves flows over one at a time; keys is the function-key behaviour
+// of earlier versions. The function's own default, for an app without App Service Authentication, stays keys.
+@description('CALLER_AUTH: keys (function keys), entra (Microsoft Entra ID through App Service Authentication) or both.')
+@allowed([
+  'keys'
+  'entra'
+  'both'
+])
+param callerAuth string = 'entra'
+
+// ALLOWED_ORGANIZER_IDS as given (object IDs and UPNs, comma-separated, spaces ignored), then the object ID of each
+// UPN in it (app/organizers.bicep): callers name organizers by UPN, classic Teams links by object ID.
+var allowedOrganizerEntries = filter(map(split(allowedOrganizerIds, ','), entry => trim(entry)), entry => !empty(entry))
+var allowedOrganizerUpns = filter(allowedOrganizerEntries, entry => contains(entry, '@'))
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -160,6 +177,14 @@ module monitoring './app/monitoring.bicep' = {
   }
 }
 
+module organizers './app/organizers.bicep' = {
+  name: 'organizers'
+  scope: rg
+  params: {
+    userPrincipalNames: allowedOrganizerUpns
+  }
+}
+
 // Storage Blob Data Owner and Monitoring Metrics Publisher for the identity.
 module rbac './app/rbac.bicep' = {
   name: 'rbac'
@@ -193,10 +218,13 @@ module api './app/api.bicep' = {
     graphBaseUrl: graphBaseUrl
     graphApiVersion: graphApiVersion
     defaultOrganizerId: defaultOrganizerId
-    allowedOrganizerIds: allowedOrganizerIds
+    allowedOrganizerIds: join(union(allowedOrganizerEntries, organizers.outputs.objectIds), ',')
     graphMaxRetries: graphMaxRetries
     graphTimeoutSeconds: graphTimeoutSeconds
     requestDeadlineSeconds: requestDeadlineSeconds
+    callerAuth: callerAuth
+    entraApiClientId: entraApiClientId
+    entraApiAppIdUri: entraApiAppIdUri
   }
   // The host reaches storage with the identity as soon as it starts: grant the roles first.
   dependsOn: [
@@ -204,20 +232,26 @@ module api './app/api.bicep' = {
   ]
 }
 
-// VirtualAppointment.Read.All and OnlineMeetings.Read.All for the identity (Microsoft Graph Bicep extension).
-// Granting to a service principal Entra ID has not replicated yet fails with "Not a valid reference update"
-// (microsoftgraph/msgraph-bicep-types#193), so the grant waits for the function app, which takes a minute or
-// more to create; if it still fails, running `azd provision` again completes it (README, "Deploy to Azure").
-module graphAppRoles './app/graph-app-roles.bicep' = if (grantGraphAppRoles) {
-  name: 'graphAppRoles'
+// The GetJoinUrl API's app registration, service principal and federated credential, for callers signed in with
+// Microsoft Entra ID. Not created in keys mode, which needs no new right in Entra ID.
+module entraApi './app/entra-api.bicep' = if (callerAuth != 'keys') {
+  name: 'entraApi'
   scope: rg
   params: {
-    principalId: identity.outputs.principalId
+    resourceToken: resourceToken
+    environmentName: environmentName
+    identityPrincipalId: identity.outputs.principalId
   }
-  dependsOn: [
-    api
-  ]
 }
+
+// Where the module is not deployed, its outputs are never read: ARM's if() evaluates only the branch its condition
+// picks (Microsoft Learn, "Logical functions for ARM templates").
+var entraApiClientId = callerAuth != 'keys' ? entraApi.outputs.clientId : ''
+var entraApiAppIdUri = callerAuth != 'keys' ? entraApi.outputs.appIdUri : ''
+
+// App roles are granted after provisioning, by azd's postprovision hook (azure.yaml): scripts/grant_app_roles.py
+// --azd-env grants the identity its Microsoft Graph roles and the API's roles to CALLER_PRINCIPAL_IDS and
+// DIAGNOSE_PRINCIPAL_IDS, checking first, so every later azd up succeeds whatever state the grants are in.
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -229,4 +263,9 @@ output AZURE_FUNCTION_APP_URL string = api.outputs.uri
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 @description('Object (principal) ID of the identity: the principal of the Graph app role assignments.')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
-output GRAPH_APP_ROLES_GRANTED bool = grantGraphAppRoles
+@description('The mode this environment was deployed with; azd records it, so the next azd up keeps it.')
+output CALLER_AUTH string = callerAuth
+@description('Application (client) ID of the GetJoinUrl API; empty in keys mode. scripts/grant_app_roles.py --api takes it.')
+output ENTRA_API_CLIENT_ID string = entraApiClientId
+@description('Application ID URI of the GetJoinUrl API, the audience callers ask a token for; empty in keys mode.')
+output ENTRA_API_APP_ID_URI string = entraApiAppIdUri

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .errors import ApiError, graph_said, sentences
 from .token_claims import TokenIdentity, iso_time
 
-ROLE_SCRIPT = "scripts/grant-graph-app-roles.sh"
+ROLE_SCRIPT = "python3 scripts/grant_app_roles.py"  # Python 3 and the Azure CLI: every platform
 POLICY_SCRIPT = "./scripts/Grant-TeamsAccessPolicy.ps1"
 TOKEN_CACHE_HOURS = 24  # how long the platform may keep handing out a managed identity's token
 POLICY_DELAY_MINUTES = 30  # how long Teams may take to apply an application access policy

@@ -25,6 +25,7 @@ SETTING_NAMES = (
     "GRAPH_MAX_RETRIES",
     "GRAPH_TIMEOUT_SECONDS",
     "REQUEST_DEADLINE_SECONDS",
+    "CALLER_AUTH",
 )
 # The Python worker's own settings, which the function also reads. Infra sets them to the HTTP concurrency it deploys.
 WORKER_SETTING_NAMES = ("PYTHON_THREADPOOL_THREAD_COUNT",)
@@ -33,6 +34,10 @@ WORKER_DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)
 WORKER_MAX_THREADS = 1024  # ours: the worker takes any whole number, but the Graph connection pool is sized from it
 GRAPH_API_VERSIONS = ("v1.0", "beta")
 CREDENTIALS = ("auto", "managed_identity", "environment", "azure_cli")
+# How callers get in: function keys, Microsoft Entra ID through App Service Authentication, or both. Unset means keys:
+# without App Service Authentication in front of the app (local runs, an app deployed without infra/), no Entra ID
+# route can work.
+CALLER_AUTH_MODES = ("keys", "entra", "both")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Settings:
     graph_timeout_seconds: float = 10.0
     request_deadline_seconds: float = 25.0
     worker_threads: int = WORKER_DEFAULT_THREADS  # invocations one worker process runs at once
+    caller_auth: str = "keys"  # one of CALLER_AUTH_MODES
 
     @property
     def graph_scope(self) -> str:
@@ -85,6 +91,9 @@ class Settings:
             allowed = parse_allowed_organizers(text("ALLOWED_ORGANIZER_IDS"))
         except ApiError as exc:
             raise _bad("ALLOWED_ORGANIZER_IDS", exc.message) from None
+        caller_auth = text("CALLER_AUTH").lower() or defaults.caller_auth
+        if caller_auth not in CALLER_AUTH_MODES:
+            raise _bad("CALLER_AUTH", f"must be one of {', '.join(CALLER_AUTH_MODES)}")
         return cls(
             graph_base_url=base_url,
             graph_api_version=version,
@@ -98,6 +107,7 @@ class Settings:
                 env, "REQUEST_DEADLINE_SECONDS", defaults.request_deadline_seconds, 0.5, 110
             ),
             worker_threads=_worker_threads(text("PYTHON_THREADPOOL_THREAD_COUNT")),
+            caller_auth=caller_auth,
         )
 
 

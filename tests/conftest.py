@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import azure.functions as func
@@ -20,6 +22,20 @@ if str(APP_ROOT) not in sys.path:
 from devhost.emulator import WIRES, GraphEmulator, Meeting  # noqa: E402
 from devhost.host import load_function  # noqa: E402
 from shared import app  # noqa: E402
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of scripts/ imported as Python runs it: its folder on sys.path, so it finds its neighbours."""
+    if name not in sys.modules:
+        path = APP_ROOT / "scripts" / f"{name}.py"
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)  # dataclasses look their module up there
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
 
 ORGANIZER_ID = "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
 ORGANIZER_UPN = "adele.vance@contoso.example"

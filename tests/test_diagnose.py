@@ -94,7 +94,7 @@ def test_no_app_roles_names_the_grant_for_each(diagnose, configure, emulator):
     for role in (JOIN_URL_ROLE, LOOKUP_ROLE):
         check = checks[f"appRole:{role}"]
         assert not check["ok"]
-        assert f"scripts/grant-graph-app-roles.sh {IDENTITY_OBJECT_ID} {role}" in check["fix"]
+        assert f"python3 scripts/grant_app_roles.py {IDENTITY_OBJECT_ID} {role}" in check["fix"]
         assert "24 hours" in check["fix"]
     assert checks["accessPolicy"]["detail"].startswith("Not checked")
     assert emulator.graph_calls() == []

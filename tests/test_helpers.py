@@ -11,7 +11,14 @@ from shared.errors import ApiError
 from shared.graph_access import powershell_argument
 from shared.graph_paths import join_web_url_path, meeting_lookup_path, odata_string
 from shared.retry import BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS, backoff_seconds, retry_after_seconds
-from shared.settings import SETTING_NAMES, WORKER_DEFAULT_THREADS, WORKER_MAX_THREADS, WORKER_SETTING_NAMES, Settings
+from shared.settings import (
+    CALLER_AUTH_MODES,
+    SETTING_NAMES,
+    WORKER_DEFAULT_THREADS,
+    WORKER_MAX_THREADS,
+    WORKER_SETTING_NAMES,
+    Settings,
+)
 from shared.validation import (
     MeetingQuery,
     organizer_from_join_url,
@@ -48,6 +55,8 @@ def test_defaults():
         ("GRAPH_TIMEOUT_SECONDS", "0"),
         ("REQUEST_DEADLINE_SECONDS", "300"),
         ("DEFAULT_ORGANIZER_ID", "nobody"),
+        ("CALLER_AUTH", "aad"),
+        ("CALLER_AUTH", "keys,entra"),
     ],
 )
 def test_bad_settings_name_themselves(name, value):
@@ -71,6 +80,17 @@ def test_bad_settings_name_themselves(name, value):
 def test_the_worker_thread_count_is_read_as_the_worker_reads_it(value, threads):
     """The worker's own setting: a value the worker ignores must not take the function down."""
     assert Settings.from_env({"PYTHON_THREADPOOL_THREAD_COUNT": value}).worker_threads == threads
+
+
+def test_caller_auth_is_keys_unless_a_mode_is_named():
+    """Unset (a local run, an app deployed without infra/) means keys: no Entra ID route works without App Service
+    Authentication in front of the app."""
+    assert CALLER_AUTH_MODES == ("keys", "entra", "both")
+    assert Settings.from_env({}).caller_auth == "keys"
+    assert Settings.from_env({"CALLER_AUTH": " "}).caller_auth == "keys"
+    for mode in CALLER_AUTH_MODES:
+        assert Settings.from_env({"CALLER_AUTH": mode}).caller_auth == mode
+        assert Settings.from_env({"CALLER_AUTH": f" {mode.upper()} "}).caller_auth == mode
 
 
 def test_plain_http_only_to_loopback():

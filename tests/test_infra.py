@@ -4,17 +4,17 @@
 - every file parses without ERROR or MISSING nodes;
 - the app settings infra sets are exactly the ones the function reads (shared.settings.SETTING_NAMES) plus the
   platform's own, with the function's defaults and GRAPH_CREDENTIAL=managed_identity;
-- the identity gets Graph's VirtualAppointment.Read.All and OnlineMeetings.Read.All app roles;
+- no template grants app roles: azd's hooks check the CALLER_AUTH mode before provisioning and grant the roles after
+  (scripts/, tested in test_grant_script.py and test_caller_auth_check.py);
+- the API's Entra ID registration, App Service Authentication and the functions each mode runs are the agreed ones,
+  and no client secret exists; organizers given by UPN are also allowed by object ID;
 - no storage account allows shared-key access, and no key or connection string is read anywhere;
 - the app is a Flex Consumption Python app that azd can find for service `api`;
 - it offers the supported Python versions, and is sized as bench/run.py measures it: instance memory, HTTP
-  concurrency, worker threads at least that concurrency, always-ready instances off, each an `azd env set` name,
-  with property names that exist in Azure's published type for the API version used.
+  concurrency, worker threads at least that concurrency, always-ready instances off, each an `azd env set` name.
 
-The grammar predates the `extension` statement that Bicep 0.30+ requires for the Microsoft Graph extension
-(the older `provider`/`import` forms are gone from Bicep). Before parsing, a line that is exactly
-`extension <alias>` is blanked out (same length, so positions stay), and a test checks that each such alias is
-declared in infra/bicepconfig.json. Nothing else is masked.
+How the files are read (and the one thing masked, `extension` lines): tests/bicep.py. Every resource body is
+checked against Azure's published Bicep types in tests/test_bicep_types.py.
 """
 
 from __future__ import annotations
@@ -22,35 +22,35 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import tree_sitter_bicep
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
 
 from shared.graph_batch import connections_needed
 from shared.settings import SETTING_NAMES, WORKER_SETTING_NAMES, Settings
 
+from .bicep import INFRA, ROOT, BicepFile, Resource, evaluate, literal, parse, props, text, walk
+from .conftest import load_script
 from .test_instance_memory import CONCURRENCY as MEMORY_TEST_CONCURRENCY
 
-ROOT = Path(__file__).resolve().parent.parent
-INFRA = ROOT / "infra"
 BICEP_PATHS = sorted(INFRA.rglob("*.bicep"))
 
 # App settings the platform reads (Functions host, Application Insights), set by infra next to the function's.
 PLATFORM_SETTINGS = frozenset(
     {
         "AzureWebJobsStorage__blobServiceUri",
-        "AzureWebJobsStorage__queueServiceUri",
-        "AzureWebJobsStorage__tableServiceUri",
         "AzureWebJobsStorage__credential",
         "AzureWebJobsStorage__clientId",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
         "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
+        # Which functions run in the deployed CALLER_AUTH mode (read by the Functions host).
+        *(f"AzureWebJobs.{name}.Disabled" for name in ("GetJoinUrl", "Diagnose", "GetJoinUrlEntra", "DiagnoseEntra")),
+        # App Service Authentication: the identity that signs it in to Entra ID, and the tenant it accepts.
+        "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID",
+        "WEBSITE_AUTH_AAD_ALLOWED_TENANTS",
     }
 )
 # Flex Consumption rejects or ignores these (the runtime lives in functionAppConfig); a key would be a secret.
@@ -58,6 +58,9 @@ FORBIDDEN_SETTINGS = frozenset(
     {
         "AzureWebJobsStorage",
         "AzureWebJobsStorage__accountName",  # builds public-cloud URIs; the service URIs work in every cloud
+        # An HTTP-only app needs blob only; the identity holds no queue or table role (infra/app/api.bicep says why).
+        "AzureWebJobsStorage__queueServiceUri",
+        "AzureWebJobsStorage__tableServiceUri",
         "FUNCTIONS_WORKER_RUNTIME",
         "FUNCTIONS_EXTENSION_VERSION",
         "WEBSITE_RUN_FROM_PACKAGE",
@@ -67,6 +70,15 @@ FORBIDDEN_SETTINGS = frozenset(
 )
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+AZD_GRANT_COMMAND = "scripts/grant_app_roles.py --azd-env"
+# The API's roles and delegated scope, fixed in every tenant (the interface agreed with the function side).
+API_ROLES = {
+    "JoinUrl.Get": "1a6fa9d1-751b-4805-b597-3cf96b4c5eda",
+    "Diagnose.Run": "d42339ba-3b2b-41ee-9c2b-60325d32130b",
+}
+USER_IMPERSONATION_SCOPE_ID = "41573056-491e-4a04-8a2c-4f2cf5f5829a"
+AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+ENTRA_ISSUER = "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'"
 # Microsoft Graph permissions reference (https://learn.microsoft.com/graph/permissions-reference), application.
 GRAPH_APP_ROLES = {
     "VirtualAppointment.Read.All": "d4f67ec2-59b5-4bdc-b4af-d78f6f9c1954",
@@ -75,137 +87,11 @@ GRAPH_APP_ROLES = {
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 
-EXTENSION_LINE = re.compile(rb"^[ \t]*extension[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*$", re.MULTILINE)
-PARSER = Parser(Language(tree_sitter_bicep.language()))
-
-
-@dataclass
-class Resource:
-    symbol: str
-    type: str
-    existing: bool
-    body: Node  # the object literal (inside `if (...)` or `[for ...]` when there is one)
-
-
-@dataclass
-class BicepFile:
-    path: Path
-    source: bytes  # after masking extension lines
-    root: Node
-    extensions: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.path.relative_to(INFRA).as_posix()
-
-    def declarations(self, kind: str) -> Iterator[Node]:
-        return (child for child in self.root.named_children if child.type == kind)
-
-    def decorators(self, param: str) -> dict[str, list[Node]]:
-        """A parameter's decorators: name -> argument nodes (`@allowed([...])` -> [the array])."""
-        [node] = [n for n in self.declarations("parameter_declaration") if text(n.named_children[0]) == param]
-        found: dict[str, list[Node]] = {}
-        previous = node.prev_named_sibling
-        if previous is not None and previous.type == "decorators":
-            for decorator in previous.named_children:
-                call = decorator.named_children[0]
-                found[text(call.child_by_field_name("function"))] = call.child_by_field_name("arguments").named_children
-        return found
-
-    def params(self) -> dict[str, Node | None]:
-        """Parameter name -> default value node (None when the parameter has no default)."""
-        found = {}
-        for node in self.declarations("parameter_declaration"):
-            named = node.named_children
-            found[text(named[0])] = named[2] if len(named) > 2 else None
-        return found
-
-    def variables(self) -> dict[str, Node]:
-        return {text(n.named_children[0]): n.named_children[1] for n in self.declarations("variable_declaration")}
-
-    def outputs(self) -> dict[str, Node]:
-        return {text(n.named_children[0]): n.named_children[-1] for n in self.declarations("output_declaration")}
-
-    def resources(self) -> list[Resource]:
-        """Every resource declaration, nested ones included."""
-        return [
-            Resource(
-                symbol=text(node.named_children[0]),
-                type=string_value(node.named_children[1]),
-                existing=any(child.type == "existing" for child in node.children),
-                body=body_object(node),
-            )
-            for node in walk(self.root)
-            if node.type == "resource_declaration"
-        ]
-
-    def modules(self) -> dict[str, tuple[str, Node]]:
-        """Module symbol -> (path relative to infra/, body object)."""
-        found = {}
-        for node in self.declarations("module_declaration"):
-            path = (self.path.parent / string_value(node.named_children[1])).resolve().relative_to(INFRA)
-            found[text(node.named_children[0])] = (path.as_posix(), body_object(node))
-        return found
-
-
-def walk(node: Node) -> Iterator[Node]:
-    yield node
-    for child in node.children:
-        yield from walk(child)
-
-
-def text(node: Node) -> str:
-    return node.text.decode()
-
-
-def string_value(node: Node) -> str:
-    """The value of a string literal without interpolation."""
-    assert node.type == "string", f"expected a string literal, got {node.type}: {text(node)}"
-    assert not any(c.type == "interpolation" for c in node.named_children), f"interpolated: {text(node)}"
-    return text(node)[1:-1]
-
-
-def body_object(declaration: Node) -> Node:
-    for node in walk(declaration.named_children[-1]):
-        if node.type == "object":
-            return node
-    raise AssertionError(f"no object body in {text(declaration)[:80]}")
-
-
-def props(obj: Node) -> dict[str, Node]:
-    """Key -> value node of an object literal's own properties."""
-    assert obj.type == "object", f"expected an object literal, got {obj.type}: {text(obj)[:80]}"
-    found = {}
-    for prop in obj.named_children:
-        if prop.type != "object_property":
-            continue
-        key, value = prop.named_children[0], prop.named_children[-1]
-        found[string_value(key) if key.type == "string" else text(key)] = value
-    return found
-
-
-def literal(node: Node) -> object:
-    """Python value of a literal string, number or boolean."""
-    if node.type == "string":
-        return string_value(node)
-    if node.type == "number":
-        return int(text(node))
-    if node.type == "boolean":
-        return text(node) == "true"
-    raise AssertionError(f"not a literal: {text(node)}")
-
 
 @pytest.fixture(scope="session")
 def bicep() -> dict[str, BicepFile]:
     """Every .bicep file under infra/, parsed once for all tests; keyed by path relative to infra/."""
-    parsed = {}
-    for path in BICEP_PATHS:
-        raw = path.read_bytes()
-        aliases = [m.decode() for m in EXTENSION_LINE.findall(raw)]
-        masked = EXTENSION_LINE.sub(lambda m: b" " * len(m.group(0)), raw)
-        file = BicepFile(path, masked, PARSER.parse(masked).root_node, aliases)
-        parsed[file.name] = file
-    return parsed
+    return {file.name: file for file in map(parse, BICEP_PATHS)}
 
 
 @pytest.fixture(scope="session")
@@ -298,15 +184,17 @@ def test_app_setting_defaults_match_the_function(bicep: dict[str, BicepFile], ap
         props(props(body)["params"]) for path, body in main.modules().values() if path == settings_file.name
     ]
     defaults = Settings()
-    # The other two are fixed by the deployment: see test_app_settings_use_the_managed_identity.
-    for name in set(SETTING_NAMES) - {"GRAPH_CREDENTIAL", "AZURE_CLIENT_ID"}:
+    # GRAPH_CREDENTIAL and AZURE_CLIENT_ID are fixed by the deployment (test_app_settings_use_the_managed_identity);
+    # CALLER_AUTH's deploy default differs from the function's on purpose (test_caller_auth_deploys_entra_by_default).
+    for name in set(SETTING_NAMES) - {"GRAPH_CREDENTIAL", "AZURE_CLIENT_ID", "CALLER_AUTH"}:
         value = settings[name]
         if value.type == "call_expression" and text(value).startswith("string("):
             value = value.named_children[-1].named_children[0]
         assert value.type == "identifier", f"{name} should come from a parameter: {text(value)}"
         param = text(value)
         assert param in settings_file.params(), f"{name}: {param} is not a parameter of {settings_file.name}"
-        assert text(module_params[param]) == param, f"main.bicep does not pass {param} through"
+        if name != "ALLOWED_ORGANIZER_IDS":  # which main.bicep completes: test_organizers_by_upn_are_also_allowed_...
+            assert text(module_params[param]) == param, f"main.bicep does not pass {param} through"
         default = main_params[param]
         assert default is not None, f"main.bicep param {param} ({name}) has no default"
         expected = getattr(defaults, name.lower())
@@ -319,35 +207,226 @@ def test_app_setting_defaults_match_the_function(bicep: dict[str, BicepFile], ap
             assert actual == expected, name
 
 
-def test_graph_app_roles_are_granted_to_the_identity(bicep: dict[str, BicepFile], resources) -> None:
-    assignments = [(f, r) for f, r in resources if r.type == "Microsoft.Graph/appRoleAssignedTo@v1.0"]
-    assert len(assignments) == len(GRAPH_APP_ROLES)
-    granted = {}
-    for file, assignment in assignments:
-        body = props(assignment.body)
-        role = body["appRoleId"]
-        assert role.type == "subscript_expression", f"appRoleId should name the role: {text(role)}"
-        table = literal_table(file.variables()[text(role.named_children[0])])
-        role_name = literal(role.named_children[1])
-        granted[role_name] = table[role_name]
-        # resourceId: Microsoft Graph's service principal, looked up by its well-known app ID.
-        target = text(body["resourceId"])
-        [graph_sp] = [r for r in file.resources() if f"{r.symbol}.id" == target]
-        assert graph_sp.type == "Microsoft.Graph/servicePrincipals@v1.0"
-        assert graph_sp.existing
-        app_id = props(graph_sp.body)["appId"]
-        if app_id.type == "identifier":
-            app_id = file.variables()[text(app_id)]
-        assert literal(app_id) == GRAPH_APP_ID
-        assert text(body["principalId"]) == "principalId"
-    assert granted == GRAPH_APP_ROLES
-    # The module receives the identity's principal ID.
-    [(_, module)] = [(s, b) for s, (p, b) in bicep["main.bicep"].modules().items() if p == file.name]
-    assert text(props(props(module)["params"])["principalId"]) == "identity.outputs.principalId"
+def test_caller_auth_deploys_entra_by_default(bicep: dict[str, BicepFile], app_settings) -> None:
+    """The deploy default is entra (no shared secret unless an admin asks for one); the function's own default, for
+    an app without App Service Authentication in front, is keys. azd records the mode deployed (an output)."""
+    from shared.settings import CALLER_AUTH_MODES
+
+    _, settings = app_settings
+    main = bicep["main.bicep"]
+    assert text(settings["CALLER_AUTH"]) == passed_to_api(bicep, "callerAuth")
+    [allowed] = main.decorators("callerAuth")["allowed"]
+    assert tuple(literal(node) for node in allowed.named_children) == CALLER_AUTH_MODES
+    assert literal(main.params()["callerAuth"]) == "entra" == load_script("check_caller_auth").DEPLOY_DEFAULT
+    assert Settings().caller_auth == "keys"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["callerAuth"]["value"] == "${CALLER_AUTH=entra}"
+    assert text(main.outputs()["CALLER_AUTH"]) == "callerAuth"
+
+
+def test_no_template_grants_app_roles(resources) -> None:
+    """Microsoft.Graph/appRoleAssignedTo may fail a second deployment once the assignment exists
+    (microsoftgraph/msgraph-bicep-types#161): app roles are granted by azd's postprovision hook instead."""
+    assert [r.symbol for _, r in resources if r.type.startswith("Microsoft.Graph/appRoleAssignedTo@")] == []
+
+
+def test_azd_checks_the_mode_before_and_grants_the_app_roles_after_every_provision() -> None:
+    yaml = pytest.importorskip("yaml")
+    hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
+    assert set(hooks) == {"preprovision", "postprovision"}
+    for hook, command in (("preprovision", "scripts/check_caller_auth.py"), ("postprovision", AZD_GRANT_COMMAND)):
+        posix, windows = hooks[hook]["posix"], hooks[hook]["windows"]
+        assert (posix["shell"], posix["run"]) == ("sh", f"python3 {command}")
+        assert windows["shell"] == "pwsh"
+        assert f"& $python {command}; exit $LASTEXITCODE" in windows["run"]  # the script's exit status fails azd
+        assert posix.get("continueOnError", False) is False and windows.get("continueOnError", False) is False
+    grant = load_script("grant_app_roles")
+    assert grant.GRAPH_APP_ID == GRAPH_APP_ID
+    assert tuple(GRAPH_APP_ROLES) == grant.GRAPH_ROLES
+    assert f"{grant.COMMAND} --azd-env" == f"python3 {AZD_GRANT_COMMAND}"
+
+
+def resolved(node: Node, file: BicepFile) -> Node:
+    """A variable's value node, for a node that names one."""
+    while node.type == "identifier" and text(node) in file.variables():
+        node = file.variables()[text(node)]
+    return node
+
+
+def test_the_api_registration_is_the_agreed_one(bicep: dict[str, BicepFile]) -> None:
+    """The API's app registration, as the function side and the grant script expect it."""
+    file = bicep["app/entra-api.bicep"]
+    assert file.extensions == ["microsoftGraphV1"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    body = props(app.body)
+    assert text(body["uniqueName"]) == "'getjoinurl-api-${resourceToken}'"
+    assert text(body["displayName"]) == "'GetJoinUrl API (${environmentName})'"
+    assert literal(body["signInAudience"]) == "AzureADMyOrg"
+    [uri] = body["identifierUris"].named_children
+    assert text(resolved(uri, file)) == "'api://getjoinurl-${resourceToken}'"
+    assert text(file.outputs()["appIdUri"]) == text(uri)
+    api = props(body["api"])
+    assert literal(api["requestedAccessTokenVersion"]) == 2
+    roles = {}
+    for role in body["appRoles"].named_children:
+        fields = props(role)
+        roles[literal(fields["value"])] = (
+            literal(resolved(fields["id"], file)),
+            [literal(t) for t in fields["allowedMemberTypes"].named_children],
+            literal(fields["isEnabled"]),
+        )
+    assert roles == {value: (role_id, ["Application", "User"], True) for value, role_id in API_ROLES.items()}
+    [scope] = api["oauth2PermissionScopes"].named_children
+    scope_fields = props(scope)
+    assert (literal(scope_fields["value"]), literal(scope_fields["type"])) == ("user_impersonation", "User")
+    assert literal(resolved(scope_fields["id"], file)) == USER_IMPERSONATION_SCOPE_ID
+    [pre_authorized] = api["preAuthorizedApplications"].named_children
+    fields = props(pre_authorized)
+    assert literal(resolved(fields["appId"], file)) == AZURE_CLI_APP_ID
+    assert [literal(resolved(n, file)) for n in fields["delegatedPermissionIds"].named_children] == [
+        USER_IMPERSONATION_SCOPE_ID
+    ]
+    grant = load_script("grant_app_roles")
+    assert tuple(API_ROLES) == (grant.CALLER_ROLE, grant.DIAGNOSE_ROLE)
+
+
+def test_the_api_takes_tokens_only_for_assigned_principals_and_trusts_the_identity(bicep) -> None:
+    file = bicep["app/entra-api.bicep"]
+    [sp] = [r for r in file.resources() if r.type == "Microsoft.Graph/servicePrincipals@v1.0"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    assert not sp.existing
+    assert text(props(sp.body)["appId"]) == f"{app.symbol}.appId"
+    assert literal(props(sp.body)["appRoleAssignmentRequired"]) is True
+    assert text(file.outputs()["clientId"]) == f"{app.symbol}.appId"
+    [credential] = [r for r in file.resources() if r.type.startswith("Microsoft.Graph/applications/federated")]
+    fields = props(credential.body)
+    assert text(fields["name"]).startswith(f"'${{{app.symbol}.uniqueName}}/")  # the credential's key: safe to re-run
+    assert text(fields["issuer"]) == ENTRA_ISSUER
+    assert text(fields["subject"]) == "identityPrincipalId"
+    assert [literal(a) for a in fields["audiences"].named_children] == ["api://AzureADTokenExchange"]
+    [(symbol, body)] = [(s, b) for s, (p, b) in bicep["main.bicep"].modules().items() if p == file.name]
+    assert text(props(props(body)["params"])["identityPrincipalId"]) == "identity.outputs.principalId"
+    declaration = next(
+        n for n in bicep["main.bicep"].declarations("module_declaration") if text(n.named_children[0]) == symbol
+    )
+    [condition] = [n for n in walk(declaration) if n.type == "if_statement"]
+    assert text(condition.named_children[0]) == "(callerAuth != 'keys')"  # keys mode needs no new right in Entra ID
+
+
+def test_no_client_secret_or_certificate_anywhere(bicep: dict[str, BicepFile]) -> None:
+    for file in bicep.values():
+        source = file.source.decode()
+        for word in ("passwordCredentials", "keyCredentials", "secretText", "clientSecret:", "listKeys("):
+            assert word not in source, f"{file.name}: {word}"
+
+
+AUTH_MODES = ("keys", "entra", "both")
+# The interface agreed with the function side: which functions each mode runs, and what Easy Auth leaves alone.
+FUNCTIONS_ON = {
+    "keys": {"GetJoinUrl", "Diagnose"},
+    "entra": {"GetJoinUrlEntra", "DiagnoseEntra"},
+    "both": {"GetJoinUrl", "Diagnose", "GetJoinUrlEntra", "DiagnoseEntra"},
+}
+EXCLUDED_PATHS = {
+    "entra": ["/api/openapi.json"],
+    "both": ["/api/openapi.json", "/api/GetJoinUrl", "/api/GetJoinUrl/batch", "/api/diagnose"],
+}
+
+
+@pytest.mark.parametrize("mode", AUTH_MODES)
+def test_each_mode_runs_its_own_functions(bicep, app_settings, mode) -> None:
+    file, settings = app_settings
+    disabled = {
+        name.split(".")[1]: evaluate(value, file, {"callerAuth": mode})
+        for name, value in settings.items()
+        if name.startswith("AzureWebJobs.") and name.endswith(".Disabled")
+    }
+    assert set(disabled) == FUNCTIONS_ON["both"]
+    assert {name for name, off in disabled.items() if off == "false"} == FUNCTIONS_ON[mode]
+    assert {name for name, off in disabled.items() if off == "true"} == FUNCTIONS_ON["both"] - FUNCTIONS_ON[mode]
+    # Every function of the app that a mode can turn off is named (OpenApi serves every mode).
+    folders = {path.parent.name for path in ROOT.glob("*/function.json")}
+    assert folders - {"OpenApi"} <= FUNCTIONS_ON["both"]
+
+
+@pytest.mark.parametrize("mode", AUTH_MODES)
+def test_app_service_authentication_per_mode(bicep, app_settings, mode) -> None:
+    file, settings = app_settings
+    [auth] = [
+        r
+        for r in file.resources()
+        if r.type.startswith("Microsoft.Web/sites/config@") and literal(props(r.body)["name"]) == "authsettingsV2"
+    ]
+    names = {"callerAuth": mode}
+    properties = props(props(auth.body)["properties"])
+    assert evaluate(props(properties["platform"])["enabled"], file, names) is (mode != "keys")
+    validation = props(properties["globalValidation"])
+    assert evaluate(validation["requireAuthentication"], file, names) is True
+    assert evaluate(validation["unauthenticatedClientAction"], file, names) == "Return401"
+    excluded = evaluate(validation["excludedPaths"], file, names)
+    if mode != "keys":
+        assert excluded == EXCLUDED_PATHS[mode]
+    assert not any(path.startswith("/api/entra/") for path in excluded)  # an Entra ID route is never left open
+    entra = props(props(properties["identityProviders"])["azureActiveDirectory"])
+    assert evaluate(entra["enabled"], file, names) is (mode != "keys")
+    registration = props(entra["registration"])
+    assert text(registration["openIdIssuer"]) == ENTRA_ISSUER
+    assert text(registration["clientId"]) == passed_to_api(bicep, "entraApiClientId")
+    secret_setting = literal(registration["clientSecretSettingName"])
+    assert secret_setting == "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"
+    assert text(settings[secret_setting]) == text(settings["AZURE_CLIENT_ID"])  # the identity's client ID
+    assert text(settings["WEBSITE_AUTH_AAD_ALLOWED_TENANTS"]) == "tenant().tenantId"
+    audiences = [text(a) for a in props(entra["validation"])["allowedAudiences"].named_children]
+    assert audiences == [passed_to_api(bicep, "entraApiAppIdUri"), "entraApiClientId"]
+
+
+def test_main_outputs_the_api_ids_an_admin_and_the_grant_script_need(bicep) -> None:
+    main = bicep["main.bicep"]
+    outputs = main.outputs()
+    for output, module_output in (("ENTRA_API_CLIENT_ID", "clientId"), ("ENTRA_API_APP_ID_URI", "appIdUri")):
+        value = resolved(outputs[output], main)
+        assert text(value) == f"callerAuth != 'keys' ? entraApi.outputs.{module_output} : ''", output
 
 
 def literal_table(obj: Node) -> dict[str, object]:
     return {key: literal(value) for key, value in props(obj).items()}
+
+
+ADELE, ALEX = "adele@contoso.com", "Alex@Contoso.com"
+ADELE_ID, ALEX_ID = "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c", "3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e"
+
+
+@pytest.mark.parametrize(
+    ("given", "upns", "found", "setting"),
+    [
+        ("", [], [], ""),
+        (f" {ADELE}, ,{ALEX} ", [ADELE, ALEX], [ADELE_ID, ALEX_ID], f"{ADELE},{ALEX},{ADELE_ID},{ALEX_ID}"),
+        (f"{ADELE_ID},{ADELE}", [ADELE], [ADELE_ID], f"{ADELE_ID},{ADELE}"),  # an ID listed already is not repeated
+        (ALEX_ID, [], [], ALEX_ID),
+    ],
+    ids=["empty", "upns", "both-forms-given", "object-id"],
+)
+def test_organizers_by_upn_are_also_allowed_by_object_id(bicep, given, upns, found, setting) -> None:
+    """A classic Teams link names its organizer by object ID (its Oid): infra looks each UPN of ALLOWED_ORGANIZER_IDS
+    up in Entra ID at deploy time and writes both forms, so the README's UPN example works with such links."""
+    main = bicep["main.bicep"]
+    modules = {path: props(props(body)["params"]) for path, body in main.modules().values()}
+    names = {"allowedOrganizerIds": given, "organizers.outputs.objectIds": found}
+    assert evaluate(modules["app/organizers.bicep"]["userPrincipalNames"], main, names) == upns
+    written = evaluate(modules["app/api.bicep"]["allowedOrganizerIds"], main, names)
+    assert written == setting
+    allowed = Settings.from_env({"ALLOWED_ORGANIZER_IDS": str(written)}).allowed_organizer_ids
+    assert allowed is None if not setting else {entry.lower() for entry in setting.split(",")} <= allowed
+    # Each UPN is read as an existing user (a lookup that finds none fails the deployment), its ID returned in order.
+    file = bicep["app/organizers.bicep"]
+    [users] = file.resources()
+    assert (users.type, users.existing) == ("Microsoft.Graph/users@v1.0", True)
+    [loop] = [n for n in walk(users.declaration) if n.type == "for_statement"]
+    assert text(loop.named_children[1]) == "userPrincipalNames"
+    assert text(props(users.body)["userPrincipalName"]) == text(loop.named_children[0])
+    output = file.outputs()["objectIds"]
+    assert output.type == "for_statement" and text(output.named_children[-1]) == f"{users.symbol}[i].id"
+    assert text(output.named_children[1]) == "userPrincipalNames"
 
 
 def test_no_storage_account_allows_shared_key_access(bicep: dict[str, BicepFile], resources) -> None:
@@ -405,11 +484,17 @@ def test_function_app_is_flex_consumption_python_deployed_by_identity(resources)
     assert "'azd-service-name': 'api'" in text(body["tags"])
 
 
-def test_host_storage_is_reached_by_service_uri(app_settings) -> None:
+def test_host_storage_is_blob_by_service_uri_where_the_identity_has_its_role(app_settings) -> None:
+    """The host uses each storage service it is given a URI for: only blob, on which the identity is Storage Blob
+    Data Owner (test_identity_has_the_storage_and_telemetry_roles)."""
     _, settings = app_settings
-    for service in ("blob", "queue", "table"):
-        value = text(settings[f"AzureWebJobsStorage__{service}ServiceUri"])
-        assert value == f"storage.properties.primaryEndpoints.{service}"
+    storage = {name for name in settings if name.startswith("AzureWebJobsStorage")}
+    assert storage == {
+        "AzureWebJobsStorage__blobServiceUri",
+        "AzureWebJobsStorage__credential",
+        "AzureWebJobsStorage__clientId",
+    }
+    assert text(settings["AzureWebJobsStorage__blobServiceUri"]) == "storage.properties.primaryEndpoints.blob"
 
 
 def test_ftp_and_basic_publishing_credentials_are_off(resources) -> None:
@@ -424,24 +509,99 @@ def test_ftp_and_basic_publishing_credentials_are_off(resources) -> None:
     assert policies == {"ftp": False, "scm": False}
 
 
-def test_graph_app_roles_are_granted_after_the_function_app_exists(bicep: dict[str, BicepFile]) -> None:
-    """Entra ID needs time to replicate a new identity before Graph accepts a grant to it (README, Deploy)."""
-    [body] = [b for path, b in bicep["main.bicep"].modules().values() if path == "app/graph-app-roles.bicep"]
-    assert [text(n) for n in props(body)["dependsOn"].named_children] == ["api"]
-
-
 def test_funcignore_keeps_tools_caches_and_venvs_out_of_the_package() -> None:
-    ignored = set((ROOT / ".funcignore").read_text().split())
-    caches = {".pytest_cache", ".ruff_cache", ".hypothesis", ".schemathesis", "__pycache__"}
-    venvs = {".venv", ".bench-venv", ".fuzz-venv", "venv"}
-    assert caches | venvs | {"tests", "devhost", "bench", "local.settings.json"} <= ignored
-    assert not {"shared", "GetJoinUrl", "Diagnose", "OpenApi", "connector", "host.json"} & ignored
+    from fnmatch import fnmatch
+
+    lines = (ROOT / ".funcignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+    def ignored(name: str) -> bool:
+        return any(fnmatch(name, pattern) for pattern in patterns)
+
+    caches = {".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis", ".schemathesis", "__pycache__"}
+    venvs = {".venv", ".venv-3.11", ".bench-venv", ".fuzz-venv", "venv"}
+    # What azd restore makes: its virtualenv (<folder>_env) and, with pyproject.toml, pip install .'s leftovers.
+    restore = {"getjoinurl_env", "infra_env", ".python_packages", "build", "getjoinurl.egg-info"}
+    for name in caches | venvs | restore | {"tests", "devhost", "bench", "local.settings.json"}:
+        assert ignored(name), name
+    for name in ("shared", "GetJoinUrl", "Diagnose", "OpenApi", "connector", "host.json", "requirements.txt"):
+        assert not ignored(name), name
+
+
+def test_pip_install_dot_installs_the_runtime_dependencies_and_no_package(tmp_path) -> None:
+    """azd's restore step runs `pip install .` when pyproject.toml exists (azd 1.23.7 and later): setuptools must
+    build this flat layout's metadata, with requirements.txt as its dependencies and no package of its own. (A real
+    `pip install .` in a fresh virtualenv needs the package index: done by hand, see infra/README.md.)"""
+    pytest.importorskip("setuptools")
+    import shutil
+    import subprocess
+    import sys
+
+    from .test_repository import repository_files
+
+    for path in repository_files():
+        if path.is_file():
+            target = tmp_path / "app" / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    (tmp_path / "meta").mkdir()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-c",
+            "import setuptools; setuptools.setup()",
+            "-q",
+            "egg_info",
+            "--egg-base",
+            str(tmp_path / "meta"),
+        ],
+        cwd=tmp_path / "app",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [info] = (tmp_path / "meta").glob("*.egg-info")
+    assert (info / "top_level.txt").read_text().strip() == ""
+
+    def names(text: str) -> set[str]:
+        found = (re.match(r"[A-Za-z0-9_.-]+", line) for line in text.splitlines() if line[:1] not in ("", "#", "["))
+        return {match.group(0).lower() for match in found if match}
+
+    assert names((info / "requires.txt").read_text()) == names((ROOT / "requirements.txt").read_text())
 
 
 def test_azure_yaml_deploys_the_api_service() -> None:
     yaml = pytest.importorskip("yaml")
     project = yaml.safe_load((ROOT / "azure.yaml").read_text())
     assert project["services"] == {"api": {"project": ".", "language": "python", "host": "function"}}
+
+
+def test_the_docs_say_what_a_run_stopped_at_each_step_leaves() -> None:
+    """A run can stop before, during or after provisioning, or while deploying: infra/README.md says what each leaves,
+    and the README sends there instead of promising that nothing is half-made."""
+    yaml = pytest.importorskip("yaml")
+    readme = (ROOT / "README.md").read_text()
+    assert "Nothing is half-made" not in readme
+    assert "(infra/README.md#when-a-run-stops-part-way)" in readme
+    page = (INFRA / "README.md").read_text()
+    section = page[page.index("## When a run stops part-way") :].split("\n## ")[0]
+    hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
+    for step in [*hooks, "while provisioning", "while deploying"]:
+        assert step in section, step
+
+
+def test_azure_yaml_asks_for_an_azd_that_bundles_the_bicep_the_graph_extension_needs() -> None:
+    """The Microsoft Graph Bicep extension 1.0.0 needs Bicep 0.36.1 or later, bundled from azd 1.17.0; the README's
+    prerequisites say the same."""
+    yaml = pytest.importorskip("yaml")
+    project = yaml.safe_load((ROOT / "azure.yaml").read_text())
+    assert project["requiredVersions"] == {"azd": ">= 1.17.0"}
+    assert json.loads((INFRA / "bicepconfig.json").read_text())["extensions"]["microsoftGraphV1"].endswith(":1.0.0")
+    for page in (ROOT / "README.md", INFRA / "README.md"):
+        assert "1.17.0" in page.read_text(), page
 
 
 def test_main_parameters_json_matches_main_bicep(bicep: dict[str, BicepFile]) -> None:
@@ -472,13 +632,6 @@ def test_local_settings_sample_lists_the_function_settings() -> None:
 # GA Python versions of Azure Functions (Microsoft Learn, "Supported languages in Azure Functions"): 3.10's support
 # ended in October 2026. 3.14 waits until this app's tests run on it (infra/main.bicep says why).
 SUPPORTED_PYTHON = ["3.11", "3.12", "3.13"]
-# The scale settings' property names in Azure's published type for Microsoft.Web/sites@2024-04-01
-# (FunctionsScaleAndConcurrency and the types it holds, Azure/bicep-types-az); Bicep rejects any other name.
-SITES_API_VERSION = "2024-04-01"
-SCALE_PROPERTIES = {"alwaysReady", "maximumInstanceCount", "instanceMemoryMB", "triggers"}
-ALWAYS_READY_PROPERTIES = {"name", "instanceCount"}
-TRIGGERS_PROPERTIES = {"http"}
-HTTP_TRIGGER_PROPERTIES = {"perInstanceConcurrency"}
 # main.bicep parameter -> the `azd env set` name main.parameters.json reads it from.
 AZD_NAMES = {
     "pythonVersion": "FUNCTION_PYTHON_VERSION",
@@ -574,15 +727,16 @@ def test_always_ready_instances_are_off_by_default_and_serve_the_http_group(bice
     }
 
 
-def test_scale_property_names_exist_in_the_published_type(resources, scale) -> None:
-    [site] = [r for _, r in resources if r.type.startswith("Microsoft.Web/sites@")]
-    assert site.type == f"Microsoft.Web/sites@{SITES_API_VERSION}", "check the names below against the new version"
-    assert set(scale) <= SCALE_PROPERTIES
-    triggers = props(scale["triggers"])
-    assert set(triggers) <= TRIGGERS_PROPERTIES
-    assert set(props(triggers["http"])) <= HTTP_TRIGGER_PROPERTIES
-    [group] = scale["alwaysReady"].named_children[1].named_children
-    assert set(props(group)) <= ALWAYS_READY_PROPERTIES
+def test_an_admin_can_cap_scale_as_low_as_the_platform_allows(bicep) -> None:
+    """Flex Consumption takes a maximum instance count from 1 to 1000 (Microsoft Learn, "Event-driven scaling in Azure
+    Functions"): a cap of 1 is a cost ceiling."""
+    main = bicep["main.bicep"]
+    decorators = main.decorators("maximumInstanceCount")
+    assert [literal(n) for n in decorators["minValue"]] == [1]
+    assert [literal(n) for n in decorators["maxValue"]] == [1000]
+    assert literal(main.params()["maximumInstanceCount"]) == 100  # the platform's own default
+    [row] = [line for line in (INFRA / "README.md").read_text().splitlines() if "`MAXIMUM_INSTANCE_COUNT`" in line]
+    assert "(1 to 1000)" in row
 
 
 def test_sizing_and_platform_parameters_have_azd_env_names(bicep) -> None:

@@ -49,7 +49,7 @@ def test_missing_join_url_role_is_graph_permission_missing(call, meeting, emulat
         iso_time(identity.issued_at),  # when the token in hand was issued
         "24 hours",
         "restarting the app does not help",
-        f"scripts/grant-graph-app-roles.sh {IDENTITY_OBJECT_ID} {JOIN_URL_ROLE}",
+        f"python3 scripts/grant_app_roles.py {IDENTITY_OBJECT_ID} {JOIN_URL_ROLE}",
     ):
         assert fact in message, fact
     assert answer.headers["request-id"]

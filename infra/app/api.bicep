@@ -31,6 +31,27 @@ param graphMaxRetries int
 param graphTimeoutSeconds string
 param requestDeadlineSeconds string
 
+// How callers get in (CALLER_AUTH): keys, entra or both; the Entra ID API's IDs are empty in keys mode.
+param callerAuth string
+param entraApiClientId string
+param entraApiAppIdUri string
+
+// The key routes (authLevel function and admin) and the Entra ID routes (anonymous, behind App Service
+// Authentication) are separate functions. A mode turns the other's off with the documented app setting
+// AzureWebJobs.<name>.Disabled; the function refuses the routes of a mode that is off as well.
+var keyFunctionsOff = callerAuth == 'entra' ? 'true' : 'false'
+var entraFunctionsOff = callerAuth == 'keys' ? 'true' : 'false'
+// Paths App Service Authentication leaves to the function: the connector definition always; in both, the key routes
+// too, whose callers bring a function key and no token. An Entra ID route is never among them.
+var keyRoutePaths = [
+  '/api/GetJoinUrl'
+  '/api/GetJoinUrl/batch'
+  '/api/diagnose'
+]
+var openPaths = [
+  '/api/openapi.json'
+]
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -116,10 +137,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: {
-    // Host storage by identity: no connection string, no key. Service URIs (not __accountName) work in every cloud.
+    // Host storage by identity: no connection string, no key. A service URI (not __accountName) works in every cloud.
+    // Blob only, as Microsoft's Flex Consumption quickstarts set it for an app without Durable Functions or queue
+    // triggers: the host keeps its keys and leases there, and the identity holds Storage Blob Data Owner. Queue and
+    // table URIs would make the host use services the identity has no role on (its diagnostic-events table answers
+    // 403 at each start); granting those roles would give the app data rights it has no use for.
     AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
-    AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
-    AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identityClientId
     // Telemetry with Entra ID auth (the component has local auth disabled).
@@ -135,11 +158,62 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GRAPH_MAX_RETRIES: string(graphMaxRetries)
     GRAPH_TIMEOUT_SECONDS: graphTimeoutSeconds
     REQUEST_DEADLINE_SECONDS: requestDeadlineSeconds
+    CALLER_AUTH: callerAuth
+    // Read by the Functions host: which functions of the app run in this mode.
+    'AzureWebJobs.GetJoinUrl.Disabled': keyFunctionsOff
+    'AzureWebJobs.Diagnose.Disabled': keyFunctionsOff
+    'AzureWebJobs.GetJoinUrlEntra.Disabled': entraFunctionsOff
+    'AzureWebJobs.DiagnoseEntra.Disabled': entraFunctionsOff
+    // Read by App Service Authentication: sign in to Entra ID as the user-assigned identity (a federated credential on
+    // the API's app registration, infra/app/entra-api.bicep) instead of with a client secret, and accept tokens of
+    // this tenant only.
+    OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identityClientId
+    WEBSITE_AUTH_AAD_ALLOWED_TENANTS: tenant().tenantId
     // Read by the Functions host: a request body over 2 MiB (twice the function's own limit, shared/http.py) is
     // refused before the host buffers it or hands it to the worker; the host's default is 100 MB.
     FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '2097152'
     // Read by the Python worker and the function: at least as many threads as invocations the instance takes.
     PYTHON_THREADPOOL_THREAD_COUNT: string(max(httpPerInstanceConcurrency, pythonThreadpoolThreadCount))
+  }
+}
+
+// App Service Authentication ("Easy Auth") validates Entra ID tokens before a request reaches the Functions host.
+// Declared in every mode, so that switching back to keys turns it off.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'authsettingsV2'
+  // One site config write at a time: it names an app setting that appSettings writes.
+  dependsOn: [
+    appSettings
+  ]
+  properties: {
+    platform: {
+      enabled: callerAuth != 'keys'
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: callerAuth == 'both' ? concat(openPaths, keyRoutePaths) : openPaths
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        // Off with the platform in keys mode, where no API is registered and its client ID is empty.
+        enabled: callerAuth != 'keys'
+        registration: {
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          clientId: entraApiClientId
+          // Not a secret: the name of the app setting that holds the identity's client ID (above).
+          clientSecretSettingName: 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+        }
+        validation: {
+          // v1 tokens carry the application ID URI as their audience, v2 tokens the client ID.
+          allowedAudiences: [
+            entraApiAppIdUri
+            entraApiClientId
+          ]
+        }
+      }
+    }
   }
 }
 
