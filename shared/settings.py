@@ -33,6 +33,7 @@ WORKER_DEFAULT_THREADS = min(32, (os.cpu_count() or 1) + 4)
 WORKER_MAX_THREADS = 1024  # ours: the worker takes any whole number, but the Graph connection pool is sized from it
 GRAPH_API_VERSIONS = ("v1.0", "beta")
 CREDENTIALS = ("auto", "managed_identity", "environment", "azure_cli")
+CALLER_AUTH_MODES = ("keys", "entra", "both")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Settings:
     graph_timeout_seconds: float = 10.0
     request_deadline_seconds: float = 25.0
     worker_threads: int = WORKER_DEFAULT_THREADS  # invocations one worker process runs at once
+    caller_auth: str = "keys"
 
     @property
     def graph_scope(self) -> str:
@@ -98,7 +100,19 @@ class Settings:
                 env, "REQUEST_DEADLINE_SECONDS", defaults.request_deadline_seconds, 0.5, 110
             ),
             worker_threads=_worker_threads(text("PYTHON_THREADPOOL_THREAD_COUNT")),
+            caller_auth=read_caller_auth(env),
         )
+
+
+def read_caller_auth(env: Mapping[str, str] | None = None) -> str:
+    """CALLER_AUTH alone, one of CALLER_AUTH_MODES (case-insensitive): how callers get in, which every route checks
+    before anything else. Read on its own too, so that another bad setting still lets each route know whether it is
+    on (Diagnose reports that setting as a failing check rather than a 500)."""
+    raw = (os.environ if env is None else env).get("CALLER_AUTH", "").strip().lower()
+    mode = raw or Settings.caller_auth
+    if mode not in CALLER_AUTH_MODES:
+        raise _bad("CALLER_AUTH", f"{raw!r} is not one of {', '.join(CALLER_AUTH_MODES)}")
+    return mode
 
 
 def platform_host_name(env: Mapping[str, str] | None = None) -> str | None:
