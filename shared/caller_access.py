@@ -12,19 +12,22 @@ An Entra ID route treats a request as signed in only when all of these hold, eac
 2. the platform says App Service Authentication is on for the app: WEBSITE_AUTH_ENABLED, which App Service sets
    from the site's configuration, is `true`; else 500 ConfigurationError and no request is taken as signed in,
    since without the platform in front any client can send the principal header itself;
-3. X-MS-CLIENT-PRINCIPAL is present and reads as an Entra ID principal (`caller_identity`); else 401 Unauthenticated;
-4. the principal holds the route's app role; else 403 CallerRoleMissing, naming the command that grants it.
+3. X-MS-CLIENT-PRINCIPAL is present and reads as an Entra ID principal, and the request carries the bearer token it
+   came from, unexpired (its payload read, not verified: `caller_identity.bound_to_token`); else 401 Unauthenticated;
+4. the principal and its token both hold the route's app role; else 403 CallerRoleMissing, naming the command that
+   grants it.
 A key route reads no X-MS-CLIENT-* header at all: its callers are whoever holds the key.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import app
-from .caller_identity import PRINCIPAL_HEADER, CallerPrincipal, read_principal
+from .caller_identity import PRINCIPAL_HEADER, CallerPrincipal, bound_to_token, read_principal
 from .errors import ApiError
 from .invocation import Invocation
 from .validation import GUID_RE
@@ -90,12 +93,14 @@ def admit(door: Door, headers: Mapping[str, str], call: Invocation) -> None:
             "or set CALLER_AUTH to keys.",
         )
     principal = read_principal(headers.get(PRINCIPAL_HEADER))
+    if principal is not None:
+        principal = bound_to_token(principal, headers.get("authorization"), time.time())
     if principal is None:
         raise ApiError(
             401,
             "Unauthenticated",
-            f"{door.route} takes callers signed in with Microsoft Entra ID, and App Service Authentication passed "
-            "on no signed-in caller for this request.",
+            f"{door.route} takes callers signed in with Microsoft Entra ID, and this request carries no caller that "
+            "App Service Authentication signed in, with the bearer token it signed them in with.",
             fix="Send an access token for this API in the Authorization header (Bearer); the README's \"Sign in "
             'with Microsoft Entra ID" says how each kind of caller gets one.',
         )

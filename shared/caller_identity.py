@@ -4,8 +4,11 @@ With App Service Authentication on, the platform validates the caller's token be
 request, removes any X-MS-CLIENT-* header the client sent, and passes the caller on as that header: base64 of JSON
 `{"auth_typ", "name_typ", "role_typ", "claims": [{"typ", "val"}, ...]}`, one claim per value (one per role), with
 claim names mapped as .NET maps them (the object ID arrives as
-http://schemas.microsoft.com/identity/claims/objectidentifier). This module only reads that header; whether it can
-be trusted is `caller_access`'s concern. Nothing here validates a token, so no cryptography is loaded.
+http://schemas.microsoft.com/identity/claims/objectidentifier). The platform leaves the caller's
+`Authorization: Bearer <token>` in place, and the principal is made from that token's claims, so a principal is
+taken only together with the token it came from (`bound_to_token`). This module reads; whether the platform can be
+trusted is `caller_access`'s concern. Nothing here validates a token's signature (the platform has), so no
+cryptography is loaded.
 
 Only identifiers are kept (object ID, app ID, tenant) and the roles: never a name, an e-mail address or a token.
 """
@@ -19,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .token_claims import TokenIdentity, read_token_identity
 from .validation import GUID_RE
 
 PRINCIPAL_HEADER = "x-ms-client-principal"
@@ -31,6 +35,8 @@ TENANT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/tenantid", "ti
 SCOPE_CLAIMS = ("http://schemas.microsoft.com/identity/claims/scope", "scp")
 # The platform caps request headers well below this; a principal this large is not one it sent.
 PRINCIPAL_MAX_CHARS = 64 * 1024
+# The clock skew the platform's token validation allows: a token it let through is never called expired here.
+CLOCK_SKEW_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,35 @@ def read_principal(value: str | None) -> CallerPrincipal | None:
         roles=frozenset(value for kind, value in claims if kind in role_types),
         delegated=any(kind in SCOPE_CLAIMS for kind, _ in claims),
     )
+
+
+def bound_to_token(principal: CallerPrincipal, authorization: str | None, now: float) -> CallerPrincipal | None:
+    """The principal as the bearer token the request carries confirms it: the same object ID, app and tenant, the
+    token not expired, and only the roles both name. None when the request carries no such token, so a principal
+    header alone, or beside another caller's token or an expired one, signs no one in. The token's payload is read,
+    not verified: this ties the header to a token; the platform has checked the token's signature."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    claims = read_token_identity(token.strip()) if scheme.lower() == "bearer" else None
+    if claims is None or not _same_caller(principal, claims):
+        return None
+    if claims.expires_at is None or claims.expires_at <= now - CLOCK_SKEW_SECONDS:
+        return None
+    return CallerPrincipal(
+        object_id=principal.object_id,
+        app_id=principal.app_id,
+        tenant_id=principal.tenant_id,
+        roles=principal.roles & frozenset(claims.roles),
+        delegated=principal.delegated,
+    )
+
+
+def _same_caller(principal: CallerPrincipal, claims: TokenIdentity) -> bool:
+    pairs = (
+        (principal.object_id, claims.object_id),
+        (principal.app_id, claims.client_id),
+        (principal.tenant_id, claims.tenant_id),
+    )
+    return all(mine is not None and theirs is not None and mine == theirs.lower() for mine, theirs in pairs)
 
 
 def _claims(value: Any) -> list[tuple[str, str]] | None:
