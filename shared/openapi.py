@@ -57,7 +57,8 @@ ENTRA_403 = (
 @cache
 def _definition(path: Path) -> dict[str, Any]:
     """Read once per process; a missing or broken file is tried again on the next call."""
-    return json.loads(path.read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
 
 
 def entra_variant(spec: dict[str, Any]) -> dict[str, Any]:
