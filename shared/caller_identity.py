@@ -82,10 +82,11 @@ def read_principal(value: str | None) -> CallerPrincipal | None:
 
 
 def bound_to_token(principal: CallerPrincipal, authorization: str | None, now: float) -> CallerPrincipal | None:
-    """The principal as the bearer token the request carries confirms it: the same object ID, app and tenant, the
-    token not expired, and only the roles both name. None when the request carries no such token, so a principal
-    header alone, or beside another caller's token or an expired one, signs no one in. The token's payload is read,
-    not verified: this ties the header to a token; the platform has checked the token's signature."""
+    """The principal as the bearer token the request carries confirms it: the same object ID and tenant (and app,
+    where the principal names one), the token not expired, and only the roles both name; its app is the token's.
+    None when the request carries no such token, so a principal header alone, or beside another caller's token or an
+    expired one, signs no one in. The token's payload is read, not verified: this ties the header to a token; the
+    platform has checked the token's signature."""
     scheme, _, token = (authorization or "").strip().partition(" ")
     claims = read_token_identity(token.strip()) if scheme.lower() == "bearer" else None
     if claims is None or not _same_caller(principal, claims):
@@ -94,7 +95,7 @@ def bound_to_token(principal: CallerPrincipal, authorization: str | None, now: f
         return None
     return CallerPrincipal(
         object_id=principal.object_id,
-        app_id=principal.app_id,
+        app_id=_lower_guid(claims.client_id),
         tenant_id=principal.tenant_id,
         roles=principal.roles & frozenset(claims.roles),
         delegated=principal.delegated,
@@ -102,12 +103,15 @@ def bound_to_token(principal: CallerPrincipal, authorization: str | None, now: f
 
 
 def _same_caller(principal: CallerPrincipal, claims: TokenIdentity) -> bool:
-    pairs = (
-        (principal.object_id, claims.object_id),
-        (principal.app_id, claims.client_id),
-        (principal.tenant_id, claims.tenant_id),
-    )
-    return all(mine is not None and theirs is not None and mine == theirs.lower() for mine, theirs in pairs)
+    if principal.object_id is None or principal.object_id != _lower_guid(claims.object_id):
+        return False
+    if principal.tenant_id is None or principal.tenant_id != _lower_guid(claims.tenant_id):
+        return False
+    return principal.app_id is None or principal.app_id == _lower_guid(claims.client_id)
+
+
+def _lower_guid(value: str | None) -> str | None:
+    return value.lower() if value is not None and GUID_RE.fullmatch(value) else None
 
 
 def _claims(value: Any) -> list[tuple[str, str]] | None:

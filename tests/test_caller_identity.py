@@ -324,3 +324,12 @@ def test_a_token_signed_by_anyone_is_not_checked_here_the_platform_checks_it(fun
     }
     params = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
     assert answer_of(functions["GetJoinUrlEntra"](request("entra/GetJoinUrl", headers, params)))[0] == 200
+
+
+def test_the_app_is_the_tokens_and_a_principal_naming_another_app_is_refused(emulator, configure):
+    tenant = emulator.state.entra
+    token = bearer(tenant.issue(CALLER_APP))
+    without_app = read_principal(principal_header([(OID_TYPE, CALLER_APP.object_id), (TID_TYPE, TENANT_ID)]))
+    assert bound_to_token(without_app, token, time.time()).app_id == CALLER_APP.client_id
+    claims = [(OID_TYPE, CALLER_APP.object_id), (TID_TYPE, TENANT_ID), ("appid", DIAGNOSE_APP.client_id)]
+    assert bound_to_token(read_principal(principal_header(claims)), token, time.time()) is None
