@@ -23,14 +23,18 @@ endif
 ifneq ($(filter-out off,$(TRAFFIC)),)
 $(error TRAFFIC=$(TRAFFIC) is not known: TRAFFIC=off prints no traffic lines; leave TRAFFIC out to print them)
 endif
+ifneq ($(filter-out keys entra both,$(AUTH)),)
+$(error AUTH=$(AUTH) is not known: AUTH=entra or AUTH=both puts App Service Authentication in front; leave AUTH out for keys)
+endif
 endif
 
 ## Serve the function on http://localhost:7071/api/GetJoinUrl with the Graph emulator on 7072 (GRAPH=real for real
 ## Graph; SETUP=no-role, no-lookup-role or no-policy starts the emulator in a broken set-up; each call the emulator
 ## answers is printed as a line, TRAFFIC=off for none; PORT=N serves on N with the emulator on N+1, EMULATOR_PORT=M
-## puts the emulator on M).
+## puts the emulator on M; AUTH=entra or AUTH=both: callers sign in with Microsoft Entra ID, behind a stand-in of
+## App Service Authentication).
 run: $(STAMP)
-	$(BIN)/python -m devhost $(if $(GRAPH),--real,) $(if $(SETUP),--setup $(SETUP),) $(if $(TRAFFIC),--quiet-traffic,) $(if $(PORT),--port $(PORT),) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT),)
+	$(BIN)/python -m devhost $(if $(GRAPH),--real,) $(if $(SETUP),--setup $(SETUP),) $(if $(TRAFFIC),--quiet-traffic,) $(if $(PORT),--port $(PORT),) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT),) $(if $(AUTH),--auth $(AUTH),)
 
 ## Lint and run every test.
 test: $(STAMP)

@@ -2,9 +2,10 @@
 
 import azure.functions as func
 
+from shared.caller_access import DIAGNOSE_BY_KEY
 from shared.diagnosis import diagnose
 from shared.http import answer
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, "Diagnose", lambda call: diagnose(req.params, call))
+    return answer(req, "Diagnose", DIAGNOSE_BY_KEY, lambda call: diagnose(req.params, call))

@@ -9,6 +9,9 @@ start, so a missing Azure CLI or sign-in shows at once rather than as a 503 on t
 Uses `func start` when Core Tools is installed, the built-in host (devhost/host.py, which says how it differs
 from the real one) otherwise. Either way WEBSITE_HOSTNAME is localhost:<port>, as the platform sets it to the app's
 host name, so the connector definition served at /api/openapi.json points at this server.
+`--auth entra` (or `both`) sets CALLER_AUTH and the functions' AzureWebJobs.<name>.Disabled settings as infra/ does,
+and serves with the built-in host behind a stand-in of App Service Authentication (devhost/easy_auth.py) that trusts
+the tokens the emulator's Entra ID issues; it prints calls signed in with such tokens, each with its answer.
 """
 
 from __future__ import annotations
@@ -31,8 +34,18 @@ from shared.identity import build_credential, credential_problem
 from shared.settings import Settings
 
 from .emulator import SETUPS, GraphEmulator
-from .examples import DEMO_JOIN_MEETING_ID, DEMO_ORGANIZER_ID, DEMO_ORGANIZER_UPN, DEMO_THREAD, DEV_PORT, examples
-from .host import APP_ROOT, serve
+from .entra_id import API_APP_ID_URI
+from .examples import (
+    DEMO_JOIN_MEETING_ID,
+    DEMO_ORGANIZER_ID,
+    DEMO_ORGANIZER_UPN,
+    DEMO_THREAD,
+    DEV_PORT,
+    Example,
+    entra_examples,
+    examples,
+)
+from .host import APP_ROOT, Front, serve
 from .traffic import Printer
 
 # What the printed calls answer in each broken set-up (the README's "Troubleshooting a new tenant" mends each).
@@ -42,6 +55,10 @@ SETUP_ANSWERS = {
     " or invite number",
     "no-policy": "These calls now answer 403 AccessPolicyMissing",
 }
+AUTH_MODES = ("keys", "entra", "both")  # CALLER_AUTH's
+# The functions each CALLER_AUTH mode leaves on; infra/ turns the others off with AzureWebJobs.<name>.Disabled.
+KEY_FUNCTIONS, ENTRA_FUNCTIONS = ("GetJoinUrl", "Diagnose"), ("GetJoinUrlEntra", "DiagnoseEntra")
+FUNCTIONS_ON = {"keys": KEY_FUNCTIONS, "entra": ENTRA_FUNCTIONS, "both": KEY_FUNCTIONS + ENTRA_FUNCTIONS}
 
 
 def main() -> None:
@@ -60,9 +77,13 @@ def main() -> None:
     from_file = load_local_settings()
     os.environ["WEBSITE_HOSTNAME"] = f"localhost:{args.port}"
     os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))  # as infra sets it
+    os.environ.update(mode_settings(args.auth))
+    front: Front | None = None
     if not args.real:
         emulator = GraphEmulator(port=args.emulator_port).start()
         emulator.apply_setup(args.setup)
+        if args.auth != "keys":  # before the traffic lines begin: fetching the tenant's keys is no call of ours
+            front = start_authentication(args.auth, emulator)
         if not args.quiet_traffic:
             emulator.observer = Printer(sys.stdout)
         os.environ.update(emulator.settings())
@@ -71,16 +92,18 @@ def main() -> None:
         )
         print(f"Graph and managed-identity emulator on {emulator.base_url}, with a demo meeting.")
         print(f"Set-up: {args.setup} ({SETUPS[args.setup]}).")
-        if args.setup == "ok":
-            print("Try these (README.md shows the answer each gets):")
-        else:
+        if args.setup != "ok":
             print(
                 f"{SETUP_ANSWERS[args.setup]} (the batch in each such item; Diagnose names the failing checks):"
                 ' README.md\'s "Troubleshooting a new tenant" shows the fix.'
             )
-        for example in examples(meeting, args.port):
-            print(f"# {example.title}")
-            print(example.command)
+        if args.auth != "entra":
+            if args.setup == "ok":
+                print("Try these (README.md shows the answer each gets):")
+            print_examples(examples(meeting, args.port))
+        if front is not None:
+            print_authentication(args.auth)
+            print_examples(entra_examples(meeting, args.port, int(emulator.base_url.rsplit(":", 1)[1])))
     else:
         if from_file:
             print("Calling real Microsoft Graph with the settings from local.settings.json and your environment.")
@@ -93,10 +116,11 @@ def main() -> None:
     sys.stdout.flush()
 
     core_tools = shutil.which("func")
-    if core_tools and not args.builtin_host:
+    if core_tools and not args.builtin_host and front is None:
         raise SystemExit(subprocess.call([core_tools, "start", "--port", str(args.port)], cwd=APP_ROOT))
-    server = serve("127.0.0.1", args.port)
-    print(f"Serving http://localhost:{args.port}/api/GetJoinUrl (Ctrl+C to stop)", flush=True)
+    server = serve("127.0.0.1", args.port, front=front)
+    route = "/api/entra/GetJoinUrl" if args.auth == "entra" else "/api/GetJoinUrl"
+    print(f"Serving http://localhost:{args.port}{route} (Ctrl+C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
 
@@ -114,7 +138,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--setup", choices=SETUPS, default="ok", help="start the emulator in a broken set-up")
     parser.add_argument("--builtin-host", action="store_true", help="do not use `func start` even if installed")
     parser.add_argument("--quiet-traffic", action="store_true", help="do not print the emulator's traffic")
+    parser.add_argument(
+        "--auth", choices=AUTH_MODES, default="keys", help="make run AUTH=entra|both: callers sign in with Entra ID"
+    )
     args = parser.parse_args(argv)
+    if args.real and args.auth != "keys":
+        parser.error(
+            f"--auth {args.auth} needs the emulator, whose Entra ID issues the callers' tokens and whose demo meeting "
+            "the printed calls ask for: leave out --real"
+        )
     if args.emulator_port is None:
         if args.port == 65535 and not args.real:
             parser.error("--port 65535 leaves no port above it for the emulator: give --emulator-port too")
@@ -133,6 +165,44 @@ def port_number(lowest: int) -> Callable[[str], int]:
         return int(text)
 
     return parse
+
+
+def mode_settings(mode: str) -> dict[str, str]:
+    """CALLER_AUTH and the functions turned off, as infra/ writes them for the mode."""
+    settings = {"CALLER_AUTH": mode}
+    for name in KEY_FUNCTIONS + ENTRA_FUNCTIONS:
+        settings[f"AzureWebJobs.{name}.Disabled"] = "false" if name in FUNCTIONS_ON[mode] else "true"
+    return settings
+
+
+def start_authentication(mode: str, emulator: GraphEmulator) -> Front:
+    """App Service Authentication's stand-in, configured as infra/ configures it, trusting the emulator's Entra ID;
+    the platform's variables go to the function, as App Service sets them."""
+    from .easy_auth import AppServiceAuthentication, AuthSettings  # PyJWT and cryptography, only with AUTH
+
+    front = AppServiceAuthentication(AuthSettings.as_infra_writes(mode), emulator.base_url).start()
+    os.environ.update(front.platform_variables())
+    return front
+
+
+def print_authentication(mode: str) -> None:
+    from .easy_auth import AuthSettings
+
+    settings = AuthSettings.as_infra_writes(mode)
+    print(
+        f"App Service Authentication (a stand-in) guards /api/ as infra/ configures it for CALLER_AUTH={mode}: tokens "
+        f"of tenant {settings.tenant_id} for {API_APP_ID_URI}, which the emulator's Entra ID issues; not required on "
+        f"{', '.join(settings.excluded_paths)}."
+    )
+    print("Calls signed in with Microsoft Entra ID, each with the answer it gets (docs/entra-id.md shows them too):")
+
+
+def print_examples(shown: list[Example]) -> None:
+    for example in shown:
+        print(f"# {example.title}")
+        print(example.command)
+        if example.answer is not None:
+            print(f"# answers {example.answer}")
 
 
 def check_free(port: int, serving: str) -> None:

@@ -3,6 +3,8 @@
 - the App Service managed-identity endpoint (`GET ?api-version=2019-08-01&resource=...` with `X-IDENTITY-HEADER`).
   Its tokens are JWT-shaped with the claims Entra puts in app-only tokens (`roles` only when there are some), keep
   the app roles granted when they were issued, and are handed out again from a cache as the platform does;
+- Microsoft Entra ID as the token issuer for the GetJoinUrl API's callers (devhost/entra_id.py): its OpenID
+  configuration, signing keys and token endpoint under `/<tenant>/`;
 - Microsoft Graph: `getVirtualAppointmentJoinWebUrl`, the `onlineMeetings?$filter=` lookups and JSON `$batch`,
   with OData error bodies and `request-id` headers. It checks the token, the app role each call needs and the
   Teams application access policy per organizer, refusing in Graph's own words.
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from .entra_id import TENANT_ID, EntraTenant
 from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
 
 VERSIONS = ("v1.0", "beta")
@@ -105,6 +108,7 @@ class Exchange:
 
     request: Recorded
     identity: bool  # to the managed-identity endpoint, not Graph
+    entra: bool = False  # to the Entra ID token issuer (a caller's token, its keys), not Graph
     received: float = field(default_factory=time.time)
     started: float = field(default_factory=time.perf_counter)
     status: int | None = None  # None: no answer was sent (a reset, or the client left first)
@@ -135,6 +139,8 @@ class EmulatorState:
     identity_faults: deque[Fault] = field(default_factory=deque)
     graph_requests: list[Recorded] = field(default_factory=list)  # the last traffic_window, oldest first
     identity_requests: list[Recorded] = field(default_factory=list)
+    entra_requests: list[Recorded] = field(default_factory=list)  # to the token issuer, for callers' tokens
+    entra: EntraTenant = field(default_factory=EntraTenant)  # the API's registration, the demo callers, their roles
     graph_request_count: int = 0  # every one seen, for counts past the window
     identity_request_count: int = 0
     connections: int = 0
@@ -156,7 +162,7 @@ class GraphEmulator:
             raise ValueError(f"unknown wire {wire!r}: one of {', '.join(WIRES)}")
         self.wire = wire  # read per answer, so a test may change it between calls
         self.identity_header = secrets.token_hex(16)
-        self.tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+        self.tenant_id = TENANT_ID
         self.state = EmulatorState()
         self.traffic_window = traffic_window
         self.counter_lock = threading.Lock()  # the connection count and the recorded traffic
@@ -231,12 +237,14 @@ class GraphEmulator:
     def graph_calls(self) -> list[Recorded]:
         return [r for r in self.state.graph_requests if not r.target.endswith("/$batch")]
 
-    def record(self, request: Recorded, identity: bool) -> Exchange:
-        """Keep the last `traffic_window` requests of the kind and count them all; the exchange returned is
-        completed by the handler and handed to the observer."""
+    def record(self, request: Recorded, identity: bool, entra: bool = False) -> Exchange:
+        """Keep the last `traffic_window` requests of the kind and count them all (the token issuer's are kept, not
+        counted); the exchange returned is completed by the handler and handed to the observer."""
         state = self.state
         with self.counter_lock:
-            if identity:
+            if entra:
+                window = state.entra_requests
+            elif identity:
                 state.identity_request_count += 1
                 window = state.identity_requests
             else:
@@ -244,7 +252,7 @@ class GraphEmulator:
                 window = state.graph_requests
             window.append(request)
             del window[: -self.traffic_window]
-        return Exchange(request, identity)
+        return Exchange(request, identity, entra)
 
     # --- serving ----------------------------------------------------------------------------------------
 
@@ -470,6 +478,10 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
             except ValueError:
                 body = None
             record = Recorded(method, self.path, dict(self.headers.items()), body)
+            if self.path.lower().startswith(f"/{emulator.tenant_id}/"):
+                self.exchange = emulator.record(record, identity=False, entra=True)
+                self._entra(method, raw)
+                return
             is_identity = self.path.startswith("/msi/token")
             state = emulator.state
             self.exchange = exchange = emulator.record(record, is_identity)
@@ -499,6 +511,29 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
                 status, headers, answer = emulator.graph(method, self.path, self.headers.get("Authorization", ""), body)
                 exchange.answer = answer
                 self._send_json(status, headers, answer)
+
+        def _entra(self, method: str, raw: bytes) -> None:
+            """Entra ID's discovery documents and token endpoint (never faulted: tests fault Graph and the identity
+            endpoint, which the function calls)."""
+            tenant = emulator.state.entra
+            rest = urlsplit(self.path).path[len(emulator.tenant_id) + 1 :]
+            documents = {
+                "/v2.0/.well-known/openid-configuration": lambda: tenant.openid_configuration(emulator.base_url, 2),
+                "/.well-known/openid-configuration": lambda: tenant.openid_configuration(emulator.base_url, 1),
+                "/discovery/v2.0/keys": tenant.jwks,
+                "/discovery/keys": tenant.jwks,
+            }
+            if method == "GET" and rest in documents:
+                self._send_json(200, {}, documents[rest]())
+            elif method == "POST" and rest == "/oauth2/v2.0/token":
+                try:
+                    form = parse_qs(raw.decode("ascii"), keep_blank_values=True, strict_parsing=bool(raw))
+                except (UnicodeDecodeError, ValueError):
+                    form = {}
+                status, answer = tenant.token_response(form)
+                self._send_json(status, {"Cache-Control": "no-store"}, answer)
+            else:
+                self._send_json(404, {}, {"error": "not_found", "error_description": f"No such endpoint: {rest}"})
 
         def _identity(self) -> None:
             query = parse_qs(urlsplit(self.path).query)

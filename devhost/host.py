@@ -6,10 +6,13 @@ methods, case-insensitively, and hands the function what the host hands the work
 (compared case-insensitively) joined with "," and empty ones dropped, repeated headers joined with ",", header names
 lower-cased (azure.functions does that), route values in the case sent, the body read by Content-Length or
 chunked, up to FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (100 MB by default; 413 beyond). An unhandled exception is an empty
-500.
+500. A function the app setting `AzureWebJobs.<name>.Disabled` (or `AzureWebJobs_<name>_Disabled`) turns off, with
+`true` or `1` in any case as the host reads it, is not served: its route is a 404 like any path no function serves.
+With a `front` (devhost/easy_auth.py, App Service Authentication's stand-in), every request passes it first.
 
 What it does differently, so do not take it for the real thing:
-- No keys: `authLevel` is not checked (Core Tools does not check keys either; Azure does).
+- No keys: `authLevel` is not checked (Core Tools does not check keys either; Azure does), so nor does the master key
+  run a disabled function, as it can in Azure.
 - `sys.path`: the app root goes first. Under Core Tools it comes last, after site-packages (on App Service, first),
   so a module name the app shares with an installed package can resolve differently there.
 - One thread per connection instead of the worker's pool of min(32, CPUs + 4) threads
@@ -29,10 +32,10 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
@@ -42,6 +45,13 @@ from .http_server import IO_TIMEOUT_SECONDS, MAX_BODY_BYTES, RequestHandler, Ser
 APP_ROOT = Path(__file__).resolve().parent.parent
 ROUTE_PREFIX = "/api/"
 _CONSTRAINTS = {"alpha": "[A-Za-z]+", "int": "[0-9]+", "guid": "[0-9A-Fa-f-]{36}"}
+
+
+class Front(Protocol):
+    """What stands in front of the host (App Service Authentication): a request's headers as the host then gets
+    them, or the answer it gives instead."""
+
+    def admit(self, path: str, headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]] | func.HttpResponse: ...
 
 
 def load_function(name: str, app_root: Path = APP_ROOT) -> tuple[Callable[..., Any], dict[str, Any]]:
@@ -83,10 +93,20 @@ def route_pattern(template: str) -> re.Pattern[str]:
     return re.compile(regex.removeprefix("/") + "/?", re.IGNORECASE)
 
 
-def discover(app_root: Path = APP_ROOT) -> list[Route]:
+def is_disabled(name: str, env: Mapping[str, str]) -> bool:
+    """The app setting that turns a function off, as the Functions host reads it."""
+    values = (env.get(f"AzureWebJobs.{name}.Disabled", ""), env.get(f"AzureWebJobs_{name}_Disabled", ""))
+    return any(value.lower() in ("true", "1") for value in values)
+
+
+def discover(app_root: Path = APP_ROOT, env: Mapping[str, str] | None = None) -> list[Route]:
+    """The HTTP-triggered functions the host serves: all but those an app setting turns off."""
+    env = os.environ if env is None else env
     routes = []
     for config_path in sorted(app_root.glob("*/function.json")):
         name = config_path.parent.name
+        if is_disabled(name, env):
+            continue
         trigger = next((b for b in json.loads(config_path.read_text())["bindings"] if b["type"] == "httpTrigger"), None)
         if trigger is None:
             continue
@@ -113,7 +133,13 @@ def body_limit(env: Mapping[str, str]) -> int:
     return int(raw) if raw.isascii() and raw.isdecimal() and int(raw) > 0 else MAX_BODY_BYTES
 
 
-def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = IO_TIMEOUT_SECONDS) -> Server:
+def serve(
+    host: str,
+    port: int,
+    app_root: Path = APP_ROOT,
+    io_timeout: float = IO_TIMEOUT_SECONDS,
+    front: Front | None = None,
+) -> Server:
     routes = discover(app_root)
 
     class Handler(RequestHandler):
@@ -129,6 +155,13 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = I
             body = self.read_body()
             if body is None:
                 return
+            headers = list(self.headers.items())
+            if front is not None:
+                admitted = front.admit(self.path, headers)
+                if isinstance(admitted, func.HttpResponse):
+                    self._write(admitted)
+                    return
+                headers = admitted
             url = urlsplit(self.path)
             path = url.path[len(ROUTE_PREFIX) :] if url.path.lower().startswith(ROUTE_PREFIX) else None
             matches = [(r, m) for r in routes if path is not None and (m := r.pattern.fullmatch(path))]
@@ -142,7 +175,7 @@ def serve(host: str, port: int, app_root: Path = APP_ROOT, io_timeout: float = I
             request = func.HttpRequest(
                 method=self.command,
                 url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
-                headers=joined(self.headers.items(), drop_empty=False),
+                headers=joined(headers, drop_empty=False),
                 params=joined(parse_qsl(url.query, keep_blank_values=True), drop_empty=True),
                 route_params={k: v for k, v in match.groupdict().items() if v is not None},
                 body=body,

@@ -1,5 +1,6 @@
 """What `make run` prints for each request the emulator answers: a line a developer reads to see what the function
-asked Graph and the identity endpoint, and what came back.
+asked Graph and the identity endpoint (and, with AUTH, what callers asked the Entra ID token issuer), and what came
+back.
 
     06:12:03.512 identity GET /msi/token?api-version=2019-08-01&resource=http://127.0.0.1:7072 -> 200 (0.5 ms)
     06:12:03.530 Graph    POST /v1.0/$batch [2 requests] -> 200 (0.9 ms)
@@ -32,7 +33,7 @@ def lines(exchange: Exchange) -> list[str]:
     """The exchange as printed: one line, and for a `$batch` one more per request inside it, in the order sent."""
     request = exchange.request
     at = time.strftime("%H:%M:%S", time.localtime(exchange.received)) + f".{int(exchange.received * 1000) % 1000:03d}"
-    service = "identity" if exchange.identity else "Graph"
+    service = "Entra ID" if exchange.entra else "identity" if exchange.identity else "Graph"
     items = _batch_items(request.body) if request.target.split("?")[0].endswith("/$batch") else None
     count = "" if items is None else f" [{len(items)} request{'s' * (len(items) != 1)}]"
     outcome = "no answer" if exchange.status is None else str(exchange.status)

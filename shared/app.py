@@ -11,7 +11,7 @@ from .graph_client import GraphClient
 from .graph_transport import build_session
 from .identity import TokenProvider, build_credential
 from .join_links import JoinLinkService
-from .settings import Settings
+from .settings import Settings, read_caller_auth
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Components:
 
 _lock = threading.Lock()
 _settings: Settings | ApiError | None = None
+_caller_auth: str | ApiError | None = None
 _components: Components | None = None
 
 
@@ -40,6 +41,19 @@ def settings() -> Settings:
     if isinstance(_settings, ApiError):
         raise _settings
     return _settings
+
+
+def caller_auth() -> str:
+    """CALLER_AUTH, read once like every setting; a bad value is remembered and reported on every call."""
+    global _caller_auth
+    if _caller_auth is None:
+        try:
+            _caller_auth = read_caller_auth()
+        except ApiError as error:
+            _caller_auth = error
+    if isinstance(_caller_auth, ApiError):
+        raise _caller_auth
+    return _caller_auth
 
 
 def components() -> Components:
@@ -61,7 +75,8 @@ def join_link_service() -> JoinLinkService:
 
 def reset() -> None:
     """Forget everything built from app settings, as a restart would (tests and the dev host change settings)."""
-    global _settings, _components
+    global _settings, _caller_auth, _components
     with _lock:
         _settings = None
+        _caller_auth = None
         _components = None

@@ -9,6 +9,7 @@ from typing import Any
 import azure.functions as func
 
 from . import app
+from .caller_access import JOIN_URL_BY_KEY, Door, admit
 from .errors import ApiError, invalid_request
 from .invocation import Invocation
 from .logs import log_invocation, log_unexpected
@@ -36,17 +37,28 @@ def begin(req: func.HttpRequest, function: str) -> Invocation:
     return Invocation.start(function, req.headers, seconds)
 
 
-def answer(req: func.HttpRequest, function: str, work: Callable[[Invocation], Any]) -> func.HttpResponse:
-    """Every function's shape: start the invocation's clock, do the work, answer its JSON with 200, or the error as
-    JSON: ours with its status, anything unexpected as 500 InternalError. `function` names it in the log."""
+def answer(req: func.HttpRequest, function: str, door: Door, work: Callable[[Invocation], Any]) -> func.HttpResponse:
+    """Every function's shape: start the invocation's clock, let the caller in through `door` (the route's way in:
+    a key, or an Entra ID sign-in with an app role), do the work, answer its JSON with 200, or the error as JSON:
+    ours with its status, anything unexpected as 500 InternalError. `function` names it in the log."""
     call = begin(req, function)
     try:
+        admit(door, req.headers, call)
         body = work(call)
     except ApiError as error:
         return error_response(call, error)
     except Exception:
         return unexpected_error_response(call)
     return json_response(call, 200, body)
+
+
+def join_urls(req: func.HttpRequest, call: Invocation, door: Door = JOIN_URL_BY_KEY) -> dict[str, Any]:
+    """GetJoinUrl's work, whichever way the caller came in: one meeting, or a batch."""
+    service = app.join_link_service()
+    fields = request_fields(req)
+    if wants_batch(req, fields, door.route):
+        return {"results": service.resolve_batch(fields[BATCH_FIELD], call, fields.get("organizerId"))}
+    return service.resolve(fields, call)
 
 
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:
@@ -114,13 +126,13 @@ def too_deep() -> ApiError:
     )
 
 
-def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:
+def wants_batch(req: func.HttpRequest, fields: dict[str, Any], route: str = JOIN_URL_BY_KEY.route) -> bool:
     """`/api/GetJoinUrl/batch`, or any body with `meetings` (`request_fields` takes it from the body alone; null or
     "" counts as left out, as for every field): one function key serves both. The host matches routes
     case-insensitively but passes the action as sent, so `/BATCH` is the batch too."""
     action = req.route_params.get("action") or None
     if action is not None and action.lower() != BATCH_ACTION:  # any one segment: the route takes `{action?}`
-        raise ApiError(404, "NotFound", "No such action: use /api/GetJoinUrl, or /api/GetJoinUrl/batch for a batch.")
+        raise ApiError(404, "NotFound", f"No such action: use {route}, or {route}/batch for a batch.")
     batch = is_given(fields.get(BATCH_FIELD))
     if action is not None and not batch:
         raise invalid_request('POST a JSON body such as {"meetings": [{"meetingId": "..."}]} to the batch action.')

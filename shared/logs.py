@@ -26,6 +26,8 @@ def _emit(level: int, event: str, call: Invocation, fields: dict[str, Any], *, w
 
 
 def log_invocation(call: Invocation, status: int, outcome: str) -> None:
+    """On an Entra ID route, the caller's object ID and app ID, so an admin can tell which flow or app called."""
+    caller = {"callerObjectId": call.caller_object_id, "callerAppId": call.caller_app_id} if call.signed_in else {}
     _emit(
         logging.INFO,
         "invocation",
@@ -36,6 +38,7 @@ def log_invocation(call: Invocation, status: int, outcome: str) -> None:
             "graphAttempts": call.graph_attempts,
             "durationMs": round(call.deadline.elapsed() * 1000, 1),
             **call.extra_log_fields,
+            **caller,
         },
     )
 

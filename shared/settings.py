@@ -91,9 +91,6 @@ class Settings:
             allowed = parse_allowed_organizers(text("ALLOWED_ORGANIZER_IDS"))
         except ApiError as exc:
             raise _bad("ALLOWED_ORGANIZER_IDS", exc.message) from None
-        caller_auth = text("CALLER_AUTH").lower() or defaults.caller_auth
-        if caller_auth not in CALLER_AUTH_MODES:
-            raise _bad("CALLER_AUTH", f"must be one of {', '.join(CALLER_AUTH_MODES)}")
         return cls(
             graph_base_url=base_url,
             graph_api_version=version,
@@ -107,8 +104,19 @@ class Settings:
                 env, "REQUEST_DEADLINE_SECONDS", defaults.request_deadline_seconds, 0.5, 110
             ),
             worker_threads=_worker_threads(text("PYTHON_THREADPOOL_THREAD_COUNT")),
-            caller_auth=caller_auth,
+            caller_auth=read_caller_auth(env),
         )
+
+
+def read_caller_auth(env: Mapping[str, str] | None = None) -> str:
+    """CALLER_AUTH alone, one of CALLER_AUTH_MODES (case-insensitive): how callers get in, which every route checks
+    before anything else. Read on its own too, so that another bad setting still lets each route know whether it is
+    on (Diagnose reports that setting as a failing check rather than a 500)."""
+    raw = (os.environ if env is None else env).get("CALLER_AUTH", "").strip().lower()
+    mode = raw or Settings.caller_auth
+    if mode not in CALLER_AUTH_MODES:
+        raise _bad("CALLER_AUTH", f"{raw!r} is not one of {', '.join(CALLER_AUTH_MODES)}")
+    return mode
 
 
 def platform_host_name(env: Mapping[str, str] | None = None) -> str | None:

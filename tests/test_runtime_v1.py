@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(
 
 RUNTIME = "azure-functions-runtime-v1"
 ANSWER_TIMEOUT_SECONDS = 60.0  # start-up imports everything once; a call answers in well under a second
-FUNCTIONS = {"GetJoinUrl", "OpenApi", "Diagnose"}
+FUNCTIONS = {"GetJoinUrl", "OpenApi", "Diagnose", "GetJoinUrlEntra", "DiagnoseEntra"}
 APP_HOST = "contoso-join.azurewebsites.net"  # WEBSITE_HOSTNAME, as App Service sets it
 
 
@@ -222,3 +222,17 @@ def test_diagnose_reports_a_working_setup(http, graph):
     assert answer.status == 200
     assert answer.body["ok"] is True, answer.body
     assert [c["name"] for c in answer.body["checks"]][-1] == "joinUrlCall"
+
+
+def test_an_entra_route_is_off_while_caller_auth_is_keys_whatever_principal_is_sent(http, graph):
+    """The worker runs with CALLER_AUTH unset (keys): the Entra ID route answers its own JSON 404 through the runtime,
+    however the host passes the principal header on."""
+    meeting = graph.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
+    answer = http(
+        "GetJoinUrlEntra",
+        path="entra/GetJoinUrl",
+        query={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
+        headers={"X-MS-CLIENT-PRINCIPAL": "eyJhdXRoX3R5cCI6ImFhZCJ9"},
+    )
+    assert (answer.status, answer.body["error"]["code"]) == (404, "NotFound")
+    assert "CALLER_AUTH is keys" in answer.body["error"]["message"]

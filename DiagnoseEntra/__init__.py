@@ -1,0 +1,12 @@
+"""HTTP trigger (anonymous to the host, behind App Service Authentication): Diagnose for an admin signed in with
+Microsoft Entra ID who holds the app role Diagnose.Run, instead of the master key."""
+
+import azure.functions as func
+
+from shared.caller_access import DIAGNOSE_SIGNED_IN
+from shared.diagnosis import diagnose
+from shared.http import answer
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, "DiagnoseEntra", DIAGNOSE_SIGNED_IN, lambda call: diagnose(req.params, call))

@@ -1,0 +1,11 @@
+"""HTTP trigger (anonymous to the host, behind App Service Authentication): GetJoinUrl for callers signed in with
+Microsoft Entra ID who hold the app role JoinUrl.Get (shared/caller_access.py says what is checked and why)."""
+
+import azure.functions as func
+
+from shared.caller_access import JOIN_URL_SIGNED_IN
+from shared.http import answer, join_urls
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return answer(req, "GetJoinUrlEntra", JOIN_URL_SIGNED_IN, lambda call: join_urls(req, call, JOIN_URL_SIGNED_IN))
