@@ -112,7 +112,8 @@ def read_caller_auth(env: Mapping[str, str] | None = None) -> str:
     """CALLER_AUTH alone, one of CALLER_AUTH_MODES (case-insensitive): how callers get in, which every route checks
     before anything else. Read on its own too, so that another bad setting still lets each route know whether it is
     on (Diagnose reports that setting as a failing check rather than a 500)."""
-    raw = (os.environ if env is None else env).get("CALLER_AUTH", "").strip().lower()
+    env = os.environ if env is None else env
+    raw = env.get("CALLER_AUTH", "").strip().lower()
     mode = raw or Settings.caller_auth
     if mode not in CALLER_AUTH_MODES:
         raise _bad("CALLER_AUTH", f"{raw!r} is not one of {', '.join(CALLER_AUTH_MODES)}")

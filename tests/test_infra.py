@@ -28,6 +28,8 @@ from types import SimpleNamespace
 import pytest
 from tree_sitter import Node
 
+from devhost.easy_auth import EXCLUDED_IN_BOTH, EXCLUDED_IN_ENTRA
+from shared.caller_access import APP_ROLES, USER_IMPERSONATION_SCOPE_ID
 from shared.graph_batch import connections_needed
 from shared.settings import SETTING_NAMES, WORKER_SETTING_NAMES, Settings
 
@@ -71,12 +73,8 @@ FORBIDDEN_SETTINGS = frozenset(
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 AZD_GRANT_COMMAND = "scripts/grant_app_roles.py --azd-env"
-# The API's roles and delegated scope, fixed in every tenant (the interface agreed with the function side).
-API_ROLES = {
-    "JoinUrl.Get": "1a6fa9d1-751b-4805-b597-3cf96b4c5eda",
-    "Diagnose.Run": "d42339ba-3b2b-41ee-9c2b-60325d32130b",
-}
-USER_IMPERSONATION_SCOPE_ID = "41573056-491e-4a04-8a2c-4f2cf5f5829a"
+# The API's roles and delegated scope, fixed in every tenant: infra declares the IDs the function checks and names.
+API_ROLES = {role.value: role.id for role in APP_ROLES}
 AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 ENTRA_ISSUER = "'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'"
 # Microsoft Graph permissions reference (https://learn.microsoft.com/graph/permissions-reference), application.
@@ -144,13 +142,13 @@ def test_extension_aliases_are_configured(bicep: dict[str, BicepFile], resources
 
 
 def test_setting_names_cover_what_settings_reads() -> None:
-    """SETTING_NAMES is the list infra is checked against: it must name every setting from_env reads (the
-    platform's own variables, read only to pick a credential, are not app settings)."""
+    """SETTING_NAMES is the list infra is checked against: it must name every setting from_env reads, itself or
+    through read_caller_auth (the platform's own variables, read only to pick a credential, are not app settings)."""
     import inspect
 
-    from shared.settings import Settings
+    from shared.settings import Settings, read_caller_auth
 
-    source = inspect.getsource(Settings.from_env)
+    source = inspect.getsource(Settings.from_env) + inspect.getsource(read_caller_auth)
     read = set(re.findall(r"""(?:env\.get|text|_number\(\s*env,)\(?\s*["']([A-Z][A-Z0-9_]+)["']""", source))
     listed = set(SETTING_NAMES) | set(WORKER_SETTING_NAMES)
     assert read == listed, "settings.py reads settings that SETTING_NAMES does not list, or vice versa"
@@ -327,10 +325,8 @@ FUNCTIONS_ON = {
     "entra": {"GetJoinUrlEntra", "DiagnoseEntra"},
     "both": {"GetJoinUrl", "Diagnose", "GetJoinUrlEntra", "DiagnoseEntra"},
 }
-EXCLUDED_PATHS = {
-    "entra": ["/api/openapi.json"],
-    "both": ["/api/openapi.json", "/api/GetJoinUrl", "/api/GetJoinUrl/batch", "/api/diagnose"],
-}
+# What App Service Authentication leaves open per mode: the paths the dev host's stand-in leaves open.
+EXCLUDED_PATHS = {"entra": list(EXCLUDED_IN_ENTRA), "both": list(EXCLUDED_IN_BOTH)}
 
 
 @pytest.mark.parametrize("mode", AUTH_MODES)
