@@ -1,9 +1,9 @@
 """`make bench`: GetJoinUrl side by side with the official msgraph-sdk and a raw `requests` call, in one run.
 
-Measures issue 5's four targets and issue 11's (batch round trips, no errors at twice the connection pool)
-against one local fake of Graph and the managed-identity endpoint (devhost.emulator), then what one Flex
-Consumption instance does and what a million join URLs cost on it, and prints every figure and ratio. See
-bench/README.md for what each one means.
+Measures cold start, warm cost, identity-endpoint calls, Graph connections, batch wall time in Graph round trips
+and errors at twice the connection pool against one local fake of Graph and the managed-identity endpoint
+(devhost.emulator), then what one Flex Consumption instance does and what a million join URLs cost on it, and
+prints every figure and ratio. See bench/README.md for what each one means.
 
     .venv-3.11/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
                                   [--skip-warm] [--concurrency-only] [--instance-only] [--wire gzip+chunked]
