@@ -3,7 +3,7 @@
 What a developer would write with `msgraph-sdk`: `GraphServiceClient` over a `ManagedIdentityCredential`,
 pointed at the emulator (the base URL and `allowed_hosts` are the only changes, since the SDK sends tokens to
 Microsoft's Graph hosts only). With BENCH_WORKER_LIKE set, `azure.functions` is imported before the clock
-starts, as in a Functions worker (informational: the stricter comparison). Run by bench/run.py with the bench
+starts, as in a Functions worker (informational: the stricter comparison). Run by bench/cold.py with the bench
 virtualenv's Python; prints one JSON line.
 """
 

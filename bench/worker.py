@@ -1,4 +1,4 @@
-"""Warm child: one long-lived process per contender, driven by bench/run.py over stdin/stdout (JSON lines).
+"""Warm child: one long-lived process per contender, driven by bench/worker_process.py over stdin/stdout (JSON lines).
 
     python bench/worker.py function|requests|requests_floor|sdk
 
@@ -10,7 +10,7 @@ Each contender has a process of its own, so none pays for another's imports or g
                                                with "meetings": [...], each call is that batch; answers wall and
                                                CPU seconds, each call's seconds, resident memory before and at peak
     {"op": "quit"}
-The emulator's addresses come from the environment as bench/run.py sets it (GRAPH_BASE_URL, IDENTITY_ENDPOINT,
+The emulator's addresses come from the environment as bench/environment.py sets it (GRAPH_BASE_URL, IDENTITY_ENDPOINT,
 IDENTITY_HEADER, GRAPH_CREDENTIAL, BENCH_*). Run with the bench virtualenv's Python.
 """
 
