@@ -2,7 +2,7 @@
 
 Same start as cold_function.py (a fresh interpreter with `azure.functions` imported, clock started after it),
 then only `import requests` and `from azure.identity import ManagedIdentityCredential`: the floor under
-GetJoinUrl's cold start while it keeps both. Run by bench/run.py; prints one JSON line.
+GetJoinUrl's cold start while it keeps both. Run by bench/cold.py; prints one JSON line.
 """
 
 import json

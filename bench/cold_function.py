@@ -2,7 +2,7 @@
 
 Like the Python worker, the interpreter has `azure.functions` imported before any function is loaded; the clock
 starts after that. Then: load GetJoinUrl with the worker-style loader, build a `func.HttpRequest`, call `main`
-(settings, credential, token from the identity endpoint, Graph call). Run by bench/run.py with the bench
+(settings, credential, token from the identity endpoint, Graph call). Run by bench/cold.py with the bench
 virtualenv's Python; prints one JSON line.
 """
 

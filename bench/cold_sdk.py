@@ -3,7 +3,7 @@
 What a developer would write with `msgraph-sdk`: `GraphServiceClient` over a `ManagedIdentityCredential`,
 pointed at the emulator (the base URL and `allowed_hosts` are the only changes, since the SDK sends tokens to
 Microsoft's Graph hosts only). With BENCH_WORKER_LIKE set, `azure.functions` is imported before the clock
-starts, as in a Functions worker (informational: the stricter comparison). Run by bench/run.py with the bench
+starts, as in a Functions worker (informational: the stricter comparison). Run by bench/cold.py with the bench
 virtualenv's Python; prints one JSON line.
 """
 
@@ -24,17 +24,19 @@ from azure.identity import ManagedIdentityCredential  # noqa: E402
 from kiota_authentication_azure.azure_identity_authentication_provider import (  # noqa: E402
     AzureIdentityAuthenticationProvider,
 )
-from msgraph import GraphRequestAdapter, GraphServiceClient  # noqa: E402
+from msgraph.graph_request_adapter import GraphRequestAdapter  # noqa: E402
+from msgraph.graph_service_client import GraphServiceClient  # noqa: E402
 
 IMPORTED = time.perf_counter()
 
 
-async def first_answer() -> tuple[str, float]:
+async def first_answer() -> tuple[str | None, float]:
     base_url = os.environ["GRAPH_BASE_URL"]
+    host = urlsplit(base_url).hostname
+    if not host:
+        raise SystemExit(f"GRAPH_BASE_URL has no host: {base_url}")
     credential = ManagedIdentityCredential()
-    auth = AzureIdentityAuthenticationProvider(
-        credential, scopes=[f"{base_url}/.default"], allowed_hosts=[urlsplit(base_url).hostname]
-    )
+    auth = AzureIdentityAuthenticationProvider(credential, scopes=[f"{base_url}/.default"], allowed_hosts=[host])
     adapter = GraphRequestAdapter(auth)
     adapter.base_url = f"{base_url}/v1.0"
     client = GraphServiceClient(request_adapter=adapter)
@@ -43,7 +45,7 @@ async def first_answer() -> tuple[str, float]:
         os.environ["BENCH_MEETING_ID"]
     )
     answer = await meeting.get_virtual_appointment_join_web_url.get()
-    return answer.value, built
+    return (answer.value if answer is not None else None), built
 
 
 value, BUILT = asyncio.run(first_answer())

@@ -1,4 +1,4 @@
-"""Warm child: one long-lived process per contender, driven by bench/run.py over stdin/stdout (JSON lines).
+"""Warm child: one long-lived process per contender, driven by bench/worker_process.py over stdin/stdout (JSON lines).
 
     python bench/worker.py function|requests|requests_floor|sdk
 
@@ -10,7 +10,7 @@ Each contender has a process of its own, so none pays for another's imports or g
                                                with "meetings": [...], each call is that batch; answers wall and
                                                CPU seconds, each call's seconds, resident memory before and at peak
     {"op": "quit"}
-The emulator's addresses come from the environment as bench/run.py sets it (GRAPH_BASE_URL, IDENTITY_ENDPOINT,
+The emulator's addresses come from the environment as bench/environment.py sets it (GRAPH_BASE_URL, IDENTITY_ENDPOINT,
 IDENTITY_HEADER, GRAPH_CREDENTIAL, BENCH_*). Run with the bench virtualenv's Python.
 """
 
@@ -44,15 +44,18 @@ class Contender:
 
 class SyncContender(Contender):
     def __init__(self, call: Callable[[], None]) -> None:
-        self.one = call
+        self._call = call
 
     def calls(self, n: int, timed: bool) -> list[float]:
-        call, clock, times = self.one, time.perf_counter_ns, []
+        call, clock, times = self._call, time.perf_counter_ns, []
         for _ in range(n):
             started = clock()
             call()
             times.append((clock() - started) / 1000)
         return times if timed else []
+
+    def one(self) -> None:
+        self._call()
 
 
 class _WorkerLikeLogHandler(logging.Handler):
@@ -91,7 +94,8 @@ def function_contender() -> Contender:
             route_params={},
             body=body,
         )
-        return main(request)
+        response: func.HttpResponse = main(request)
+        return response
 
     def call() -> None:
         response = invoke()
@@ -222,12 +226,14 @@ class SdkContender(Contender):
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
-        from msgraph import GraphRequestAdapter, GraphServiceClient
+        from msgraph.graph_request_adapter import GraphRequestAdapter
+        from msgraph.graph_service_client import GraphServiceClient
 
+        host = urlsplit(GRAPH_BASE_URL).hostname
+        if not host:
+            raise RuntimeError(f"GRAPH_BASE_URL has no host: {GRAPH_BASE_URL}")
         auth = AzureIdentityAuthenticationProvider(
-            ManagedIdentityCredential(),
-            scopes=[f"{GRAPH_BASE_URL}/.default"],
-            allowed_hosts=[urlsplit(GRAPH_BASE_URL).hostname],
+            ManagedIdentityCredential(), scopes=[f"{GRAPH_BASE_URL}/.default"], allowed_hosts=[host]
         )
         adapter = GraphRequestAdapter(auth)
         adapter.base_url = f"{GRAPH_BASE_URL}/v1.0"
@@ -237,7 +243,7 @@ class SdkContender(Contender):
     async def _call(self) -> None:
         meeting = self.client.users.by_user_id(ORGANIZER_ID).online_meetings.by_online_meeting_id(MEETING_ID)
         answer = await meeting.get_virtual_appointment_join_web_url.get()
-        if not answer.value.startswith("https://"):
+        if answer is None or not (answer.value or "").startswith("https://"):
             raise RuntimeError("no join URL")
 
     async def _calls(self, n: int) -> list[float]:

@@ -640,9 +640,9 @@ AZD_NAMES = {
 
 
 @pytest.fixture(scope="session")
-def bench_run() -> SimpleNamespace:
-    """bench/run.py's constant settings (read, not run): the instance it measures is the one infra deploys."""
-    tree = ast.parse((ROOT / "bench" / "run.py").read_text())
+def bench_instance() -> SimpleNamespace:
+    """bench/instance.py's constant settings (read, not run): the instance it measures is the one infra deploys."""
+    tree = ast.parse((ROOT / "bench" / "instance.py").read_text())
     constants = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -680,17 +680,17 @@ def test_python_versions_are_the_supported_ones_and_the_newest_is_the_default(bi
     assert text(runtime["version"]) == passed_to_api(bicep, "pythonVersion")
 
 
-def test_instance_is_the_one_the_bench_and_the_memory_test_measure(bicep, scale, bench_run) -> None:
+def test_instance_is_the_one_the_bench_and_the_memory_test_measure(bicep, scale, bench_instance) -> None:
     main = bicep["main.bicep"]
     [sizes] = main.decorators("instanceMemoryMB")["allowed"]
     assert [literal(node) for node in sizes.named_children] == [512, 2048, 4096]  # Flex Consumption's sizes
-    assert literal(main.params()["instanceMemoryMB"]) == bench_run.INSTANCE_MEMORY_MB == 512
+    assert literal(main.params()["instanceMemoryMB"]) == bench_instance.INSTANCE_MEMORY_MB == 512
     assert text(scale["instanceMemoryMB"]) == passed_to_api(bicep, "instanceMemoryMB")
     concurrency = props(props(scale["triggers"])["http"])["perInstanceConcurrency"]
     assert text(concurrency) == passed_to_api(bicep, "httpPerInstanceConcurrency")
     default_concurrency = literal(main.params()["httpPerInstanceConcurrency"])
-    assert default_concurrency == bench_run.INSTANCE_CONCURRENCY == MEMORY_TEST_CONCURRENCY
-    assert bench_run.INSTANCE_CONCURRENCY > 1  # Python's platform default, 1, gives every call an instance
+    assert default_concurrency == bench_instance.INSTANCE_CONCURRENCY == MEMORY_TEST_CONCURRENCY
+    assert bench_instance.INSTANCE_CONCURRENCY > 1  # Python's platform default, 1, gives every call an instance
 
 
 def test_worker_threads_are_at_least_the_http_concurrency(bicep, app_settings) -> None:
