@@ -10,7 +10,7 @@
   and no client secret exists; organizers given by UPN are also allowed by object ID;
 - no storage account allows shared-key access, and no key or connection string is read anywhere;
 - the app is a Flex Consumption Python app that azd can find for service `api`;
-- it offers the supported Python versions, and is sized as bench/run.py measures it: instance memory, HTTP
+- it offers the supported Python versions, and is sized as bench/instance.py measures it: instance memory, HTTP
   concurrency, worker threads at least that concurrency, always-ready instances off, each an `azd env set` name.
 
 How the files are read (and the one thing masked, `extension` lines): tests/bicep.py. Every resource body is
