@@ -11,20 +11,20 @@ import azure.functions as func
 from . import app
 from .errors import ApiError, invalid_request
 from .invocation import Invocation
+from .json_body import BODY_MAX_BYTES, parse_json_object
 from .logs import log_invocation, log_unexpected
 from .settings import Settings
 from .validation import is_given
 
 BATCH_ACTION = "batch"
 BATCH_FIELD = "meetings"  # a JSON body's list of meetings makes a batch
-# The largest body read: four times the largest valid batch (100 items with 2,048-character Teams links, about
-# 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by gigabytes.
-BODY_MAX_BYTES = 1024 * 1024
+# BODY_MAX_BYTES, the largest body read, is four times the largest valid batch (100 items with 2,048-character Teams
+# links, about 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by
+# gigabytes; what a body under the limit may cost once parsed is bounded in shared/json_body.py.
 # What infra sets the Functions host's FUNCTIONS_REQUEST_BODY_SIZE_LIMIT to (its default is 100 MB): the host refuses a
 # larger body before buffering it or handing it to the worker, so no caller can make the worker hold 100 MB per call
 # on a 512 MB instance. Twice the function's own limit, so a body just over that still gets RequestTooLarge as JSON.
 HOST_BODY_MAX_BYTES = 2 * BODY_MAX_BYTES
-JSON_MAX_DEPTH = 16  # a valid body is 3 deep ({"meetings": [{...}]}); deeper is refused before any use of it
 
 
 def begin(req: func.HttpRequest, function: str) -> Invocation:
@@ -55,19 +55,8 @@ def request_fields(req: func.HttpRequest) -> dict[str, Any]:
     values are text, never a list, so its `meetings` is left out like any other name the function does not read."""
     fields: dict[str, Any] = {name: value for name, value in req.params.items() if name != BATCH_FIELD}
     raw = bounded_body(req) if req.method == "POST" else b""
-    if raw and raw.strip():
-        try:
-            body = json.loads(raw)
-        except RecursionError:  # nesting deeper than the interpreter's recursion limit
-            raise too_deep() from None
-        except ValueError:
-            raise invalid_request(
-                'The request body is not valid JSON. Send an object such as {"meetingId": "..."}.'
-            ) from None
-        if not isinstance(body, dict):
-            raise invalid_request('The request body must be a JSON object such as {"meetingId": "..."}.')
-        if nested_deeper_than(body, JSON_MAX_DEPTH):
-            raise too_deep()
+    if raw and not raw.isspace():
+        body = parse_json_object(raw)
         fields.update((name, value) for name, value in body.items() if is_given(value) or name not in fields)
     return fields
 
@@ -90,28 +79,6 @@ def bounded_body(req: func.HttpRequest) -> bytes:
             fix="Send at most 100 meetings per call, each with only meetingId, joinUrl, joinMeetingId and organizerId.",
         )
     return body
-
-
-def nested_deeper_than(value: Any, limit: int) -> bool:
-    """Level by level, without recursion: each level holds references to containers the parsed body already has."""
-    level = [value]
-    for _ in range(limit):
-        level = [
-            child
-            for container in level
-            for child in (container.values() if isinstance(container, dict) else container)
-            if isinstance(child, dict | list)
-        ]
-        if not level:
-            return False
-    return True
-
-
-def too_deep() -> ApiError:
-    return invalid_request(
-        f"The request body nests JSON deeper than {JSON_MAX_DEPTH} levels; a request is at most 3 deep, "
-        '{"meetings": [{"meetingId": "..."}]}.'
-    )
 
 
 def wants_batch(req: func.HttpRequest, fields: dict[str, Any]) -> bool:

@@ -25,8 +25,9 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 from devhost.host import load_function, route_pattern
 from shared import validation
 from shared.errors import ApiError
-from shared.http import BODY_MAX_BYTES, JSON_MAX_DEPTH
+from shared.http import BODY_MAX_BYTES
 from shared.join_links import BATCH_MAX_ITEMS
+from shared.json_body import BODY_TEXT_MAX_BYTES, BODY_VALUES_MAX, JSON_MAX_DEPTH
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 CONNECTOR = APP_ROOT / "connector"
@@ -350,8 +351,10 @@ def test_responses_cover_success_and_every_error_status():
 def test_the_body_limits_are_the_functions_own():
     for method, _, operation in operations():
         if method == "post":
-            assert f"{BODY_MAX_BYTES:,} bytes" in operation["responses"]["413"]["description"]
-            assert "RequestTooLarge" in operation["responses"]["413"]["description"]
+            too_large = operation["responses"]["413"]["description"]
+            assert f"{BODY_MAX_BYTES:,} bytes" in too_large and "RequestTooLarge" in too_large
+            assert f"more than {BODY_VALUES_MAX:,} JSON values" in too_large and "RequestTooComplex" in too_large
+            assert f"more than {BODY_TEXT_MAX_BYTES:,} bytes as text once decoded" in too_large
             assert f"deeper than {JSON_MAX_DEPTH} levels" in operation["responses"]["400"]["description"]
 
 
