@@ -10,14 +10,16 @@ import azure.functions as func
 
 from . import app
 from .errors import ApiError, invalid_request
+from .field_names import check_names
 from .invocation import Invocation
-from .json_body import BODY_MAX_BYTES, parse_json_object
+from .json_body import BODY_MAX_BYTES, parse_json_object, trimmed
 from .logs import log_invocation, log_unexpected
 from .settings import Settings
-from .validation import is_given
+from .validation import FIELDS, is_given
 
 BATCH_ACTION = "batch"
 BATCH_FIELD = "meetings"  # a JSON body's list of meetings makes a batch
+REQUEST_FIELDS = (*FIELDS, BATCH_FIELD)  # the names GetJoinUrl reads from a query string or a body
 # BODY_MAX_BYTES, the largest body read, is four times the largest valid batch (100 items with 2,048-character Teams
 # links, about 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by
 # gigabytes; what a body under the limit may cost once parsed is bounded in shared/json_body.py.
@@ -50,14 +52,23 @@ def answer(req: func.HttpRequest, function: str, work: Callable[[Invocation], An
 
 
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:
-    """Query-string values, overlaid by the JSON body's (POST). A body's null or empty value counts as left out, as
-    everywhere else, so it does not hide the query string's. A batch comes only in the body: the query string's
-    values are text, never a list, so its `meetings` is left out like any other name the function does not read."""
+    """Query-string values, overlaid by the JSON body's (POST), each body value without surrounding whitespace. A
+    body's null or empty value counts as left out, as everywhere else, so it does not hide the query string's. A
+    batch comes only in the body: the query string's values are text, never a list, so its `meetings` is left out
+    like any other name the function does not read. A name one typo or a case away from one it reads is refused."""
+    check_names(req.params, REQUEST_FIELDS, "The query string")
     fields: dict[str, Any] = {name: value for name, value in req.params.items() if name != BATCH_FIELD}
-    raw = bounded_body(req) if req.method == "POST" else b""
-    if raw and not raw.isspace():
-        body = parse_json_object(raw)
-        fields.update((name, value) for name, value in body.items() if is_given(value) or name not in fields)
+    raw = bounded_body(req)
+    if not raw or raw.isspace():
+        return fields
+    if req.method != "POST":
+        raise invalid_request(
+            f"This {req.method} request carries a body, which this function reads only from a POST: send the same "
+            "request with POST, or put its fields in the query string."
+        )
+    body = trimmed(parse_json_object(raw), BATCH_FIELD)
+    check_names(body, REQUEST_FIELDS, "The request body")
+    fields.update((name, value) for name, value in body.items() if is_given(value) or name not in fields)
     return fields
 
 

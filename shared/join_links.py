@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import ApiError, invalid_request
+from .field_names import check_names
 from .graph_answers import GraphReply, join_web_url_from, meeting_id_from
 from .graph_batch import get_many
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
 from .settings import Settings
-from .validation import MeetingQuery, optional_organizer_id, parse_meeting_query
+from .validation import FIELDS, MeetingQuery, optional_organizer_id, parse_meeting_query
 
 BATCH_MAX_ITEMS = 100
 
@@ -47,6 +48,7 @@ class JoinLinkService:
             try:
                 if not isinstance(item, dict):
                     raise invalid_request('Each item of meetings must be an object such as {"meetingId": "..."}.')
+                check_names(item, FIELDS, "This item")
                 items.append(self._query(item, default_organizer))
             except ApiError as error:
                 items.append(error)

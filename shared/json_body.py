@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError, invalid_request
@@ -31,6 +32,10 @@ BODY_VALUES_MAX = 4096
 # other character (written or escaped) half of that, and one with a character beyond U+FFFF a quarter.
 BODY_TEXT_MAX_BYTES = BODY_MAX_BYTES
 JSON_MAX_DEPTH = 16  # a valid body is 3 deep ({"meetings": [{...}]}); deeper is refused before any use of it
+# The longest JSON integer kept as a number: longer than any number a request holds (a numeric meeting ID has at
+# most 20 digits), and far under Python's limit on converting digits to int (4,300), past which json raises.
+NUMBER_DIGITS_MAX = 64
+
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # a JSON string, escapes included
 _ASTRAL_BYTE = re.compile(rb"[\xf0-\xf4]")  # UTF-8's first byte of a character beyond U+FFFF
 _WIDE_BYTE = re.compile(rb"[\xc4-\xef]")  # ... of one from U+0100 to U+FFFF (below U+0100: \xc2 or \xc3)
@@ -40,8 +45,22 @@ _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))  # UTF-8's bytes after a characte
 _OPENING_RUN = re.compile(rb"[\[{]{%d}" % (JSON_MAX_DEPTH + 1))  # more levels opened in a row than allowed
 
 
-# One decoder for every call: building one per call would cost more than the parse of a small body.
-_DECODER = json.JSONDecoder()
+@dataclass(frozen=True)
+class LongNumber:
+    """A JSON integer of more than NUMBER_DIGITS_MAX digits, kept as its length: a field that should hold one says
+    it is too long, instead of the parse failing as "not valid JSON"."""
+
+    digits: int
+
+
+def _number(text: str) -> int | LongNumber:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= NUMBER_DIGITS_MAX else LongNumber(digits)
+
+
+# One decoder for every call: it keeps no state between calls that matters (its scanner's memo only shares equal
+# keys within one parse), and building one per call would cost more than the parse of a small body.
+_DECODER = json.JSONDecoder(parse_int=_number)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -146,3 +165,21 @@ def too_deep() -> ApiError:
         f"The request body nests JSON deeper than {JSON_MAX_DEPTH} levels; a request is at most 3 deep, "
         '{"meetings": [{"meetingId": "..."}]}.'
     )
+
+
+def trimmed(body: dict[str, Any], list_field: str) -> dict[str, Any]:
+    """Surrounding whitespace (any Unicode space, a newline or a tab, as copy and paste leave them) off every text
+    value of the body and of the objects in its `list_field`: what is validated, and sent to Graph, is the value
+    without it."""
+    fields = {name: _trimmed(value) for name, value in body.items()}
+    items = fields.get(list_field)
+    if isinstance(items, list):
+        fields[list_field] = [
+            {name: _trimmed(value) for name, value in item.items()} if isinstance(item, dict) else item
+            for item in items
+        ]
+    return fields
+
+
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value

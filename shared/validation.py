@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .errors import invalid_request
+from .json_body import LongNumber
 
 MEETING_ID_MAX = 1024
 MEETING_ID_PATTERN = r"^[A-Za-z0-9+=_-]{1,1024}$"
@@ -36,15 +37,20 @@ _SHORT = r"meet/[0-9]{6,20}([?][A-Za-z0-9._~%&=+-]*)?"
 JOIN_URL_PATTERN = rf"^https://({_HOSTS})/({_CLASSIC}|{_SHORT})$"
 
 JOIN_MEETING_ID_MAX = 64
-JOIN_MEETING_ID_PATTERN = r"^ *[0-9]( *[0-9]){5,19} *$"
+# Invites group the digits with spaces, and some locales print them with a no-break or narrow no-break space: any
+# space separator (Unicode's Zs), written out for ECMAScript, whose \s also takes tabs and line ends.
+GROUP_SPACE = r"[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+JOIN_MEETING_ID_PATTERN = rf"^{GROUP_SPACE}*[0-9]({GROUP_SPACE}*[0-9]){{5,19}}{GROUP_SPACE}*$"
 
 SELECTORS = ("meetingId", "joinUrl", "joinMeetingId")
+FIELDS = (*SELECTORS, "organizerId")  # the names one meeting is read from: a query string, a body, a batch item
 
 _MEETING_ID_RE = re.compile(MEETING_ID_PATTERN)
 _ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
 GUID_RE = re.compile(GUID_PATTERN)
 _JOIN_URL_RE = re.compile(JOIN_URL_PATTERN)
 _JOIN_MEETING_ID_RE = re.compile(JOIN_MEETING_ID_PATTERN)
+_NOT_DIGIT_RE = re.compile("[^0-9]")
 # Signs of a decoded Teams link (a query string decodes one sent in it unencoded): %7b %22 %3a %40 and + turned into
 # { " : @ and space, anywhere, or a raw : or @ in a classic link's path.
 _DECODED_LINK_RE = re.compile(r'[{}"]|^https://[^/?#]*/l/meetup-join/[^?#]*[:@]|\S \S')
@@ -109,7 +115,7 @@ def validate_join_meeting_id(value: str) -> str:
         raise invalid_request(
             "joinMeetingId must be the numeric Teams meeting ID from the invite (6 to 20 digits; spaces are allowed)."
         )
-    return value.replace(" ", "")
+    return _NOT_DIGIT_RE.sub("", value)
 
 
 def organizer_from_join_url(join_url: str) -> str | None:
@@ -152,7 +158,7 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
     if not given:
         raise invalid_request(
             "Send one of meetingId (the online meeting ID), joinUrl (the Teams join link) "
-            "or joinMeetingId (the numeric meeting ID from the invite)."
+            f"or joinMeetingId (the numeric meeting ID from the invite).{_join_web_url_hint(fields)}"
         )
     if len(given) > 1:
         raise invalid_request(f"Send only one of meetingId, joinUrl and joinMeetingId, not {' and '.join(given)}.")
@@ -181,6 +187,18 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
             "or set the app setting DEFAULT_ORGANIZER_ID."
         )
     return MeetingQuery(organizer_id=organizer, **query)  # each source was validated: the field, the Oid, the default
+
+
+def _join_web_url_hint(fields: Mapping[str, Any]) -> str:
+    """joinWebUrl is ignored (Graph's name for a meeting's link, and this function's answer's), but when it is
+    all a call sends, the caller most likely meant joinUrl."""
+    named = next((name for name in fields if name.casefold() == "joinweburl"), None)
+    if named is None:
+        return ""
+    return (
+        f" This call has {named}, which this function does not read (it is the name of the join URL it answers, "
+        "and Graph's name for a meeting's link): send a Teams join link as joinUrl."
+    )
 
 
 def parse_allowed_organizers(raw: str) -> frozenset[str] | None:
@@ -216,6 +234,11 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
         return value
     if name != "joinMeetingId":
         raise invalid_request(f"{name} must be a string.")
+    if isinstance(value, LongNumber):
+        raise invalid_request(
+            f"joinMeetingId is a JSON number of {value.digits:,} digits, too long for a numeric Teams meeting ID, "
+            "which has 6 to 20: send the number from the invite."
+        )
     if isinstance(value, float) and abs(value) >= FLOAT_EXACT_BELOW:  # 1e400 too, read as infinity
         raise invalid_request(
             "joinMeetingId is a JSON number with a decimal point or exponent, which holds a whole number "

@@ -123,6 +123,9 @@ GOOD = {
         "123456",
         "1" * 20,
         "1 2 3 4 5 6",
+        "123\u00a0456\u00a0789\u00a0012",  # no-break spaces, as some invites print the groups
+        "123\u202f456\u2009789",  # narrow no-break and thin spaces
+        "\u3000123456\u205f",
     ],
 }
 
@@ -199,7 +202,10 @@ HOSTILE = {
         "123456\n",
         "123-456-789",
         "123456'",
-        "123\t456",
+        "123\t456",  # a tab, a line end or a zero-width space is no group separator (a body's surrounding ones are
+        "123\r\n456",  # trimmed before the value is checked)
+        "123\u200b456",
+        "\ufeff123456",  # ECMAScript's \s would take a byte order mark: the pattern names each space instead
         " " * 58 + "123456",  # 64 characters: allowed
         " " * 59 + "123456",  # 65 characters: the pattern allows it, maxLength does not
         "0x123456",
@@ -419,6 +425,9 @@ def test_the_stated_leniencies_are_the_functions():
     assert "empty or null value counts as left out" in batch_organizer["description"]
     for item in (body, resolve({"$ref": "#/definitions/BatchItem"})["properties"]):
         assert f"123456789012.0, only below {validation.FLOAT_EXACT_BELOW}," in item["joinMeetingId"]["description"]
+        for field in RULES:  # what the pattern cannot say: the value is checked without its surrounding whitespace
+            assert "Surrounding whitespace (any space, tab or line end) is trimmed" in item[field]["description"]
+    assert "Surrounding whitespace (any space, tab or line end) is trimmed" in batch_organizer["description"]
     fields = {"meetingId": GOOD["meetingId"][0], "joinUrl": "", "joinMeetingId": None, "organizerId": ""}
     assert validation.parse_meeting_query(fields, GUID).meeting_id == GOOD["meetingId"][0]
     for number in (123456789012, 123456789012.0, float(validation.FLOAT_EXACT_BELOW - 1)):
