@@ -19,7 +19,7 @@ from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
 from .token_claims import TokenIdentity, iso_time
-from .validation import MeetingQuery, validate_meeting_id, validate_organizer_id
+from .validation import MeetingQuery, OrganizerFrom, validate_meeting_id, validate_organizer_id
 
 # A classic-link lookup no meeting can match: Graph answers it 200 (empty) exactly when an access policy covers the
 # organizer and the token may look meetings up.
@@ -72,9 +72,10 @@ def _run(
     client = f" (AZURE_CLIENT_ID {settings.azure_client_id})" if settings.azure_client_id else ""
     valid = f"App settings are valid: {settings.graph_credential} credential{client}, Graph {settings.graph_root}."
     checks.append(Check("settings", True, valid))
+    given_by = OrganizerFrom.REQUEST if organizer_id is not None else OrganizerFrom.DEFAULT
     organizer_id = organizer_id or settings.default_organizer_id
     if organizer_id is not None:
-        checks.append(_allowed(current, organizer_id))
+        checks.append(_allowed(current, organizer_id, given_by))
 
     source = f"the {settings.graph_credential} credential"
     if current.tokens.holds_token:
@@ -108,13 +109,14 @@ def _run(
     return identity
 
 
-def _allowed(current: app.Components, organizer_id: str) -> Check:
+def _allowed(current: app.Components, organizer_id: str, source: OrganizerFrom) -> Check:
+    """GetJoinUrl's own check and words: where the organizer came from, and which form of it to add."""
     try:
-        current.join_links.ensure_allowed(organizer_id)
+        current.join_links.ensure_allowed(organizer_id, source)
     except ApiError as error:
-        return Check("organizerAllowed", False, error.message, fix=f"Add {organizer_id} to ALLOWED_ORGANIZER_IDS.")
+        return Check("organizerAllowed", False, error.message, fix=error.fix)
     listed = "is listed in" if current.settings.allowed_organizer_ids else "is allowed: no"
-    return Check("organizerAllowed", True, f"{organizer_id} {listed} ALLOWED_ORGANIZER_IDS.")
+    return Check("organizerAllowed", True, f"{organizer_id} ({source.value}) {listed} ALLOWED_ORGANIZER_IDS.")
 
 
 def _token(source: str, identity: TokenIdentity | None, seconds: float) -> Check:

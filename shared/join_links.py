@@ -17,7 +17,14 @@ from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .invocation import Invocation
 from .settings import Settings
-from .validation import FIELDS, MeetingQuery, optional_organizer_id, parse_meeting_query
+from .validation import (
+    FIELDS,
+    MeetingQuery,
+    Organizer,
+    OrganizerFrom,
+    optional_organizer_id,
+    parse_meeting_query,
+)
 
 BATCH_MAX_ITEMS = 100
 
@@ -26,7 +33,8 @@ Outcome = dict[str, str] | ApiError
 
 class JoinLinkService:
     def __init__(self, settings: Settings, graph: GraphClient) -> None:
-        self._default_organizer = settings.default_organizer_id
+        default = settings.default_organizer_id
+        self._default_organizer = Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
         self._allowed = settings.allowed_organizer_ids
         self._graph = graph
 
@@ -42,7 +50,10 @@ class JoinLinkService:
         before DEFAULT_ORGANIZER_ID."""
         if not isinstance(meetings, list) or not 1 <= len(meetings) <= BATCH_MAX_ITEMS:
             raise invalid_request(f"meetings must be a list of 1 to {BATCH_MAX_ITEMS} items.")
-        default_organizer = optional_organizer_id(organizer) or self._default_organizer
+        batch_organizer = optional_organizer_id(organizer)
+        default_organizer = self._default_organizer
+        if batch_organizer is not None:
+            default_organizer = Organizer(batch_organizer, OrganizerFrom.BATCH)
         items: list[MeetingQuery | ApiError] = []
         for item in meetings:
             try:
@@ -57,18 +68,38 @@ class JoinLinkService:
         call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
         return [_batch_result(i, item, outcome) for i, (item, outcome) in enumerate(zip(items, outcomes, strict=True))]
 
-    def ensure_allowed(self, organizer_id: str) -> None:
-        if self._allowed is not None and organizer_id.lower() not in self._allowed:
-            raise ApiError(
-                403,
-                "OrganizerNotAllowed",
-                f"Organizer {organizer_id} is not in this function's ALLOWED_ORGANIZER_IDS.",
-                fix="Ask the function's administrator to add it (GUID or UPN, as you send it).",
+    def ensure_allowed(self, organizer_id: str, source: OrganizerFrom = OrganizerFrom.REQUEST) -> None:
+        """403 OrganizerNotAllowed for an organizer outside ALLOWED_ORGANIZER_IDS, saying where it came from and
+        which form of it to add: the list compares text, so a user principal name does not match the same user's
+        object ID, which is all a classic link's Oid gives."""
+        if self._allowed is None or organizer_id.lower() in self._allowed:
+            return
+        if source is OrganizerFrom.LINK:
+            fix = (
+                f"Add the object ID {organizer_id} to ALLOWED_ORGANIZER_IDS: a classic Teams link names its organizer "
+                "by object ID only, so a list that holds the organizer's user principal name alone does not match "
+                "it. Or send organizerId in a form the list holds."
             )
+        elif source is OrganizerFrom.DEFAULT:
+            fix = (
+                f"Add {organizer_id} to ALLOWED_ORGANIZER_IDS as DEFAULT_ORGANIZER_ID holds it, or set "
+                "DEFAULT_ORGANIZER_ID to an organizer the list holds."
+            )
+        else:
+            fix = (
+                f"Add {organizer_id} to ALLOWED_ORGANIZER_IDS as it was sent: the list compares text, so an object ID "
+                "and a user principal name of the same user are two entries (list both if callers send both)."
+            )
+        raise ApiError(
+            403,
+            "OrganizerNotAllowed",
+            f"Organizer {organizer_id}, {source.value}, is not in this function's ALLOWED_ORGANIZER_IDS.",
+            fix=f"{fix} Only the function's administrator can change the list.",
+        )
 
-    def _query(self, fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
+    def _query(self, fields: Mapping[str, Any], default_organizer: Organizer | None) -> MeetingQuery:
         query = parse_meeting_query(fields, default_organizer)
-        self.ensure_allowed(query.organizer_id)
+        self.ensure_allowed(query.organizer_id, query.organizer_from)
         return query
 
     def _resolve_all(self, items: Sequence[MeetingQuery | ApiError], call: Invocation, *, batch: bool) -> list[Outcome]:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -56,6 +57,23 @@ _NOT_DIGIT_RE = re.compile("[^0-9]")
 _DECODED_LINK_RE = re.compile(r'[{}"]|^https://[^/?#]*/l/meetup-join/[^?#]*[:@]|\S \S')
 
 
+class OrganizerFrom(Enum):
+    """Where a meeting's organizer came from, as an error names it."""
+
+    REQUEST = "the organizerId sent"
+    LINK = "the object ID (Oid) in the Teams link's context, since no organizerId was sent"
+    BATCH = "the batch's organizerId, since the item names no organizer and its link names none"
+    DEFAULT = "the app setting DEFAULT_ORGANIZER_ID, since the call names no organizer and its link names none"
+
+
+@dataclass(frozen=True)
+class Organizer:
+    """A validated organizer ID (object ID or user principal name) and where it came from."""
+
+    id: str
+    source: OrganizerFrom
+
+
 @dataclass(frozen=True)
 class MeetingQuery:
     """A validated request for one meeting: either its ID, or a Teams link or number to look it up by."""
@@ -64,6 +82,7 @@ class MeetingQuery:
     meeting_id: str | None = None
     join_url: str | None = None
     join_meeting_id: str | None = None
+    organizer_from: OrganizerFrom = OrganizerFrom.REQUEST
 
 
 def validate_meeting_id(value: str) -> str:
@@ -151,9 +170,11 @@ def optional_organizer_id(value: Any) -> str | None:
     return validate_organizer_id(value)
 
 
-def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
-    """One meeting from a query string, a JSON body or a batch item. `default_organizer` is a validated organizer
-    ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
+def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | Organizer | None) -> MeetingQuery:
+    """One meeting from a query string, a JSON body or a batch item. `default_organizer` serves when the fields
+    and the link name none: a validated organizer ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
+    if isinstance(default_organizer, str):
+        default_organizer = Organizer(default_organizer, OrganizerFrom.DEFAULT)
     given = [name for name in SELECTORS if is_given(fields.get(name))]
     if not given:
         raise invalid_request(
@@ -177,7 +198,12 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
     else:
         query["join_meeting_id"] = validate_join_meeting_id(value)
 
-    organizer = optional_organizer_id(fields.get("organizerId")) or implied_organizer or default_organizer
+    organizer = optional_organizer_id(fields.get("organizerId"))
+    source = OrganizerFrom.REQUEST
+    if organizer is None and implied_organizer is not None:
+        organizer, source = implied_organizer, OrganizerFrom.LINK
+    if organizer is None and default_organizer is not None:
+        organizer, source = default_organizer.id, default_organizer.source
     if organizer is None:
         missing = "organizerId is missing"
         if selector == "joinUrl" and link_oid(value) is not None:
@@ -186,7 +212,8 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None
             f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
             "or set the app setting DEFAULT_ORGANIZER_ID."
         )
-    return MeetingQuery(organizer_id=organizer, **query)  # each source was validated: the field, the Oid, the default
+    # each source was validated: the field, the Oid, the default
+    return MeetingQuery(organizer_id=organizer, organizer_from=source, **query)
 
 
 def _join_web_url_hint(fields: Mapping[str, Any]) -> str:
