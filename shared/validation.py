@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import invalid_request
+from .errors import ApiError, invalid_request
 from .json_body import LongNumber
 
 MEETING_ID_MAX = 1024
@@ -72,6 +72,17 @@ class Organizer:
 
     id: str
     source: OrganizerFrom
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A validated meeting, as the caller gave it: its ID, or a Teams link or number to look it up by, and the
+    organizer a classic link names (its Oid, when that is an object ID)."""
+
+    meeting_id: str | None = None
+    join_url: str | None = None
+    join_meeting_id: str | None = None
+    link_organizer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,25 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | Orga
     and the link name none: a validated organizer ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
     if isinstance(default_organizer, str):
         default_organizer = Organizer(default_organizer, OrganizerFrom.DEFAULT)
+    selector = parse_selector(fields)
+    organizer = pick_organizer(fields, selector, default_organizer)
+    if organizer is None:
+        raise missing_organizer(selector)
+    return MeetingQuery(  # each source was validated: the field, the Oid, the default
+        organizer_id=organizer.id,
+        meeting_id=selector.meeting_id,
+        join_url=selector.join_url,
+        join_meeting_id=selector.join_meeting_id,
+        organizer_from=organizer.source,
+    )
+
+
+def has_selector(fields: Mapping[str, Any]) -> bool:
+    return any(is_given(fields.get(name)) for name in SELECTORS)
+
+
+def parse_selector(fields: Mapping[str, Any]) -> Selector:
+    """The one meeting the fields name, validated: GetJoinUrl and Diagnose read it alike."""
     given = [name for name in SELECTORS if is_given(fields.get(name))]
     if not given:
         raise invalid_request(
@@ -185,35 +215,35 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | Orga
         raise invalid_request(f"Send only one of meetingId, joinUrl and joinMeetingId, not {' and '.join(given)}.")
     selector = given[0]
     value = _text(fields, selector)
-    query: dict[str, str] = {}
-    implied_organizer = None
     if selector == "meetingId":
-        query["meeting_id"] = validate_meeting_id(value)
-    elif selector == "joinUrl":
-        query["join_url"] = validate_join_url(value)
-        number = short_link_number(value)
-        if number is not None:
-            query["join_meeting_id"] = number
-        implied_organizer = organizer_from_join_url(value)
-    else:
-        query["join_meeting_id"] = validate_join_meeting_id(value)
+        return Selector(meeting_id=validate_meeting_id(value))
+    if selector == "joinMeetingId":
+        return Selector(join_meeting_id=validate_join_meeting_id(value))
+    join_url = validate_join_url(value)
+    return Selector(
+        join_url=join_url, join_meeting_id=short_link_number(join_url), link_organizer=organizer_from_join_url(join_url)
+    )
 
-    organizer = optional_organizer_id(fields.get("organizerId"))
-    source = OrganizerFrom.REQUEST
-    if organizer is None and implied_organizer is not None:
-        organizer, source = implied_organizer, OrganizerFrom.LINK
-    if organizer is None and default_organizer is not None:
-        organizer, source = default_organizer.id, default_organizer.source
-    if organizer is None:
-        missing = "organizerId is missing"
-        if selector == "joinUrl" and link_oid(value) is not None:
-            missing = "The link's context has an Oid that is not an Entra object ID (a GUID), so it names no organizer"
-        raise invalid_request(
-            f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
-            "or set the app setting DEFAULT_ORGANIZER_ID."
-        )
-    # each source was validated: the field, the Oid, the default
-    return MeetingQuery(organizer_id=organizer, organizer_from=source, **query)
+
+def pick_organizer(fields: Mapping[str, Any], selector: Selector | None, default: Organizer | None) -> Organizer | None:
+    """The organizer as GetJoinUrl takes it: the fields' organizerId, else the Oid of a classic link, else the
+    default (a batch's organizerId, or DEFAULT_ORGANIZER_ID); None when none of them is there."""
+    given = optional_organizer_id(fields.get("organizerId"))
+    if given is not None:
+        return Organizer(given, OrganizerFrom.REQUEST)
+    if selector is not None and selector.link_organizer is not None:
+        return Organizer(selector.link_organizer, OrganizerFrom.LINK)
+    return default
+
+
+def missing_organizer(selector: Selector) -> ApiError:
+    missing = "organizerId is missing"
+    if selector.join_url is not None and link_oid(selector.join_url) is not None:
+        missing = "The link's context has an Oid that is not an Entra object ID (a GUID), so it names no organizer"
+    return invalid_request(
+        f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
+        "or set the app setting DEFAULT_ORGANIZER_ID."
+    )
 
 
 def _join_web_url_hint(fields: Mapping[str, Any]) -> str:
