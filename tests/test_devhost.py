@@ -468,6 +468,35 @@ def test_make_run_passes_its_options_to_devhost(options, flags):
     assert " ".join(command.split()).endswith(f"-m devhost{flags}"), command
 
 
+PYENV_SHIM = """#!/bin/sh
+echo "pyenv: python3.13: command not found" >&2
+echo "The \\`python3.13' command exists in these Python versions:" >&2
+echo "  3.13.1" >&2
+exit 127
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        (PYENV_SHIM, "It said: pyenv: python3.13: command not found The `python3.13' command exists in these Python"),
+        ("#!/bin/sh\necho Python 3.10.4\n", "It said: Python 3.10.4"),
+    ],
+    ids=["pyenv-shim", "too-old"],
+)
+def test_make_test_with_a_python_that_does_not_run_shows_what_it_said(tmp_path: Path, script: str, said: str):
+    """A pyenv shim for a version not installed (or not selected) explains itself on stderr and exits 127."""
+    python = tmp_path / "python3.13"
+    python.write_text(script)
+    python.chmod(0o755)
+    dry_run = subprocess.run(
+        ["make", "-n", "test", f"PYTHON={python}"], cwd=APP_ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert dry_run.returncode != 0
+    assert f"{python} is not a Python 3.11 or newer that runs here" in dry_run.stderr
+    assert said in " ".join(dry_run.stderr.split()), dry_run.stderr
+
+
 @pytest.mark.parametrize("option", ["GRAPH=fake", "GRAPH=Real", "TRAFFIC=no", "TRAFFIC=on"])
 def test_make_run_refuses_an_unknown_graph_or_traffic_value(option):
     dry_run = make_dry_run(option)
