@@ -6,7 +6,8 @@ Consumption instance does and what a million join URLs cost on it, and prints ev
 bench/README.md for what each one means.
 
     .venv-3.11/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
-                                  [--skip-warm] [--concurrency-only] [--instance-only] [--wire gzip+chunked]
+                                  [--skip-warm] [--concurrency-only] [--instance-only] [--bodies-only]
+                                  [--wire gzip+chunked]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
@@ -77,6 +78,8 @@ MIN_BILLED_SECONDS, BILLING_STEP_SECONDS = 1.0, 0.1
 COST_TARGETS = {"cost_sporadic": 4.0, "cost_sustained": 30.0}  # old defaults' cost / new defaults' cost, at least
 
 sys.path.insert(0, str(ROOT))
+import bodies  # noqa: E402  # bench/bodies.py, beside this file
+
 from devhost.emulator import WIRES, GraphEmulator  # noqa: E402
 from shared.graph_batch import BATCH_CONCURRENCY, connections_needed  # noqa: E402
 
@@ -98,7 +101,10 @@ def main() -> int:
     parser.add_argument(
         "--wire", choices=WIRES, default=WIRES[0], help="how the emulators send answers (default: as Graph does)"
     )
+    parser.add_argument("--bodies-only", action="store_true", help="only 16 request bodies at once (bench/bodies.py)")
     args = parser.parse_args()
+    if args.bodies_only:
+        return bodies.alone(args.app_root)
 
     started = time.monotonic()
     ensure_venv()
@@ -111,6 +117,7 @@ def main() -> int:
             if not args.skip_warm:
                 results["warm"] = measure_warm(env, args.rounds, args.calls)
             results["identity"], results["connections"] = measure_identity_and_connections(env, identity, graph)
+            results["bodies"] = bodies.measure(env, str(VENV_PYTHON))
         if not args.instance_only:
             results["batch"] = measure_batches(env, graph)
             results["load"] = measure_load(env, graph)
@@ -744,7 +751,7 @@ def dollars(value: float) -> str:
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = bodies.verdicts(results["bodies"]) if "bodies" in results else {}
     if "batch" in results:
         for key, kind in (("batch_ids", "ids"), ("batch_links", "links")):
             value = results["batch"][kind]["round_trips"]
