@@ -578,3 +578,62 @@ def test_every_error_code_in_the_readme_is_in_the_connector_definition():
     troubleshooting = readme_section(readme, "## Troubleshooting")
     for code in ("GraphPermissionMissing", "AccessPolicyMissing", "GraphAccessDenied", "IdentityUnavailable"):
         assert f"| `{code}` |" in troubleshooting, code
+
+
+# --- the flow builder's recipe and notes (connector/README.md) ----------------------------------------------------
+
+
+class Outputs(dict):
+    """An action's outputs as a flow expression reads them: `?['name']` is null when the name is missing, and so is
+    anything read from null."""
+
+    def get_(self, name: str) -> Any:
+        return self.get(name, NULL)
+
+
+NULL = Outputs()  # null, as `?[...]` gives it
+
+
+def flow_expression(text: str, status: int | None, tries: int, wait: int | None = None) -> Any:
+    """A Power Automate expression of the recipe, evaluated in Python for one action outcome: its functions as
+    Microsoft's reference defines them (or, not, contains, createArray, coalesce, greaterOrEquals, min)."""
+    action = Outputs({} if status is None else {"statusCode": status})  # a timed-out action has no status
+    body = Outputs({} if wait is None else {"error": Outputs({"retryAfterSeconds": wait})})
+    functions = {
+        "or_": lambda *a: any(a),
+        "not_": lambda a: not a,
+        "contains": lambda items, x: x in items,
+        "createArray": lambda *a: list(a),
+        "coalesce": lambda *a: next((x for x in a if x is not NULL), NULL),
+        "greaterOrEquals": lambda a, b: a >= b,
+        "min": min,
+        "outputs": lambda name: action,
+        "body": lambda name: body,
+        "variables": lambda name: tries,
+    }
+    python = re.sub(r"\b(or|not)\(", r"\1_(", text.removeprefix("@"))
+    python = re.sub(r"\?\['(\w+)'\]", r".get_('\1')", python)
+    return eval(python, {"__builtins__": {}}, functions)  # the README's own text, not input
+
+
+def test_the_retry_recipe_counts_a_timed_out_try_as_a_504_and_stays_within_its_bound():
+    recipe = readme_section((CONNECTOR / "README.md").read_text(), "## Errors in a flow")
+    [until] = re.findall(r"`(@or\(not\(contains.*?)`", recipe)
+    [retry] = re.findall(r"`(@contains\(createArray.*?)`", recipe)
+    [delay] = re.findall(r"`(@min\(coalesce.*?)`", recipe)
+    for status in (429, 503, 504, None):  # None: the action timed out
+        assert flow_expression(until, status, tries=1) is False, status  # goes round again
+        assert flow_expression(retry, status, tries=1) is True, status  # after the Delay
+        assert flow_expression(until, status, tries=4) is True, status  # and not past 4 tries
+    for status in (200, 400, 403, 404, 413, 500, 502):
+        assert flow_expression(until, status, tries=1) is True, status  # a wait mends none of these
+    assert flow_expression(delay, None, tries=1) == 5 and flow_expression(delay, 503, tries=1, wait=120) == 60
+
+
+def test_flow_builders_are_told_the_licence_and_the_bookings_trigger_output():
+    readme, connector = (APP_ROOT / "README.md").read_text(), (CONNECTOR / "README.md").read_text()
+    assert "Custom connectors are\npremium" in readme and "Power Automate Premium licence" in readme
+    licences = readme_section(connector, "## Licences")
+    for words in ("Power Automate Premium", "Power Automate\nProcess", "pay-as-you-go", "standard connectors"):
+        assert words in licences, words
+    assert "the trigger's `JoinWebURL` output" in readme and "output `JoinWebURL`" in licences
