@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ApiError, invalid_request
 
@@ -36,17 +35,18 @@ JSON_MAX_DEPTH = 16  # a valid body is 3 deep ({"meetings": [{...}]}); deeper is
 # most 20 digits), and far under Python's limit on converting digits to int (4,300), past which json raises.
 NUMBER_DIGITS_MAX = 64
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # a JSON string, escapes included
-_ASTRAL_BYTE = re.compile(rb"[\xf0-\xf4]")  # UTF-8's first byte of a character beyond U+FFFF
-_WIDE_BYTE = re.compile(rb"[\xc4-\xef]")  # ... of one from U+0100 to U+FFFF (below U+0100: \xc2 or \xc3)
-_ASTRAL_ESCAPE = re.compile(rb"\\u[dD][89abAB]")  # the first half of a surrogate pair
-_WIDE_ESCAPE = re.compile(rb"\\u(?!00)[0-9a-fA-F]{4}")
+# Patterns over bytes, compiled by `re` on first use and kept in its cache: a small ASCII body, the common one, needs
+# none of them, and compiling them all at import would add to every cold start.
+_STRING = rb'(?s)"[^"\\]*(?:\\.[^"\\]*)*"'  # a JSON string, escapes included
+_ASTRAL_BYTE = rb"[\xf0-\xf4]"  # UTF-8's first byte of a character beyond U+FFFF
+_WIDE_BYTE = rb"[\xc4-\xef]"  # ... of one from U+0100 to U+FFFF (below U+0100: \xc2 or \xc3)
+_ASTRAL_ESCAPE = rb"\\u[dD][89abAB]"  # the first half of a surrogate pair
+_WIDE_ESCAPE = rb"\\u(?!00)[0-9a-fA-F]{4}"
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))  # UTF-8's bytes after a character's first
-_OPENING_RUN = re.compile(rb"[\[{]{%d}" % (JSON_MAX_DEPTH + 1))  # more levels opened in a row than allowed
+_OPENING_RUN = rb"[\[{]{%d}" % (JSON_MAX_DEPTH + 1)  # more levels opened in a row than allowed
 
 
-@dataclass(frozen=True)
-class LongNumber:
+class LongNumber(NamedTuple):
     """A JSON integer of more than NUMBER_DIGITS_MAX digits, kept as its length: a field that should hold one says
     it is too long, instead of the parse failing as "not valid JSON"."""
 
@@ -103,12 +103,12 @@ def check_cost(raw: bytes) -> None:
     # strings than the budget is over it already, and the strings are looked at only when there are few.
     strings = (raw.count(b'"') - raw.count(b'\\"')) // 2
     if strings <= BODY_VALUES_MAX:
-        values -= sum(_values(raw, *string.span()) - 1 for string in _STRING.finditer(raw))
+        values -= sum(_values(raw, *string.span()) - 1 for string in re.finditer(_STRING, raw))
         if values <= BODY_VALUES_MAX:
             return
         # Such a body that opens more levels in a row than the depth limit breaks that rule too, and its shape
         # shows it: it gets that rule's answer, as it did before this budget. Its depth is not measured otherwise.
-        if _OPENING_RUN.search(raw):
+        if re.search(_OPENING_RUN, raw):
             raise too_deep()
     raise too_complex(
         f"The request body holds {max(values, strings):,} JSON values or more (each key, value, object and list "
@@ -127,9 +127,9 @@ def text_width(raw: bytes) -> int:
     escapes = b"\\u" in raw
     if raw.isascii() and not escapes:
         return 1
-    if _ASTRAL_BYTE.search(raw) or (escapes and _ASTRAL_ESCAPE.search(raw)):
+    if re.search(_ASTRAL_BYTE, raw) or (escapes and re.search(_ASTRAL_ESCAPE, raw)):
         return 4
-    if _WIDE_BYTE.search(raw) or (escapes and _WIDE_ESCAPE.search(raw)):
+    if re.search(_WIDE_BYTE, raw) or (escapes and re.search(_WIDE_ESCAPE, raw)):
         return 2
     return 1
 
