@@ -2,7 +2,11 @@
 # Each Python gets a virtualenv of its own, named by its version: `make test` builds .venv-3.11 (with python3 being
 # 3.11), `make test PYTHON=python3.13` builds .venv-3.13. A venv is made afresh when a requirements file changes.
 PYTHON ?= python3
-PYVER := $(shell $(PYTHON) -c 'import sys; v = sys.version_info; print(f"{v[0]}.{v[1]}" if v >= (3, 11) else "")' 2>/dev/null)
+# What PYTHON says when asked its version, its errors included: a pyenv shim whose version is not installed or not
+# selected explains why on stderr, and that explanation is shown when PYVER comes out empty (`|| true`: GNU make
+# drops what a command said when it exits 127, as a shim does).
+PYTHON_SAYS := $(shell $(PYTHON) -c 'import sys; v = sys.version_info; print(f"PYVER={v[0]}.{v[1]}" if v >= (3, 11) else "Python " + sys.version.split()[0])' 2>&1 || true)
+PYVER := $(patsubst PYVER=%,%,$(filter PYVER=%,$(PYTHON_SAYS)))
 VENV ?= .venv-$(PYVER)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,7 +14,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint transport-check bench fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt
-	$(if $(PYVER),,$(error $(PYTHON) is not a Python 3.11 or newer that runs here: set PYTHON to one))
+	$(if $(PYVER),,$(error $(PYTHON) is not a Python 3.11 or newer that runs here: set PYTHON to one. It said: $(PYTHON_SAYS)))
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)

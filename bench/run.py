@@ -6,7 +6,8 @@ and errors at twice the connection pool against one local fake of Graph and the 
 prints every figure and ratio. See bench/README.md for what each one means.
 
     .venv-3.11/bin/python bench/run.py [--cold-runs 21] [--rounds 20] [--calls 200] [--app-root PATH] [--strict]
-                                  [--skip-warm] [--concurrency-only] [--instance-only] [--wire gzip+chunked]
+                                  [--skip-warm] [--concurrency-only] [--instance-only] [--bodies-only]
+                                  [--wire gzip+chunked]
 
 The contenders run in a virtualenv of their own, .bench-venv (requirements.txt + msgraph-sdk), made on first use;
 msgraph-sdk never enters the function's requirements. `--app-root` measures another copy of the app (a scratch
@@ -25,13 +26,14 @@ from typing import Any
 # devhost and shared, which the bench's modules import, sit in the repository root beside bench/.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import bodies
 import cold
 import concurrency
 import cost
 import identity_and_connections
 import instance
 import warm
-from environment import BENCH, ROOT, ensure_venv, environment, print_header, start_emulators
+from environment import BENCH, ROOT, VENV_PYTHON, ensure_venv, environment, print_header, start_emulators
 from verdicts import Judge, judge, print_verdicts
 
 from devhost.emulator import WIRES
@@ -48,11 +50,14 @@ JUDGES: tuple[tuple[str, Judge], ...] = (
     ("cold", cold.verdicts),
     ("warm", warm.verdicts),
     ("identity", identity_and_connections.verdicts),
+    ("bodies", bodies.verdicts),
 )
 
 
 def main() -> int:
     args = parse_args()
+    if args.bodies_only:
+        return bodies.alone(args.app_root)
     started = time.monotonic()
     app_root = args.app_root.resolve()
     ensure_venv()
@@ -67,6 +72,7 @@ def main() -> int:
             results["identity"], results["connections"] = identity_and_connections.measure_identity_and_connections(
                 env, identity, graph
             )
+            results["bodies"] = bodies.measure(env, str(VENV_PYTHON))
         if not args.instance_only:
             results["batch"] = concurrency.measure_batches(env, graph)
             results["load"] = concurrency.measure_load(env, graph)
@@ -100,6 +106,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--instance-only", action="store_true", help="only one instance's throughput, CPU, memory and cost"
     )
+    parser.add_argument("--bodies-only", action="store_true", help="only 16 request bodies at once (bench/bodies.py)")
     parser.add_argument(
         "--wire", choices=WIRES, default=WIRES[0], help="how the emulators send answers (default: as Graph does)"
     )

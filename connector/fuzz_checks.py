@@ -5,11 +5,11 @@
   to them instead: 200 only for a list of 1 to 100 meetings, one result per item with its index, and an item gets
   InvalidRequest exactly when the single lookup's rules (the GET operation's parameter patterns and lengths, one of
   meetingId, joinUrl and joinMeetingId) reject it.
-- filter_failure: two leniencies of the function that OpenAPI 2.0 cannot express for a JSON body property, so the
+- filter_failure: three leniencies of the function that OpenAPI 2.0 cannot express for a JSON body property, so the
   definition states them in words: an empty string counts as a field left out (as in the query string, where the
-  definition says allowEmptyValue), and joinMeetingId may be a whole JSON number. A "schema-violating request accepted"
-  failure on the single POST is dropped when the body uses one of them and is valid apart from them; it is kept
-  otherwise.
+  definition says allowEmptyValue), joinMeetingId may be a whole JSON number, and a text value is checked without its
+  surrounding whitespace. A "schema-violating request accepted" failure on the single POST is dropped when the body
+  uses one of them and is valid apart from them; it is kept otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def number_text(value: Any) -> str | None:
     return None
 
 
+def trimmed(value: Any) -> Any:
+    """A body's text value as the function checks it: without surrounding whitespace."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def conforms(name: str, value: Any) -> bool:
     """ECMAScript semantics for the anchored patterns: re.fullmatch, so '$' never matches before a final newline."""
     if name == "joinMeetingId" and number_text(value) is not None:
@@ -48,8 +53,8 @@ def conforms(name: str, value: Any) -> bool:
 
 
 def present(item: dict[str, Any]) -> list[str]:
-    """The fields given: empty or null means left out."""
-    return [name for name in (*SELECTORS, "organizerId") if item.get(name) not in (None, "")]
+    """The fields given: empty (once trimmed) or null means left out."""
+    return [name for name in (*SELECTORS, "organizerId") if trimmed(item.get(name)) not in (None, "")]
 
 
 def item_is_valid(item: Any) -> bool:
@@ -58,7 +63,7 @@ def item_is_valid(item: Any) -> bool:
         return False
     given = present(item)
     selectors = [name for name in given if name in SELECTORS]
-    return len(selectors) == 1 and all(conforms(name, item[name]) for name in given)
+    return len(selectors) == 1 and all(conforms(name, trimmed(item[name])) for name in given)
 
 
 @schemathesis.check
@@ -92,5 +97,9 @@ def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
     if not isinstance(body, dict):
         return True
     number = body.get("joinMeetingId")
-    lenient = any(body.get(name) == "" for name in (*SELECTORS, "organizerId")) or number_text(number) is not None
-    return not (lenient and all(conforms(name, body[name]) for name in present(body)))
+    fields = (*SELECTORS, "organizerId")
+    lenient = (
+        any(body.get(name) == "" or trimmed(body.get(name)) != body.get(name) for name in fields)
+        or number_text(number) is not None
+    )
+    return not (lenient and all(conforms(name, trimmed(body[name])) for name in present(body)))

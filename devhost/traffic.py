@@ -3,11 +3,14 @@ asked Graph and the identity endpoint (and, with AUTH, what callers asked the En
 back.
 
     06:12:03.512 identity GET /msi/token?api-version=2019-08-01&resource=http://127.0.0.1:7072 -> 200 (0.5 ms)
-    06:12:03.530 Graph    POST /v1.0/$batch [2 requests] -> 200 (0.9 ms)
-                            GET /users/adele@contoso.com/onlineMeetings/MSo...==/getVirtualAppointmentJoinWebUrl -> 200
-                            GET /users/adele@contoso.com/onlineMeetings?$filter=JoinWebUrl eq 'https://...?...' -> 404
+    06:12:03.530 Graph    POST /v1.0/$batch [2 requests] -> 200 (0.9 ms) client-request-id 5c...
+                            GET /users/adele@.../onlineMeetings/MSo...==/getVirtual... -> 200 client-request-id 5c...
+                            GET /users/adele@.../onlineMeetings?$filter=JoinWebUrl eq '...' -> 404 client-request-id ...
 
-(the meeting ID and the link are cut short here; `make run` prints them whole but for the link's query).
+(names, IDs, the link and the client-request-id are cut short here; `make run` prints them whole but for the
+link's query). Each Graph line ends with the client-request-id the function sent, the caller's own when it sent a
+GUID (the one its answer carries too), so under load a line is tied to its call; a token request serves every call
+and has none.
 
 Paths and queries are shown percent-decoded, so IDs and filter values read as Graph compares them. Nothing
 secret is printed: headers never are (the token, the identity header), a URL's query string (a join link's
@@ -27,6 +30,7 @@ from .emulator import Exchange
 INDENT = " " * 24  # a $batch item's lines: past the time and the service of the line above
 _URL_QUERY = re.compile(r"(https?://[^\s'?#]*)\?(?:[^\s']|'')*")  # up to the end of an OData literal
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
+_REQUEST_ID = re.compile(r"[0-9A-Za-z-]{1,64}")  # a GUID, as the function sends; anything else is not shown
 
 
 def lines(exchange: Exchange) -> list[str]:
@@ -37,6 +41,7 @@ def lines(exchange: Exchange) -> list[str]:
     items = _batch_items(request.body) if request.target.split("?")[0].endswith("/$batch") else None
     count = "" if items is None else f" [{len(items)} request{'s' * (len(items) != 1)}]"
     outcome = "no answer" if exchange.status is None else str(exchange.status)
+    caller = _client_request_id(request.headers)
     printed = [
         f"{at} {service:<8} {request.method} {unquote(request.target)}{count} -> {outcome} "
         f"({_duration(exchange.seconds)})"
@@ -44,7 +49,13 @@ def lines(exchange: Exchange) -> list[str]:
     if items is not None:
         statuses = _item_statuses(exchange.answer)
         printed += [f"{INDENT}{method} {unquote(url)} -> {statuses.get(i, 'no answer')}" for i, method, url in items]
-    return [_JWT.sub("<token>", _URL_QUERY.sub(r"\1?...", line)) for line in printed]
+    return [_JWT.sub("<token>", _URL_QUERY.sub(r"\1?...", line)) + caller for line in printed]
+
+
+def _client_request_id(headers: dict[str, str]) -> str:
+    """The line's ending: the client-request-id the request carries, when it has one that reads as an ID."""
+    value = next((value for name, value in headers.items() if name.lower() == "client-request-id"), "")
+    return f" client-request-id {value}" if _REQUEST_ID.fullmatch(value) else ""
 
 
 class Printer:

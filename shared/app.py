@@ -9,7 +9,7 @@ from .errors import ApiError
 from .graph_batch import connections_needed
 from .graph_client import GraphClient
 from .graph_transport import build_session
-from .identity import TokenProvider, build_credential
+from .identity import EndpointStatus, TokenProvider, build_credential
 from .join_links import JoinLinkService
 from .settings import Settings, read_caller_auth
 
@@ -62,7 +62,8 @@ def components() -> Components:
         with _lock:
             if _components is None:
                 current = settings()
-                tokens = TokenProvider(build_credential(current), current.graph_scope)
+                endpoint = EndpointStatus()
+                tokens = TokenProvider(build_credential(current, endpoint), current.graph_scope, endpoint=endpoint)
                 pool_size = connections_needed(current.worker_threads)
                 graph = GraphClient(current, tokens, build_session(current.graph_base_url, pool_size))
                 _components = Components(current, tokens, graph, JoinLinkService(current, graph))

@@ -13,14 +13,25 @@ from typing import Any
 
 from . import app
 from .errors import ApiError, graph_said, sentences
+from .field_names import check_names
 from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
-from .graph_answers import error_for, join_web_url_from, names_unknown_user, odata_error
+from .graph_answers import error_for, join_web_url_from, meeting_id_from, names_unknown_user, odata_error
 from .graph_client import GraphClient
 from .graph_paths import join_web_url_path, meeting_lookup_path
 from .graph_transport import GraphReply
 from .invocation import Invocation
 from .token_claims import TokenIdentity, iso_time
-from .validation import MeetingQuery, validate_meeting_id, validate_organizer_id
+from .validation import (
+    FIELDS,
+    MeetingQuery,
+    Organizer,
+    OrganizerFrom,
+    Selector,
+    has_selector,
+    optional_organizer_id,
+    parse_selector,
+    pick_organizer,
+)
 
 # A classic-link lookup no meeting can match: Graph answers it 200 (empty) exactly when an access policy covers the
 # organizer and the token may look meetings up.
@@ -45,14 +56,13 @@ class Check:
 
 
 def diagnose(params: Mapping[str, str], call: Invocation) -> dict[str, Any]:
-    organizer_id = params.get("organizerId") or None
-    meeting_id = params.get("meetingId") or None
-    if organizer_id is not None:
-        validate_organizer_id(organizer_id)
-    if meeting_id is not None:
-        validate_meeting_id(meeting_id)
+    """The meeting and its organizer are read as GetJoinUrl reads them (a malformed one is its 400): meetingId,
+    joinUrl or joinMeetingId, and organizerId, else a classic link's Oid, else DEFAULT_ORGANIZER_ID."""
+    check_names(params, FIELDS, "The query string")
+    selector = parse_selector(params) if has_selector(params) else None
+    optional_organizer_id(params.get("organizerId"))
     checks: list[Check] = []
-    identity = _run(checks, organizer_id, meeting_id, call)
+    identity = _run(checks, params, selector, call)
     return {
         "ok": all(check.ok for check in checks if not check.advice),
         "identity": identity.summary() if identity is not None else None,
@@ -61,21 +71,24 @@ def diagnose(params: Mapping[str, str], call: Invocation) -> dict[str, Any]:
 
 
 def _run(
-    checks: list[Check], organizer_id: str | None, meeting_id: str | None, call: Invocation
+    checks: list[Check], params: Mapping[str, str], selector: Selector | None, call: Invocation
 ) -> TokenIdentity | None:
     """Appends the checks in the order a call meets them; stops where the next ones cannot run."""
     try:
         current = app.components()
-    except ApiError as error:
-        checks.append(Check("settings", False, error.message, fix="Correct that app setting; the app restarts."))
+    except ApiError as failed:
+        checks.append(Check("settings", False, failed.message, fix="Correct that app setting; the app restarts."))
         return None
     settings = current.settings
     client = f" (AZURE_CLIENT_ID {settings.azure_client_id})" if settings.azure_client_id else ""
     valid = f"App settings are valid: {settings.graph_credential} credential{client}, Graph {settings.graph_root}."
     checks.append(Check("settings", True, valid))
-    organizer_id = organizer_id or settings.default_organizer_id
-    if organizer_id is not None:
-        checks.append(_allowed(current, organizer_id))
+    default = settings.default_organizer_id
+    organizer = pick_organizer(
+        params, selector, Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
+    )
+    if organizer is not None:
+        checks.append(_allowed(current, organizer))
 
     source = f"the {settings.graph_credential} credential"
     if current.tokens.holds_token:
@@ -83,39 +96,80 @@ def _run(
     started = time.monotonic()
     try:
         token = current.tokens.token(call.deadline)
-    except ApiError as error:
-        checks.append(Check("token", False, error.message, fix=error.fix))
+    except ApiError as failed:
+        checks.append(Check("token", False, failed.message, fix=failed.fix))
         return None
     identity = token.identity
     checks.append(_token(source, identity, time.monotonic() - started))
     if identity is None:
         return None
     checks.extend(_roles(identity))
-    if organizer_id is None:
+    if organizer is None:
         checks.append(_no_organizer())
-        if meeting_id is not None:
+        if selector is not None:
+            checks.extend(_not_checked_without_organizer(selector))
+        return identity
+    meeting_id = selector.meeting_id if selector is not None else None
+    probe = meeting_id is None or not lacks_role(identity, LOOKUP_ROLE)  # else the join-URL call tests the policy
+    if probe:
+        checks.append(_access_policy(current.graph, identity, organizer.id, call))
+    if selector is None:
+        return identity
+    if meeting_id is None:
+        lookup, meeting_id = _meeting_lookup(current.graph, selector, organizer, call)
+        checks.append(lookup)
+        if meeting_id is None:
             checks.append(
-                Check("joinUrlCall", False, "Not checked: meetingId needs an organizer.", fix="Add organizerId=<UPN>.")
+                Check("joinUrlCall", False, "Not checked: the lookup found no meeting.", fix="Mend meetingLookup.")
             )
-    else:
-        probe = meeting_id is None or not lacks_role(identity, LOOKUP_ROLE)  # else the join-URL call tests the policy
-        if probe:
-            checks.append(_access_policy(current.graph, identity, organizer_id, call))
-        if meeting_id is not None:
-            error = _join_url_call(current.graph, organizer_id, meeting_id, call)
-            if not probe:
-                checks.append(_policy_by_join_url_call(error, organizer_id))
-            checks.append(_join_url_check(error, organizer_id))
+            return identity
+    error = _join_url_call(current.graph, organizer.id, meeting_id, call)
+    if not probe:
+        checks.append(_policy_by_join_url_call(error, organizer.id))
+    checks.append(_join_url_check(error, organizer.id))
     return identity
 
 
-def _allowed(current: app.Components, organizer_id: str) -> Check:
+def _allowed(current: app.Components, organizer: Organizer) -> Check:
+    """GetJoinUrl's own check and words: where the organizer came from, and which form of it to add."""
     try:
-        current.join_links.ensure_allowed(organizer_id)
+        current.join_links.ensure_allowed(organizer.id, organizer.source)
     except ApiError as error:
-        return Check("organizerAllowed", False, error.message, fix=f"Add {organizer_id} to ALLOWED_ORGANIZER_IDS.")
+        return Check("organizerAllowed", False, error.message, fix=error.fix)
     listed = "is listed in" if current.settings.allowed_organizer_ids else "is allowed: no"
-    return Check("organizerAllowed", True, f"{organizer_id} {listed} ALLOWED_ORGANIZER_IDS.")
+    return Check("organizerAllowed", True, f"{organizer.id} ({organizer.source.value}) {listed} ALLOWED_ORGANIZER_IDS.")
+
+
+def _not_checked_without_organizer(selector: Selector) -> list[Check]:
+    fix = "Add organizerId=<the organizer's UPN or object ID>, or set DEFAULT_ORGANIZER_ID."
+    if selector.meeting_id is not None:
+        return [Check("joinUrlCall", False, "Not checked: meetingId needs an organizer.", fix=fix)]
+    return [
+        Check("meetingLookup", False, "Not checked: Graph looks a meeting up among one organizer's.", fix=fix),
+        Check("joinUrlCall", False, "Not checked: the meeting was not looked up.", fix=fix),
+    ]
+
+
+def _meeting_lookup(
+    graph: GraphClient, selector: Selector, organizer: Organizer, call: Invocation
+) -> tuple[Check, str | None]:
+    """The lookup GetJoinUrl makes for a link or a number: the meeting ID found, or the error a caller would get."""
+    query = MeetingQuery(
+        organizer.id,
+        join_url=selector.join_url,
+        join_meeting_id=selector.join_meeting_id,
+        organizer_from=organizer.source,
+    )
+    given = "joinUrl" if selector.join_url is not None else "joinMeetingId"
+    try:
+        reply = _ask(graph, meeting_lookup_path(query), call)
+        if isinstance(reply, ApiError):
+            raise reply
+        meeting_id = meeting_id_from(reply, query)
+    except ApiError as error:
+        return _failed("meetingLookup", error), None
+    found = f"Graph found the meeting this {given} names among the meetings of {organizer.id}: {meeting_id}."
+    return Check("meetingLookup", True, found), meeting_id
 
 
 def _token(source: str, identity: TokenIdentity | None, seconds: float) -> Check:

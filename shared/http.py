@@ -11,21 +11,23 @@ import azure.functions as func
 from . import app
 from .caller_access import JOIN_URL_BY_KEY, Door, admit
 from .errors import ApiError, invalid_request
+from .field_names import check_names
 from .invocation import Invocation
+from .json_body import BODY_MAX_BYTES, parse_json_object, trimmed
 from .logs import log_invocation, log_unexpected
 from .settings import Settings
-from .validation import is_given
+from .validation import FIELDS, is_given
 
 BATCH_ACTION = "batch"
 BATCH_FIELD = "meetings"  # a JSON body's list of meetings makes a batch
-# The largest body read: four times the largest valid batch (100 items with 2,048-character Teams links, about
-# 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by gigabytes.
-BODY_MAX_BYTES = 1024 * 1024
+REQUEST_FIELDS = (*FIELDS, BATCH_FIELD)  # the names GetJoinUrl reads from a query string or a body
+# BODY_MAX_BYTES, the largest body read, is four times the largest valid batch (100 items with 2,048-character Teams
+# links, about 250 KB). The Functions host passes bodies up to 100 MB, and parsing 100 MB of JSON grows a worker by
+# gigabytes; what a body under the limit may cost once parsed is bounded in shared/json_body.py.
 # What infra sets the Functions host's FUNCTIONS_REQUEST_BODY_SIZE_LIMIT to (its default is 100 MB): the host refuses a
 # larger body before buffering it or handing it to the worker, so no caller can make the worker hold 100 MB per call
 # on a 512 MB instance. Twice the function's own limit, so a body just over that still gets RequestTooLarge as JSON.
 HOST_BODY_MAX_BYTES = 2 * BODY_MAX_BYTES
-JSON_MAX_DEPTH = 16  # a valid body is 3 deep ({"meetings": [{...}]}); deeper is refused before any use of it
 
 
 def begin(req: func.HttpRequest, function: str) -> Invocation:
@@ -62,25 +64,23 @@ def join_urls(req: func.HttpRequest, call: Invocation, door: Door = JOIN_URL_BY_
 
 
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:
-    """Query-string values, overlaid by the JSON body's (POST). A body's null or empty value counts as left out, as
-    everywhere else, so it does not hide the query string's. A batch comes only in the body: the query string's
-    values are text, never a list, so its `meetings` is left out like any other name the function does not read."""
+    """Query-string values, overlaid by the JSON body's (POST), each body value without surrounding whitespace. A
+    body's null or empty value counts as left out, as everywhere else, so it does not hide the query string's. A
+    batch comes only in the body: the query string's values are text, never a list, so its `meetings` is left out
+    like any other name the function does not read. A name one typo or a case away from one it reads is refused."""
+    check_names(req.params, REQUEST_FIELDS, "The query string")
     fields: dict[str, Any] = {name: value for name, value in req.params.items() if name != BATCH_FIELD}
-    raw = bounded_body(req) if req.method == "POST" else b""
-    if raw and raw.strip():
-        try:
-            body = json.loads(raw)
-        except RecursionError:  # nesting deeper than the interpreter's recursion limit
-            raise too_deep() from None
-        except ValueError:
-            raise invalid_request(
-                'The request body is not valid JSON. Send an object such as {"meetingId": "..."}.'
-            ) from None
-        if not isinstance(body, dict):
-            raise invalid_request('The request body must be a JSON object such as {"meetingId": "..."}.')
-        if nested_deeper_than(body, JSON_MAX_DEPTH):
-            raise too_deep()
-        fields.update((name, value) for name, value in body.items() if is_given(value) or name not in fields)
+    raw = bounded_body(req)
+    if not raw or raw.isspace():
+        return fields
+    if req.method != "POST":
+        raise invalid_request(
+            f"This {req.method} request carries a body, which this function reads only from a POST: send the same "
+            "request with POST, or put its fields in the query string."
+        )
+    body = trimmed(parse_json_object(raw), BATCH_FIELD)
+    check_names(body, REQUEST_FIELDS, "The request body")
+    fields.update((name, value) for name, value in body.items() if is_given(value) or name not in fields)
     return fields
 
 
@@ -102,28 +102,6 @@ def bounded_body(req: func.HttpRequest) -> bytes:
             fix="Send at most 100 meetings per call, each with only meetingId, joinUrl, joinMeetingId and organizerId.",
         )
     return body
-
-
-def nested_deeper_than(value: Any, limit: int) -> bool:
-    """Level by level, without recursion: each level holds references to containers the parsed body already has."""
-    level = [value]
-    for _ in range(limit):
-        level = [
-            child
-            for container in level
-            for child in (container.values() if isinstance(container, dict) else container)
-            if isinstance(child, dict | list)
-        ]
-        if not level:
-            return False
-    return True
-
-
-def too_deep() -> ApiError:
-    return invalid_request(
-        f"The request body nests JSON deeper than {JSON_MAX_DEPTH} levels; a request is at most 3 deep, "
-        '{"meetings": [{"meetingId": "..."}]}.'
-    )
 
 
 def wants_batch(req: func.HttpRequest, fields: dict[str, Any], route: str = JOIN_URL_BY_KEY.route) -> bool:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .deferred import CERTIFICATE_ONLY, defer
 
@@ -20,6 +21,7 @@ defer(*CERTIFICATE_ONLY)  # before azure.identity imports it
 
 from azure.core.credentials import TokenCredential  # noqa: E402
 from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
+from azure.core.pipeline import PipelineResponse  # noqa: E402
 from azure.identity import AzureCliCredential, EnvironmentCredential, ManagedIdentityCredential  # noqa: E402
 
 from .deadline import Deadline  # noqa: E402
@@ -35,13 +37,39 @@ RETRY_FAILED_REFRESH_SECONDS = 10.0  # while the old token lasts, wait this long
 IDENTITY_RETRY_AFTER_SECONDS = 5.0  # azure-identity holds a failed answer this long
 
 
-def build_credential(settings: Settings) -> TokenCredential:
-    """Managed identity in Azure; Azure CLI or a service principal from the environment elsewhere."""
+class EndpointStatus:
+    """The HTTP status of the last answer a credential's token endpoint gave, seen through azure-core's documented
+    `raw_response_hook`, which every credential build_credential makes over HTTP runs on each answer.
+
+    azure-identity words a brief 500 or 429 from the App Service identity endpoint as "configuration not found ...
+    (invalid_scope)", which reads like a set-up to mend, and then holds that failure for the endpoint's Retry-After
+    (5 s by default) without asking again: the status tells a transient failure from one to mend."""
+
+    def __init__(self) -> None:
+        self._status: int | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, response: PipelineResponse[Any, Any]) -> None:
+        with self._lock:
+            self._status = response.http_response.status_code
+
+    def transient(self) -> int | None:
+        """The last status when it was a 429 or a 5xx, which a wait mends; else None."""
+        with self._lock:
+            status = self._status
+        return status if status is not None and (status == 429 or status >= 500) else None
+
+
+def build_credential(settings: Settings, endpoint: EndpointStatus | None = None) -> TokenCredential:
+    """Managed identity in Azure; Azure CLI or a service principal from the environment elsewhere. `endpoint`, when
+    given, is told the status of each answer of the token endpoint (the Azure CLI has none)."""
     timeout = settings.graph_timeout_seconds
     if settings.graph_credential == "azure_cli":
         return AzureCliCredential(process_timeout=timeout)
     # No retry loop inside azure-identity (callers, and Power Automate, retry a 503), and bounded sockets.
-    bounded = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
+    bounded: dict[str, Any] = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
+    if endpoint is not None:
+        bounded["raw_response_hook"] = endpoint
     if settings.graph_credential == "environment":
         return EnvironmentCredential(**bounded)
     return ManagedIdentityCredential(client_id=settings.azure_client_id, **bounded)
@@ -72,10 +100,14 @@ _TOKEN_LIKE = re.compile(r"eyJ[\w-]*\.[\w.-]*")  # a JWT, should a credential ev
 _REASON_MAX = 300
 
 
-def credential_problem(credential: TokenCredential, error: BaseException | str) -> tuple[str, str]:
+def credential_problem(
+    credential: TokenCredential, error: BaseException | str, transient_status: int | None = None
+) -> tuple[str, str]:
     """What failed, named as the user chose it and in the credential's own words (on one line, nothing shaped like
     a token), and what fixes it: for the 503 and for `make run GRAPH=real`'s check at start. azure-identity writes
-    its authentication errors for people; anything else also needs its type to make sense."""
+    its authentication errors for people; anything else also needs its type to make sense. After a 429 or 5xx of
+    the token endpoint (`transient_status`) the failure is the platform's, brief, and nothing to mend: azure-identity's
+    words for it, which name a set-up problem, are left out."""
     name, fix = next(
         ((name, fix) for kind, name, fix in _CREDENTIAL_HELP if isinstance(credential, kind)),
         (type(credential).__name__, ""),
@@ -83,8 +115,17 @@ def credential_problem(credential: TokenCredential, error: BaseException | str) 
     reason = " ".join(str(error).split())
     if isinstance(error, BaseException) and not isinstance(error, ClientAuthenticationError):
         reason = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+    elif transient_status is not None:
+        reason = ""
     reason = _TOKEN_LIKE.sub("[redacted]", reason)[:_REASON_MAX]
-    return f"Could not get a Graph token from {name} ({reason})", fix
+    problem = f"Could not get a Graph token from {name}" + (f" ({reason})" if reason else "")
+    if transient_status is None:
+        return problem, fix
+    return (
+        f"{problem}: its token endpoint answered HTTP {transient_status}, a transient failure of the platform's "
+        "identity service, not of this app's set-up",
+        "Check the function app's Resource health in the Azure portal: the platform's identity endpoint is failing.",
+    )
 
 
 @dataclass(frozen=True)
@@ -103,13 +144,21 @@ class _Flight:
     def __init__(self) -> None:
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.transient_status: int | None = None  # the token endpoint's 429 or 5xx behind the error
 
 
 class TokenProvider:
-    def __init__(self, credential: TokenCredential, scope: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        credential: TokenCredential,
+        scope: str,
+        clock: Callable[[], float] = time.time,
+        endpoint: EndpointStatus | None = None,
+    ) -> None:
         self._credential = credential
         self._scope = scope
         self._clock = clock
+        self._endpoint = endpoint  # the status of the token endpoint's answers, when build_credential was given it
         self._token: Token | None = None
         self._flight: _Flight | None = None
         self._next_background_try = 0.0
@@ -132,7 +181,7 @@ class TokenProvider:
         if not flight.done.wait(max(0.0, deadline.remaining())):
             raise _identity_unavailable(self._credential, "no answer in time")
         if flight.error is not None or self._token is None:
-            raise _identity_unavailable(self._credential, flight.error or "no token")
+            raise _identity_unavailable(self._credential, flight.error or "no token", flight.transient_status)
         return self._token
 
     def _start_flight(self) -> _Flight:
@@ -154,16 +203,21 @@ class TokenProvider:
             self._token = Token(access.token, read_token_identity(access.token), expires_on, refresh_at)
         except Exception as exc:  # every failure is reported to the waiters, none is kept
             flight.error = exc
+            # The answer this request got, or the one azure-identity holds and answered from without asking.
+            flight.transient_status = self._endpoint.transient() if self._endpoint is not None else None
             self._next_background_try = self._clock() + RETRY_FAILED_REFRESH_SECONDS
-            log.warning("Token request failed. %s", credential_problem(self._credential, exc)[0])  # redacted
+            problem = credential_problem(self._credential, exc, flight.transient_status)[0]
+            log.warning("Token request failed. %s", problem)  # redacted
         finally:
             with self._lock:
                 self._flight = None
             flight.done.set()
 
 
-def _identity_unavailable(credential: TokenCredential, error: BaseException | str) -> ApiError:
-    problem, fix = credential_problem(credential, error)
+def _identity_unavailable(
+    credential: TokenCredential, error: BaseException | str, transient_status: int | None = None
+) -> ApiError:
+    problem, fix = credential_problem(credential, error, transient_status)
     return ApiError(
         503,
         "IdentityUnavailable",

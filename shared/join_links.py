@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import ApiError, invalid_request
+from .field_names import check_names
 from .graph_answers import join_web_url_from, meeting_id_from
 from .graph_batch import get_many
 from .graph_client import GraphClient
@@ -17,7 +18,14 @@ from .graph_paths import join_web_url_path, meeting_lookup_path
 from .graph_transport import GraphReply
 from .invocation import Invocation
 from .settings import Settings
-from .validation import MeetingQuery, optional_organizer_id, parse_meeting_query
+from .validation import (
+    FIELDS,
+    MeetingQuery,
+    Organizer,
+    OrganizerFrom,
+    optional_organizer_id,
+    parse_meeting_query,
+)
 
 BATCH_MAX_ITEMS = 100
 
@@ -26,7 +34,8 @@ Outcome = dict[str, str] | ApiError
 
 class JoinLinkService:
     def __init__(self, settings: Settings, graph: GraphClient) -> None:
-        self._default_organizer = settings.default_organizer_id
+        default = settings.default_organizer_id
+        self._default_organizer = Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
         self._allowed = settings.allowed_organizer_ids
         self._graph = graph
 
@@ -42,12 +51,16 @@ class JoinLinkService:
         before DEFAULT_ORGANIZER_ID."""
         if not isinstance(meetings, list) or not 1 <= len(meetings) <= BATCH_MAX_ITEMS:
             raise invalid_request(f"meetings must be a list of 1 to {BATCH_MAX_ITEMS} items.")
-        default_organizer = optional_organizer_id(organizer) or self._default_organizer
+        batch_organizer = optional_organizer_id(organizer)
+        default_organizer = self._default_organizer
+        if batch_organizer is not None:
+            default_organizer = Organizer(batch_organizer, OrganizerFrom.BATCH)
         items: list[MeetingQuery | ApiError] = []
         for item in meetings:
             try:
                 if not isinstance(item, dict):
                     raise invalid_request('Each item of meetings must be an object such as {"meetingId": "..."}.')
+                check_names(item, FIELDS, "This item")
                 items.append(self._query(item, default_organizer))
             except ApiError as error:
                 items.append(error)
@@ -56,18 +69,38 @@ class JoinLinkService:
         call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
         return [_batch_result(i, item, outcome) for i, (item, outcome) in enumerate(zip(items, outcomes, strict=True))]
 
-    def ensure_allowed(self, organizer_id: str) -> None:
-        if self._allowed is not None and organizer_id.lower() not in self._allowed:
-            raise ApiError(
-                403,
-                "OrganizerNotAllowed",
-                f"Organizer {organizer_id} is not in this function's ALLOWED_ORGANIZER_IDS.",
-                fix="Ask the function's administrator to add it (GUID or UPN, as you send it).",
+    def ensure_allowed(self, organizer_id: str, source: OrganizerFrom = OrganizerFrom.REQUEST) -> None:
+        """403 OrganizerNotAllowed for an organizer outside ALLOWED_ORGANIZER_IDS, saying where it came from and
+        which form of it to add: the list compares text, so a user principal name does not match the same user's
+        object ID, which is all a classic link's Oid gives."""
+        if self._allowed is None or organizer_id.lower() in self._allowed:
+            return
+        if source is OrganizerFrom.LINK:
+            fix = (
+                f"Add the object ID {organizer_id} to ALLOWED_ORGANIZER_IDS: a classic Teams link names its organizer "
+                "by object ID only, so a list that holds the organizer's user principal name alone does not match "
+                "it. Or send organizerId in a form the list holds."
             )
+        elif source is OrganizerFrom.DEFAULT:
+            fix = (
+                f"Add {organizer_id} to ALLOWED_ORGANIZER_IDS as DEFAULT_ORGANIZER_ID holds it, or set "
+                "DEFAULT_ORGANIZER_ID to an organizer the list holds."
+            )
+        else:
+            fix = (
+                f"Add {organizer_id} to ALLOWED_ORGANIZER_IDS as it was sent: the list compares text, so an object ID "
+                "and a user principal name of the same user are two entries (list both if callers send both)."
+            )
+        raise ApiError(
+            403,
+            "OrganizerNotAllowed",
+            f"Organizer {organizer_id}, {source.value}, is not in this function's ALLOWED_ORGANIZER_IDS.",
+            fix=f"{fix} Only the function's administrator can change the list.",
+        )
 
-    def _query(self, fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
+    def _query(self, fields: Mapping[str, Any], default_organizer: Organizer | None) -> MeetingQuery:
         query = parse_meeting_query(fields, default_organizer)
-        self.ensure_allowed(query.organizer_id)
+        self.ensure_allowed(query.organizer_id, query.organizer_from)
         return query
 
     def _resolve_all(self, items: Sequence[MeetingQuery | ApiError], call: Invocation, *, batch: bool) -> list[Outcome]:

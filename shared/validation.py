@@ -11,10 +11,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import invalid_request
+from .errors import ApiError, invalid_request
+from .json_body import LongNumber
 
 MEETING_ID_MAX = 1024
 MEETING_ID_PATTERN = r"^[A-Za-z0-9+=_-]{1,1024}$"
@@ -36,18 +38,48 @@ _SHORT = r"meet/[0-9]{6,20}([?][A-Za-z0-9._~%&=+-]*)?"
 JOIN_URL_PATTERN = rf"^https://({_HOSTS})/({_CLASSIC}|{_SHORT})$"
 
 JOIN_MEETING_ID_MAX = 64
-JOIN_MEETING_ID_PATTERN = r"^ *[0-9]( *[0-9]){5,19} *$"
+# Invites group the digits with spaces, and some locales print them with a no-break or narrow no-break space: any
+# space separator (Unicode's Zs), written out for ECMAScript, whose \s also takes tabs and line ends.
+GROUP_SPACE = r"[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+JOIN_MEETING_ID_PATTERN = rf"^{GROUP_SPACE}*[0-9]({GROUP_SPACE}*[0-9]){{5,19}}{GROUP_SPACE}*$"
 
 SELECTORS = ("meetingId", "joinUrl", "joinMeetingId")
+FIELDS = (*SELECTORS, "organizerId")  # the names one meeting is read from: a query string, a body, a batch item
 
 _MEETING_ID_RE = re.compile(MEETING_ID_PATTERN)
 _ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
 GUID_RE = re.compile(GUID_PATTERN)
 _JOIN_URL_RE = re.compile(JOIN_URL_PATTERN)
-_JOIN_MEETING_ID_RE = re.compile(JOIN_MEETING_ID_PATTERN)
+_NOT_DIGIT_RE = re.compile("[^0-9]")
 # Signs of a decoded Teams link (a query string decodes one sent in it unencoded): %7b %22 %3a %40 and + turned into
 # { " : @ and space, anywhere, or a raw : or @ in a classic link's path.
 _DECODED_LINK_RE = re.compile(r'[{}"]|^https://[^/?#]*/l/meetup-join/[^?#]*[:@]|\S \S')
+
+
+class OrganizerFrom(Enum):
+    """Where a meeting's organizer came from, as an error names it."""
+
+    REQUEST = "the organizerId sent"
+    LINK = "the object ID (Oid) in the Teams link's context, since no organizerId was sent"
+    BATCH = "the batch's organizerId, since the item names no organizer and its link names none"
+    DEFAULT = "the app setting DEFAULT_ORGANIZER_ID, since the call names no organizer and its link names none"
+
+
+class Organizer(NamedTuple):  # a NamedTuple, not a dataclass: a third of the cost at import, on the cold path
+    """A validated organizer ID (object ID or user principal name) and where it came from."""
+
+    id: str
+    source: OrganizerFrom
+
+
+class Selector(NamedTuple):
+    """A validated meeting, as the caller gave it: its ID, or a Teams link or number to look it up by, and the
+    organizer a classic link names (its Oid, when that is an object ID)."""
+
+    meeting_id: str | None = None
+    join_url: str | None = None
+    join_meeting_id: str | None = None
+    link_organizer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +90,7 @@ class MeetingQuery:
     meeting_id: str | None = None
     join_url: str | None = None
     join_meeting_id: str | None = None
+    organizer_from: OrganizerFrom = OrganizerFrom.REQUEST
 
 
 def validate_meeting_id(value: str) -> str:
@@ -105,11 +138,13 @@ def validate_join_url(value: str) -> str:
 
 def validate_join_meeting_id(value: str) -> str:
     """Returns the digits alone: invites print the number in groups ("123 456 789 012")."""
-    if len(value) > JOIN_MEETING_ID_MAX or not _JOIN_MEETING_ID_RE.fullmatch(value):
+    # Compiled by `re` on first use and kept in its cache: its classes of spaces take a few hundred microseconds,
+    # which a cold start that reads no meeting number need not spend.
+    if len(value) > JOIN_MEETING_ID_MAX or not re.fullmatch(JOIN_MEETING_ID_PATTERN, value):
         raise invalid_request(
             "joinMeetingId must be the numeric Teams meeting ID from the invite (6 to 20 digits; spaces are allowed)."
         )
-    return value.replace(" ", "")
+    return _NOT_DIGIT_RE.sub("", value)
 
 
 def organizer_from_join_url(join_url: str) -> str | None:
@@ -145,42 +180,81 @@ def optional_organizer_id(value: Any) -> str | None:
     return validate_organizer_id(value)
 
 
-def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | None) -> MeetingQuery:
-    """One meeting from a query string, a JSON body or a batch item. `default_organizer` is a validated organizer
-    ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
+def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | Organizer | None) -> MeetingQuery:
+    """One meeting from a query string, a JSON body or a batch item. `default_organizer` serves when the fields
+    and the link name none: a validated organizer ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
+    if isinstance(default_organizer, str):
+        default_organizer = Organizer(default_organizer, OrganizerFrom.DEFAULT)
+    selector = parse_selector(fields)
+    organizer = pick_organizer(fields, selector, default_organizer)
+    if organizer is None:
+        raise missing_organizer(selector)
+    return MeetingQuery(  # each source was validated: the field, the Oid, the default
+        organizer_id=organizer.id,
+        meeting_id=selector.meeting_id,
+        join_url=selector.join_url,
+        join_meeting_id=selector.join_meeting_id,
+        organizer_from=organizer.source,
+    )
+
+
+def has_selector(fields: Mapping[str, Any]) -> bool:
+    return any(is_given(fields.get(name)) for name in SELECTORS)
+
+
+def parse_selector(fields: Mapping[str, Any]) -> Selector:
+    """The one meeting the fields name, validated: GetJoinUrl and Diagnose read it alike."""
     given = [name for name in SELECTORS if is_given(fields.get(name))]
     if not given:
         raise invalid_request(
             "Send one of meetingId (the online meeting ID), joinUrl (the Teams join link) "
-            "or joinMeetingId (the numeric meeting ID from the invite)."
+            f"or joinMeetingId (the numeric meeting ID from the invite).{_join_web_url_hint(fields)}"
         )
     if len(given) > 1:
         raise invalid_request(f"Send only one of meetingId, joinUrl and joinMeetingId, not {' and '.join(given)}.")
     selector = given[0]
     value = _text(fields, selector)
-    query: dict[str, str] = {}
-    implied_organizer = None
     if selector == "meetingId":
-        query["meeting_id"] = validate_meeting_id(value)
-    elif selector == "joinUrl":
-        query["join_url"] = validate_join_url(value)
-        number = short_link_number(value)
-        if number is not None:
-            query["join_meeting_id"] = number
-        implied_organizer = organizer_from_join_url(value)
-    else:
-        query["join_meeting_id"] = validate_join_meeting_id(value)
+        return Selector(meeting_id=validate_meeting_id(value))
+    if selector == "joinMeetingId":
+        return Selector(join_meeting_id=validate_join_meeting_id(value))
+    join_url = validate_join_url(value)
+    return Selector(
+        join_url=join_url, join_meeting_id=short_link_number(join_url), link_organizer=organizer_from_join_url(join_url)
+    )
 
-    organizer = optional_organizer_id(fields.get("organizerId")) or implied_organizer or default_organizer
-    if organizer is None:
-        missing = "organizerId is missing"
-        if selector == "joinUrl" and link_oid(value) is not None:
-            missing = "The link's context has an Oid that is not an Entra object ID (a GUID), so it names no organizer"
-        raise invalid_request(
-            f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
-            "or set the app setting DEFAULT_ORGANIZER_ID."
-        )
-    return MeetingQuery(organizer_id=organizer, **query)  # each source was validated: the field, the Oid, the default
+
+def pick_organizer(fields: Mapping[str, Any], selector: Selector | None, default: Organizer | None) -> Organizer | None:
+    """The organizer as GetJoinUrl takes it: the fields' organizerId, else the Oid of a classic link, else the
+    default (a batch's organizerId, or DEFAULT_ORGANIZER_ID); None when none of them is there."""
+    given = optional_organizer_id(fields.get("organizerId"))
+    if given is not None:
+        return Organizer(given, OrganizerFrom.REQUEST)
+    if selector is not None and selector.link_organizer is not None:
+        return Organizer(selector.link_organizer, OrganizerFrom.LINK)
+    return default
+
+
+def missing_organizer(selector: Selector) -> ApiError:
+    missing = "organizerId is missing"
+    if selector.join_url is not None and link_oid(selector.join_url) is not None:
+        missing = "The link's context has an Oid that is not an Entra object ID (a GUID), so it names no organizer"
+    return invalid_request(
+        f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "
+        "or set the app setting DEFAULT_ORGANIZER_ID."
+    )
+
+
+def _join_web_url_hint(fields: Mapping[str, Any]) -> str:
+    """joinWebUrl is ignored (Graph's name for a meeting's link, and this function's answer's), but when it is
+    all a call sends, the caller most likely meant joinUrl."""
+    named = next((name for name in fields if name.casefold() == "joinweburl"), None)
+    if named is None:
+        return ""
+    return (
+        f" This call has {named}, which this function does not read (it is the name of the join URL it answers, "
+        "and Graph's name for a meeting's link): send a Teams join link as joinUrl."
+    )
 
 
 def parse_allowed_organizers(raw: str) -> frozenset[str] | None:
@@ -216,6 +290,11 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
         return value
     if name != "joinMeetingId":
         raise invalid_request(f"{name} must be a string.")
+    if isinstance(value, LongNumber):
+        raise invalid_request(
+            f"joinMeetingId is a JSON number of {value.digits:,} digits, too long for a numeric Teams meeting ID, "
+            "which has 6 to 20: send the number from the invite."
+        )
     if isinstance(value, float) and abs(value) >= FLOAT_EXACT_BELOW:  # 1e400 too, read as infinity
         raise invalid_request(
             "joinMeetingId is a JSON number with a decimal point or exponent, which holds a whole number "

@@ -25,8 +25,9 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 from devhost.host import load_function, route_pattern
 from shared import validation
 from shared.errors import ApiError
-from shared.http import BODY_MAX_BYTES, JSON_MAX_DEPTH
+from shared.http import BODY_MAX_BYTES
 from shared.join_links import BATCH_MAX_ITEMS
+from shared.json_body import BODY_TEXT_MAX_BYTES, BODY_VALUES_MAX, JSON_MAX_DEPTH
 from shared.openapi import entra_variant
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +124,9 @@ GOOD = {
         "123456",
         "1" * 20,
         "1 2 3 4 5 6",
+        "123\u00a0456\u00a0789\u00a0012",  # no-break spaces, as some invites print the groups
+        "123\u202f456\u2009789",  # narrow no-break and thin spaces
+        "\u3000123456\u205f",
     ],
 }
 
@@ -199,7 +203,10 @@ HOSTILE = {
         "123456\n",
         "123-456-789",
         "123456'",
-        "123\t456",
+        "123\t456",  # a tab, a line end or a zero-width space is no group separator (a body's surrounding ones are
+        "123\r\n456",  # trimmed before the value is checked)
+        "123\u200b456",
+        "\ufeff123456",  # ECMAScript's \s would take a byte order mark: the pattern names each space instead
         " " * 58 + "123456",  # 64 characters: allowed
         " " * 59 + "123456",  # 65 characters: the pattern allows it, maxLength does not
         "0x123456",
@@ -351,8 +358,10 @@ def test_responses_cover_success_and_every_error_status():
 def test_the_body_limits_are_the_functions_own():
     for method, _, operation in operations():
         if method == "post":
-            assert f"{BODY_MAX_BYTES:,} bytes" in operation["responses"]["413"]["description"]
-            assert "RequestTooLarge" in operation["responses"]["413"]["description"]
+            too_large = operation["responses"]["413"]["description"]
+            assert f"{BODY_MAX_BYTES:,} bytes" in too_large and "RequestTooLarge" in too_large
+            assert f"more than {BODY_VALUES_MAX:,} JSON values" in too_large and "RequestTooComplex" in too_large
+            assert f"more than {BODY_TEXT_MAX_BYTES:,} bytes as text once decoded" in too_large
             assert f"deeper than {JSON_MAX_DEPTH} levels" in operation["responses"]["400"]["description"]
 
 
@@ -417,6 +426,9 @@ def test_the_stated_leniencies_are_the_functions():
     assert "empty or null value counts as left out" in batch_organizer["description"]
     for item in (body, resolve({"$ref": "#/definitions/BatchItem"})["properties"]):
         assert f"123456789012.0, only below {validation.FLOAT_EXACT_BELOW}," in item["joinMeetingId"]["description"]
+        for field in RULES:  # what the pattern cannot say: the value is checked without its surrounding whitespace
+            assert "Surrounding whitespace (any space, tab or line end) is trimmed" in item[field]["description"]
+    assert "Surrounding whitespace (any space, tab or line end) is trimmed" in batch_organizer["description"]
     fields = {"meetingId": GOOD["meetingId"][0], "joinUrl": "", "joinMeetingId": None, "organizerId": ""}
     assert validation.parse_meeting_query(fields, GUID).meeting_id == GOOD["meetingId"][0]
     for number in (123456789012, 123456789012.0, float(validation.FLOAT_EXACT_BELOW - 1)):
@@ -568,3 +580,62 @@ def test_every_error_code_in_the_readme_is_in_the_connector_definition():
     troubleshooting = readme_section(readme, "## Troubleshooting")
     for code in ("GraphPermissionMissing", "AccessPolicyMissing", "GraphAccessDenied", "IdentityUnavailable"):
         assert f"| `{code}` |" in troubleshooting, code
+
+
+# --- the flow builder's recipe and notes (connector/README.md) ----------------------------------------------------
+
+
+class Outputs(dict):
+    """An action's outputs as a flow expression reads them: `?['name']` is null when the name is missing, and so is
+    anything read from null."""
+
+    def get_(self, name: str) -> Any:
+        return self.get(name, NULL)
+
+
+NULL = Outputs()  # null, as `?[...]` gives it
+
+
+def flow_expression(text: str, status: int | None, tries: int, wait: int | None = None) -> Any:
+    """A Power Automate expression of the recipe, evaluated in Python for one action outcome: its functions as
+    Microsoft's reference defines them (or, not, contains, createArray, coalesce, greaterOrEquals, min)."""
+    action = Outputs({} if status is None else {"statusCode": status})  # a timed-out action has no status
+    body = Outputs({} if wait is None else {"error": Outputs({"retryAfterSeconds": wait})})
+    functions = {
+        "or_": lambda *a: any(a),
+        "not_": lambda a: not a,
+        "contains": lambda items, x: x in items,
+        "createArray": lambda *a: list(a),
+        "coalesce": lambda *a: next((x for x in a if x is not NULL), NULL),
+        "greaterOrEquals": lambda a, b: a >= b,
+        "min": min,
+        "outputs": lambda name: action,
+        "body": lambda name: body,
+        "variables": lambda name: tries,
+    }
+    python = re.sub(r"\b(or|not)\(", r"\1_(", text.removeprefix("@"))
+    python = re.sub(r"\?\['(\w+)'\]", r".get_('\1')", python)
+    return eval(python, {"__builtins__": {}}, functions)  # the README's own text, not input
+
+
+def test_the_retry_recipe_counts_a_timed_out_try_as_a_504_and_stays_within_its_bound():
+    recipe = readme_section((CONNECTOR / "README.md").read_text(), "## Errors in a flow")
+    [until] = re.findall(r"`(@or\(not\(contains.*?)`", recipe)
+    [retry] = re.findall(r"`(@contains\(createArray.*?)`", recipe)
+    [delay] = re.findall(r"`(@min\(coalesce.*?)`", recipe)
+    for status in (429, 503, 504, None):  # None: the action timed out
+        assert flow_expression(until, status, tries=1) is False, status  # goes round again
+        assert flow_expression(retry, status, tries=1) is True, status  # after the Delay
+        assert flow_expression(until, status, tries=4) is True, status  # and not past 4 tries
+    for status in (200, 400, 403, 404, 413, 500, 502):
+        assert flow_expression(until, status, tries=1) is True, status  # a wait mends none of these
+    assert flow_expression(delay, None, tries=1) == 5 and flow_expression(delay, 503, tries=1, wait=120) == 60
+
+
+def test_flow_builders_are_told_the_licence_and_the_bookings_trigger_output():
+    readme, connector = (APP_ROOT / "README.md").read_text(), (CONNECTOR / "README.md").read_text()
+    assert "Custom connectors are\npremium" in readme and "Power Automate Premium licence" in readme
+    licences = readme_section(connector, "## Licences")
+    for words in ("Power Automate Premium", "Power Automate\nProcess", "pay-as-you-go", "standard connectors"):
+        assert words in licences, words
+    assert "the trigger's `JoinWebURL` output" in readme and "output `JoinWebURL`" in licences

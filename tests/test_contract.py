@@ -230,6 +230,8 @@ HOSTILE_ORGANIZERS = [
 @pytest.mark.parametrize("value", HOSTILE_MEETING_IDS, ids=range(len(HOSTILE_MEETING_IDS)))
 def test_hostile_meeting_ids_are_400_with_no_graph_call(call, emulator, value):
     for method in ("GET", "POST"):
+        if method == "POST" and value != value.strip():
+            continue  # a body's value is trimmed first (tests/test_caller_input.py); a query string's is not
         if method == "GET":
             answer = call(params={"meetingId": value, "organizerId": ORGANIZER_ID})
         else:

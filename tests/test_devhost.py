@@ -468,6 +468,35 @@ def test_make_run_passes_its_options_to_devhost(options, flags):
     assert " ".join(command.split()).endswith(f"-m devhost{flags}"), command
 
 
+PYENV_SHIM = """#!/bin/sh
+echo "pyenv: python3.13: command not found" >&2
+echo "The \\`python3.13' command exists in these Python versions:" >&2
+echo "  3.13.1" >&2
+exit 127
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        (PYENV_SHIM, "It said: pyenv: python3.13: command not found The `python3.13' command exists in these Python"),
+        ("#!/bin/sh\necho Python 3.10.4\n", "It said: Python 3.10.4"),
+    ],
+    ids=["pyenv-shim", "too-old"],
+)
+def test_make_test_with_a_python_that_does_not_run_shows_what_it_said(tmp_path: Path, script: str, said: str):
+    """A pyenv shim for a version not installed (or not selected) explains itself on stderr and exits 127."""
+    python = tmp_path / "python3.13"
+    python.write_text(script)
+    python.chmod(0o755)
+    dry_run = subprocess.run(
+        ["make", "-n", "test", f"PYTHON={python}"], cwd=APP_ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert dry_run.returncode != 0
+    assert f"{python} is not a Python 3.11 or newer that runs here" in dry_run.stderr
+    assert said in " ".join(dry_run.stderr.split()), dry_run.stderr
+
+
 @pytest.mark.parametrize("option", ["GRAPH=fake", "GRAPH=Real", "TRAFFIC=no", "TRAFFIC=on"])
 def test_make_run_refuses_an_unknown_graph_or_traffic_value(option):
     dry_run = make_dry_run(option)
@@ -562,9 +591,12 @@ TRAFFIC_TIME = r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3} "
 TRAFFIC_LINE = TRAFFIC_TIME + "(?:Graph   |identity) "
 
 
+CLIENT_REQUEST_ID = " client-request-id [0-9a-f-]{36}$"  # each Graph line ends with the one the function sent
+
+
 def traffic(method: str, target: str) -> str:
     """The regex of the line `make run` prints for a Graph call the emulator answered with a 200."""
-    return TRAFFIC_TIME + f"Graph    {method} {re.escape(target)} -> 200 \\([0-9.]+ (?:ms|s)\\)$"
+    return TRAFFIC_TIME + f"Graph    {method} {re.escape(target)} -> 200 \\([0-9.]+ (?:ms|s)\\)" + CLIENT_REQUEST_ID
 
 
 def test_make_run_prints_each_call_to_graph_and_the_identity_endpoint_readably_and_no_secret():
@@ -593,11 +625,15 @@ def test_make_run_prints_each_call_to_graph_and_the_identity_endpoint_readably_a
         assert run_curl(batch, port).status_code == 200
         seen += read_until(lines, traffic("POST", "/v1.0/$batch [2 requests]"))
         items = [lines.get(timeout=10) for _ in range(2)]  # written with the line above, in the order sent
-        assert items == [f"{INDENT}GET {lookup} -> 200", f"{INDENT}GET {number} -> 200"]
+        caller = seen[-1].rsplit(" ", 1)[1]  # the batch's client-request-id, on each of its requests too
+        assert items == [f"{INDENT}GET {path} -> 200 client-request-id {caller}" for path in (lookup, number)]
         # The link and the number find the same meeting of the same organizer: Graph is asked for it once.
         seen += items + read_until(lines, traffic("POST", "/v1.0/$batch [2 requests]"))
         items = [lines.get(timeout=10) for _ in range(2)]
-        assert items == [f"{INDENT}GET /users/{who}{join_call} -> 200" for who in (upn, organizer)]
+        caller = seen[-1].rsplit(" ", 1)[1]
+        assert items == [
+            f"{INDENT}GET /users/{who}{join_call} -> 200 client-request-id {caller}" for who in (upn, organizer)
+        ]
 
         assert run_curl(diagnose, port).status_code == 200
         probe = f"/v1.0/users/{upn}/onlineMeetings?$filter=JoinWebUrl eq '{POLICY_PROBE_LINK}'"

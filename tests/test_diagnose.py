@@ -245,3 +245,83 @@ def test_each_make_run_setup_shows_its_failing_check(diagnose, emulator, setup):
     }
     assert failing(answer) == expected[setup]
     assert answer.body["ok"] is (setup == "ok")
+
+
+# --- given a Teams link or the number from an invite --------------------------------------------------------------
+
+
+def test_a_link_is_looked_up_as_getjoinurl_looks_it_up_with_its_own_check(diagnose, meeting, emulator):
+    """The classic link names its organizer (its Oid), as it does for GetJoinUrl."""
+    answer = diagnose(joinUrl=meeting.join_web_url)
+    assert answer.body["ok"] is True, answer.body
+    assert list(checks_of(answer)) == [
+        "settings",
+        "organizerAllowed",
+        "token",
+        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{LOOKUP_ROLE}",
+        "accessPolicy",
+        "meetingLookup",
+        "joinUrlCall",
+    ]
+    lookup = checks_of(answer)["meetingLookup"]
+    assert f"among the meetings of {ORGANIZER_ID}: {meeting.meeting_id}" in lookup["detail"]
+    assert "the object ID (Oid) in the Teams link's context" in checks_of(answer)["organizerAllowed"]["detail"]
+    assert meeting.appointment_url not in json.dumps(answer.body)
+
+
+def test_a_number_from_the_invite_is_looked_up_for_the_organizer_given(diagnose, meeting):
+    answer = diagnose(joinMeetingId="123\u00a0456 789 012", organizerId=ORGANIZER_UPN)
+    assert answer.body["ok"] is True, answer.body
+    assert checks_of(answer)["meetingLookup"]["ok"] and checks_of(answer)["joinUrlCall"]["ok"]
+
+
+def test_a_link_graph_cannot_find_fails_the_lookup_and_leaves_the_call_unchecked(diagnose, meeting, configure):
+    configure(DEFAULT_ORGANIZER_ID=ORGANIZER_UPN)
+    answer = diagnose(joinUrl="https://teams.microsoft.com/meet/987654321?p=x")  # a short link names no organizer
+    assert failing(answer) == ["meetingLookup", "joinUrlCall"]
+    lookup = checks_of(answer)["meetingLookup"]
+    assert lookup["detail"].startswith("MeetingNotFound: No online meeting organized by " + ORGANIZER_UPN)
+    assert checks_of(answer)["joinUrlCall"]["detail"] == "Not checked: the lookup found no meeting."
+
+
+def test_a_number_without_any_organizer_is_not_looked_up(diagnose, meeting, emulator):
+    answer = diagnose(joinMeetingId="123456789012")
+    assert failing(answer) == ["accessPolicy", "meetingLookup", "joinUrlCall"]
+    assert "organizerId=" in checks_of(answer)["meetingLookup"]["fix"]
+    assert emulator.graph_calls() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"joinUrl": "https://evil.example/l/meetup-join/x"}, "joinUrl must be a Teams meeting link"),
+        ({"joinMeetingId": "12345"}, "joinMeetingId must be the numeric Teams meeting ID"),
+        ({"meetingId": "MSpkYzE3", "joinMeetingId": "123456"}, "Send only one of"),
+        ({"joinurl": "https://teams.microsoft.com/meet/123456"}, "'joinurl', which this function does not read"),
+        ({"OrganizerId": ORGANIZER_ID}, "it reads 'organizerId'"),
+    ],
+)
+def test_a_link_or_name_getjoinurl_refuses_is_refused_alike(diagnose, emulator, params, says):
+    answer = diagnose(**params)
+    assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+    assert says in answer.body["error"]["message"]
+    assert emulator.state.identity_requests == []
+
+
+def test_the_allow_list_check_says_where_the_organizer_came_from_and_which_form_to_add(diagnose, meeting, configure):
+    configure(ALLOWED_ORGANIZER_IDS=ORGANIZER_UPN)
+    answer = diagnose(joinUrl=meeting.join_web_url)
+    check = checks_of(answer)["organizerAllowed"]
+    assert not check["ok"] and "the object ID (Oid) in the Teams link's context" in check["detail"]
+    assert check["fix"].startswith(f"Add the object ID {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS")
+    assert checks_of(diagnose(organizerId=ORGANIZER_UPN, joinUrl=meeting.join_web_url))["organizerAllowed"]["ok"]
+
+
+def test_diagnose_is_callable_with_plain_parameters(configure, meeting):
+    """As another route (a caller signed in with Entra ID) calls it: a mapping of parameters and an invocation."""
+    from shared.diagnosis import diagnose as run
+    from shared.invocation import Invocation
+
+    answer = run({"joinUrl": meeting.join_web_url}, Invocation.start("Diagnose", {}, 5.0))
+    assert answer["ok"] is True

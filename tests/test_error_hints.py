@@ -36,6 +36,22 @@ def test_an_unexpected_identity_answer_names_what_went_wrong(call, meeting, emul
     assert "managed identity (JSONDecodeError: Expecting value" in message
 
 
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_brief_identity_endpoint_failure_is_called_transient_not_a_set_up_to_mend(call, meeting, emulator, status):
+    """azure-identity words a JSON 500 or 429 as "configuration not found ... (invalid_scope)", then answers from
+    the failure it holds without asking the endpoint again: both answers say the failure is the platform's, brief."""
+    emulator.state.identity_faults.append(Fault(status=status))
+    for _ in range(2):  # the endpoint's answer, then the failure azure-identity holds for 5 s
+        answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+        status_, code, message = error_of(answer)
+        assert (status_, code, answer.headers["Retry-After"]) == (503, "IdentityUnavailable", "5")
+        assert f"its token endpoint answered HTTP {status}, a transient failure of the platform's identity" in message
+        assert "so Graph was not called. Try again in 5 seconds; if it persists, check the function app's" in message
+        assert "configuration not found" not in message and "invalid_scope" not in message
+        assert "enabled" not in message and "AZURE_CLIENT_ID" not in message
+    assert len(emulator.state.identity_requests) == 1
+
+
 def test_a_service_principal_without_its_settings_is_named_not_the_managed_identity(
     call, configure, no_azure_environment
 ):

@@ -639,10 +639,9 @@ AZD_NAMES = {
 }
 
 
-@pytest.fixture(scope="session")
-def bench_instance() -> SimpleNamespace:
-    """bench/instance.py's constant settings (read, not run): the instance it measures is the one infra deploys."""
-    tree = ast.parse((ROOT / "bench" / "instance.py").read_text())
+def bench_constants(module: str) -> SimpleNamespace:
+    """A bench module's constant settings, read, not run (the bench runs in a virtualenv of its own)."""
+    tree = ast.parse((ROOT / "bench" / module).read_text())
     constants = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -651,6 +650,12 @@ def bench_instance() -> SimpleNamespace:
             except ValueError:
                 continue
     return SimpleNamespace(**constants)
+
+
+@pytest.fixture(scope="session")
+def bench_instance() -> SimpleNamespace:
+    """bench/instance.py's: the instance it measures is the one infra deploys."""
+    return bench_constants("instance.py")
 
 
 @pytest.fixture(scope="session")
@@ -690,6 +695,7 @@ def test_instance_is_the_one_the_bench_and_the_memory_test_measure(bicep, scale,
     assert text(concurrency) == passed_to_api(bicep, "httpPerInstanceConcurrency")
     default_concurrency = literal(main.params()["httpPerInstanceConcurrency"])
     assert default_concurrency == bench_instance.INSTANCE_CONCURRENCY == MEMORY_TEST_CONCURRENCY
+    assert bench_constants("bodies.py").CONCURRENCY == default_concurrency  # sixteen bodies at once: one instance
     assert bench_instance.INSTANCE_CONCURRENCY > 1  # Python's platform default, 1, gives every call an instance
 
 

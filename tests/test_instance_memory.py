@@ -1,4 +1,5 @@
-"""Memory of one instance at the HTTP concurrency infra deploys: that many batches of 100 links in flight at once.
+"""Memory of one instance at the HTTP concurrency infra deploys: that many batches of 100 links in flight at once,
+and that many request bodies of any shape up to the body limit.
 
 Measured as growth of this process's resident memory (VmRSS) between the function at rest and the moment every
 `$batch` call of every invocation is held in the emulator together, not as time. `make bench` measures the whole
@@ -7,12 +8,16 @@ process the same way in a process of its own (bench/README.md, "One instance").
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from bench.bodies import SHAPES
 from devhost.emulator import GraphEmulator
 from shared.graph_batch import BATCH_CONCURRENCY
 from shared.join_links import BATCH_MAX_ITEMS
@@ -63,3 +68,69 @@ def test_concurrent_batches_of_100_links_grow_memory_far_less_than_half_an_insta
     assert len(peaks) == 2  # both steps had every call in flight together
     growth = max(peaks) - at_rest
     assert growth < GROWTH_BUDGET_MB, f"{CONCURRENCY} batches in flight added {growth:.1f} MB"
+
+
+# --- bodies under the limit ----------------------------------------------------------------------------------------
+
+
+def peak_mb() -> float:
+    return (
+        max(
+            int(line.split()[1])
+            for line in Path("/proc/self/status").read_text().splitlines()
+            if line.startswith(("VmHWM:", "VmRSS:"))
+        )
+        / 1024
+    )
+
+
+def settle() -> None:
+    """What earlier allocations (this test's or another's) left free goes back to the system: only what is held
+    counts, at rest and at the peak."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # glibc's, on Linux
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def reset_peak() -> None:
+    """VmHWM from now on (Linux 4.0 and later)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pytest.skip("the peak resident memory cannot be reset here (/proc/self/clear_refs)")
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_sixteen_bodies_of_any_shape_up_to_the_limit_grow_memory_less_than_a_quarter_of_an_instance(
+    call: Callable[..., Answer], emulator: GraphEmulator, shape: str
+) -> None:
+    """The shapes bench/bodies.py times: the hostile ones are refused before they are parsed, the largest legit
+    ones are read. The bodies themselves count, as the worker holds each one it receives."""
+    build = SHAPES[shape]
+    call("POST", raw_body=build())  # code paths warm; not counted
+    settle()
+    at_rest = resident_mb()
+    bodies = [build() for _ in range(CONCURRENCY)]
+    settle()
+    reset_peak()
+    gate = threading.Barrier(CONCURRENCY)
+    answers: list[Answer] = []
+
+    def send(body: bytes) -> None:
+        gate.wait()
+        answers.append(call("POST", raw_body=body))
+
+    threads = [threading.Thread(target=send, args=(bodies.pop(),)) for _ in range(CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    growth = peak_mb() - at_rest
+
+    assert len(answers) == CONCURRENCY
+    assert growth < GROWTH_BUDGET_MB, f"{CONCURRENCY} bodies ({shape}) added {growth:.1f} MB"
+    codes = {answer.body.get("error", {}).get("code") for answer in answers}
+    if "accepted" in shape:
+        assert "RequestTooComplex" not in codes, codes
+    else:
+        assert codes == {"RequestTooComplex"}, codes  # refused before it was parsed

@@ -47,6 +47,43 @@ def test_allow_list_applies_to_batch_items_and_implied_organizers(call, meeting,
     assert results[2]["error"]["code"] == "OrganizerNotAllowed"
 
 
+def test_a_refused_organizer_is_named_with_where_it_came_from_and_the_form_to_add(call, meeting, configure):
+    """The README's own example lists user principal names; a classic link names its organizer by object ID only,
+    so the 403 says the organizer came from the link and that its object ID is the form to add."""
+    configure(
+        ALLOWED_ORGANIZER_IDS=f"{ORGANIZER_UPN},adele@contoso.com", DEFAULT_ORGANIZER_ID="default@contoso.example"
+    )
+    by_link = call("POST", body={"joinUrl": meeting.join_web_url}).body["error"]
+    assert by_link["code"] == "OrganizerNotAllowed"
+    assert (
+        f"Organizer {ORGANIZER_ID}, the object ID (Oid) in the Teams link's context, since no organizerId"
+        in (by_link["message"])
+    )
+    assert f"Add the object ID {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS" in by_link["message"]
+    assert "holds the organizer's user principal name alone does not match it" in by_link["message"]
+
+    sent = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).body["error"]["message"]
+    assert f"Organizer {ORGANIZER_ID}, the organizerId sent, is not in" in sent
+    assert f"Add {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS as it was sent" in sent
+
+    by_default = call(params={"meetingId": meeting.meeting_id}).body["error"]["message"]
+    assert "Organizer default@contoso.example, the app setting DEFAULT_ORGANIZER_ID, since the call" in by_default
+    assert "as DEFAULT_ORGANIZER_ID holds it, or set DEFAULT_ORGANIZER_ID" in by_default
+
+    batch = {"meetings": [{"meetingId": meeting.meeting_id}], "organizerId": "batch@contoso.example"}
+    [item] = call("POST", body=batch).body["results"]
+    assert (
+        "Organizer batch@contoso.example, the batch's organizerId, since the item names no organizer"
+        in (item["error"]["message"])
+    )
+
+
+def test_listing_both_forms_serves_a_link_and_a_named_organizer(call, meeting, configure):
+    configure(ALLOWED_ORGANIZER_IDS=f"{ORGANIZER_UPN},{ORGANIZER_ID}")
+    assert call("POST", body={"joinUrl": meeting.join_web_url}).status == 200
+    assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN}).status == 200
+
+
 def test_bad_allow_list_is_a_configuration_error(call, configure):
     configure(ALLOWED_ORGANIZER_IDS="alice@contoso.example, not an id")
     answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})

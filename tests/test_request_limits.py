@@ -19,8 +19,9 @@ import pytest
 import requests
 
 from devhost.host import serve
-from shared.http import BODY_MAX_BYTES, HOST_BODY_MAX_BYTES, JSON_MAX_DEPTH
+from shared.http import BODY_MAX_BYTES, HOST_BODY_MAX_BYTES
 from shared.join_links import BATCH_MAX_ITEMS
+from shared.json_body import BODY_TEXT_MAX_BYTES, BODY_VALUES_MAX, JSON_MAX_DEPTH, text_width
 from shared.validation import JOIN_URL_MAX, ORGANIZER_ID_MAX
 from tests.conftest import ORGANIZER_ID
 
@@ -151,3 +152,68 @@ def test_a_body_over_the_function_limit_but_under_the_host_limit_gets_the_json_4
     with dev_host() as port:
         answer = requests.post(f"http://127.0.0.1:{port}/api/GetJoinUrl", data=body, timeout=30)
     assert (answer.status_code, answer.json()["error"]["code"]) == (413, "RequestTooLarge")
+
+
+# --- what a body under the limit may cost once parsed (tests/test_instance_memory.py measures it) ----------------
+
+
+def values_body(values: int) -> bytes:
+    """A valid single call of exactly `values` JSON values: the root, two keys and their values, a key and a list."""
+    extra = values - 7  # root, "meetingId", its value, "organizerId", its value, "x", the list
+    items = ",".join(["0"] * extra)
+    return f'{{"meetingId": "MSpkYzE3", "organizerId": "{ORGANIZER_ID}", "x": [{items}]}}'.encode()
+
+
+def test_a_body_of_as_many_json_values_as_the_budget_is_read_and_one_more_is_refused_unparsed(call, emulator):
+    assert call("POST", raw_body=values_body(BODY_VALUES_MAX)).status == 404  # read, and asked of Graph
+    answer = call("POST", raw_body=values_body(BODY_VALUES_MAX + 1))
+    assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooComplex")
+    message = answer.body["error"]["message"]
+    assert f"{BODY_VALUES_MAX + 1:,} JSON values" in message and f"at most {BODY_VALUES_MAX:,}" in message
+    assert "leave out fields this function does not read" in message  # what to change
+    assert emulator.graph_calls() != [] and len(emulator.graph_calls()) == 1  # the first call only
+
+
+def test_text_inside_strings_is_not_counted_as_values(call):
+    """Commas and brackets in a webhook's text are not structure: a note full of them is read."""
+    note = "[{a, b: c}], " * 2000
+    answer = call("POST", body={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID, "note": note, "q": 'say "x"'})
+    assert answer.status == 404, answer.body
+
+
+def test_the_largest_batch_with_a_webhooks_fields_beside_each_item_is_read(call, emulator):
+    extras = {f"field{n}": f"value, {n}" for n in range(15)}  # what a flow's Select may carry besides the link
+    items = [{"meetingId": f"MSpkYzE3{i:03}", "organizerId": ORGANIZER_ID, **extras} for i in range(BATCH_MAX_ITEMS)]
+    answer = call("POST", body={"meetings": items, "trigger": {"id": "x", "body": {"subject": "y"}}})
+    assert answer.status == 200 and len(answer.body["results"]) == BATCH_MAX_ITEMS
+
+
+def text_body(first: str, characters: int) -> bytes:
+    """A valid single call of `characters` characters as written (an escape counts its own), `first` the first of
+    its note."""
+    head, tail = f'{{"meetingId": "MSpkYzE3", "organizerId": "{ORGANIZER_ID}", "x": "{first}', '"}'
+    return (head + "a" * (characters - len(head) - len(tail)) + tail).encode()
+
+
+@pytest.mark.parametrize(
+    ("first", "width"),
+    [("\U0001f600", 4), ("\\ud83d\\ude00", 4), ("\u20ac", 2), ("\\u20ac", 2), ("\u00e9", 1), ("\\u00e9", 1)],
+    ids=["emoji", "surrogate-escape", "euro", "euro-escape", "latin-1", "latin-1-escape"],
+)
+def test_a_body_is_held_to_its_size_as_python_text_by_its_widest_character(call, first, width):
+    """Python keeps a string in 1, 2 or 4 bytes a character, by its widest, written or escaped: a body may hold that
+    many times fewer characters. The largest such body is read; one character more is refused before decoding."""
+    most = BODY_TEXT_MAX_BYTES // width
+    if width == 1:
+        most -= len(first.encode()) - len(first)  # and within the body limit in bytes
+    assert text_width(text_body(first, most)) == width
+    assert call("POST", raw_body=text_body(first, most)).status == 404  # read, and asked of Graph
+    if width > 1:
+        answer = call("POST", raw_body=text_body(first, most + 1))
+        assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooComplex")
+        assert f"in {width} bytes" in answer.body["error"]["message"]
+
+
+def test_a_body_in_another_encoding_than_utf8_is_refused(call):
+    answer = call("POST", raw_body='{"meetingId": "MSpkYzE3"}'.encode("utf-16"))
+    assert answer.status == 400 and "not UTF-8" in answer.body["error"]["message"]

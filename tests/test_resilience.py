@@ -104,7 +104,7 @@ def test_every_error_with_a_retry_after_says_its_wait_in_words(call, meeting, co
 def test_identity_unavailable_says_when_to_retry_and_then_who_to_ask(call, meeting, emulator):
     emulator.state.identity_faults.append(Fault(status=500, body=b"<html>Internal error</html>"))
     message = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).body["error"]["message"]
-    assert "Try again in 5 seconds; if it persists, check that the function app has a managed identity" in message
+    assert "Try again in 5 seconds; if it persists, check the function app's Resource health" in message
 
 
 def test_an_error_with_a_wait_says_it_whatever_its_fix():

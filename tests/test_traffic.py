@@ -160,3 +160,19 @@ def test_the_observer_hears_every_answer_with_its_status_whichever_way_it_was_se
     assert heard[2].seconds >= 0.1  # the fault's delay is in the time taken
     assert heard[1].answer is None  # the identity endpoint's answer is a token: not handed on
     assert heard[4].answer["error"]["code"] == "InvalidAuthenticationToken"  # Graph's answer, for a batch's items
+
+
+def test_each_graph_line_ends_with_the_client_request_id_of_its_call_and_a_junk_one_is_not_shown():
+    caller = "5c1e2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+    body = {"requests": [{"id": "1", "method": "GET", "url": "/users/x/onlineMeetings"}]}
+    batch = exchange("/v1.0/$batch", "POST", body, answer={"responses": [{"id": "1", "status": 200}]})
+    batch.request.headers["client-request-id"] = caller
+    assert shown(batch) == [
+        f"Graph    POST /v1.0/$batch [1 request] -> 200 (12.3 ms) client-request-id {caller}",
+        f"{INDENT}GET /users/x/onlineMeetings -> 200 client-request-id {caller}",
+    ]
+    token = exchange("/msi/token?api-version=2019-08-01&resource=r")  # serves every call: it names none
+    assert shown(token) == ["identity GET /msi/token?api-version=2019-08-01&resource=r -> 200 (12.3 ms)"]
+    odd = exchange("/v1.0/users/x/onlineMeetings")
+    odd.request.headers["Client-Request-Id"] = "x\r\nInjected: yes"
+    assert shown(odd) == ["Graph    GET /v1.0/users/x/onlineMeetings -> 200 (12.3 ms)"]
