@@ -27,8 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from verdicts import print_verdicts
-
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 CONCURRENCY = 16  # infra/main.bicep's httpPerInstanceConcurrency (tests/test_infra.py holds them equal)
@@ -188,6 +186,8 @@ def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def alone(app_root: Path) -> int:
     """Without bench/run.py: an emulator of Graph and the identity endpoint of its own, this interpreter."""
     sys.path.insert(0, str(ROOT))
+    from verdicts import print_verdicts  # bench/, this script's folder
+
     from devhost.emulator import GraphEmulator
 
     emulator = GraphEmulator().start()

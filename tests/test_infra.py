@@ -695,7 +695,7 @@ def test_instance_is_the_one_the_bench_and_the_memory_test_measure(bicep, scale,
     assert text(concurrency) == passed_to_api(bicep, "httpPerInstanceConcurrency")
     default_concurrency = literal(main.params()["httpPerInstanceConcurrency"])
     assert default_concurrency == bench_instance.INSTANCE_CONCURRENCY == MEMORY_TEST_CONCURRENCY
-    assert bench_constants("bodies.py").CONCURRENCY == default_concurrency  # sixteen bodies at once: one instance
+    assert default_concurrency == bench_constants("bodies.py").CONCURRENCY  # sixteen bodies at once: one instance
     assert bench_instance.INSTANCE_CONCURRENCY > 1  # Python's platform default, 1, gives every call an instance
 
 
