@@ -3,8 +3,8 @@
 import azure.functions as func
 
 from shared.caller_access import JOIN_URL_BY_KEY
-from shared.http import answer, join_urls
+from shared.http import answer, get_appointment_urls
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, "GetJoinUrl", JOIN_URL_BY_KEY, lambda call: join_urls(req, call, JOIN_URL_BY_KEY))
+    return answer(req, "GetJoinUrl", JOIN_URL_BY_KEY, lambda call: get_appointment_urls(req, call, JOIN_URL_BY_KEY))

@@ -4,8 +4,10 @@ Microsoft Entra ID who hold the app role JoinUrl.Get (shared/caller_access.py sa
 import azure.functions as func
 
 from shared.caller_access import JOIN_URL_SIGNED_IN
-from shared.http import answer, join_urls
+from shared.http import answer, get_appointment_urls
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, "GetJoinUrlEntra", JOIN_URL_SIGNED_IN, lambda call: join_urls(req, call, JOIN_URL_SIGNED_IN))
+    return answer(
+        req, "GetJoinUrlEntra", JOIN_URL_SIGNED_IN, lambda call: get_appointment_urls(req, call, JOIN_URL_SIGNED_IN)
+    )

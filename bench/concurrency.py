@@ -43,7 +43,7 @@ def measure_batches(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any]
     kinds = {
         "single": None,
         "ids": [{"meetingId": m.meeting_id, "organizerId": m.organizer_id} for m in distinct],
-        "links": [{"joinUrl": m.join_web_url} for m in distinct],
+        "links": [{"joinUrl": m.teams_link} for m in distinct],
     }
     worker = WorkerProcess("function", env)
     figures: dict[str, Any] = {"latency_seconds": BATCH_LATENCY, "items": BATCH_ITEMS}

@@ -69,7 +69,7 @@ def start_emulators(app_root: Path, wire: str) -> tuple[GraphEmulator, GraphEmul
         GRAPH_BASE_URL=graph.base_url,
         BENCH_APP_ROOT=str(app_root),
         BENCH_MEETING_ID=meeting.meeting_id,
-        BENCH_JOIN_URL=meeting.join_web_url,
+        BENCH_JOIN_URL=meeting.teams_link,
         BENCH_ORGANIZER_ID=ORGANIZER_ID,
         BENCH_TOKEN=identity.issue_token(graph.base_url)["access_token"],
     )

@@ -32,7 +32,7 @@ def measure_instance(env: dict[str, str], graph: GraphEmulator) -> dict[str, Any
     Each line is a fresh process (its peak resident memory is its own), warmed by one round of the same load
     first (token cached, connections open), with PYTHON_THREADPOOL_THREAD_COUNT as infra sets it.
     """
-    links = [{"joinUrl": graph.add_meeting(ORGANIZER_ID).join_web_url} for _ in range(BATCH_ITEMS)]
+    links = [{"joinUrl": graph.add_meeting(ORGANIZER_ID).teams_link} for _ in range(BATCH_ITEMS)]
     print(
         f"\nOne instance: Graph answering in {INSTANCE_LATENCY * 1000:.0f} ms; one fresh GetJoinUrl process per line, "
         f"PYTHON_THREADPOOL_THREAD_COUNT={INSTANCE_CONCURRENCY}; batches are {BATCH_ITEMS} distinct Teams links...",

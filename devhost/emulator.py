@@ -44,10 +44,10 @@ from .http_server import IO_TIMEOUT_SECONDS, RequestHandler, Server
 VERSIONS = ("v1.0", "beta")
 POLL_INTERVAL = 0.05  # seconds: how soon stop() takes effect
 TRAFFIC_WINDOW = 1000  # recorded requests kept of each kind: tests read a handful, bench counts with the totals
-JOIN_URL_ROLE = "VirtualAppointment.Read.All"
+APPOINTMENT_URL_ROLE = "VirtualAppointment.Read.All"
 LOOKUP_ROLE = "OnlineMeetings.Read.All"
 # The app roles that let each call through, least privileged first.
-JOIN_URL_ROLES = (JOIN_URL_ROLE, "VirtualAppointment.ReadWrite.All")
+APPOINTMENT_URL_ROLES = (APPOINTMENT_URL_ROLE, "VirtualAppointment.ReadWrite.All")
 LOOKUP_ROLES = (LOOKUP_ROLE, "OnlineMeetings.ReadWrite.All")
 IDENTITY_CLIENT_ID = "5b2f2a1e-1a8c-4c53-9b6e-0f6f1b3c2d4e"  # the managed identity's appid
 IDENTITY_OBJECT_ID = "0c6f3e2a-7b1d-4c9e-8f5a-3d2b1e0f9a8c"  # its service principal's oid
@@ -57,7 +57,7 @@ CODINGS = ("gzip", "deflate")  # the content codings the emulator compresses wit
 CHUNK_BYTES = 64  # a chunked answer comes in pieces of this size, so a client reads several chunks of each answer
 _QUALITY = re.compile(r";\s*q\s*=\s*(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)\s*$", re.IGNORECASE)
 _FILTERS = (
-    ("join_web_url", re.compile(r"JoinWebUrl eq '((?:[^']|'')*)'")),
+    ("teams_link", re.compile(r"JoinWebUrl eq '((?:[^']|'')*)'")),
     ("join_meeting_id", re.compile(r"joinMeetingIdSettings/joinMeetingId eq '((?:[^']|'')*)'")),
 )
 
@@ -66,7 +66,7 @@ _FILTERS = (
 SETUPS = {
     "ok": "every app role granted and a Teams application access policy for every organizer",
     "no-role": "the managed identity holds no Microsoft Graph app role",
-    "no-lookup-role": f"the managed identity holds {JOIN_URL_ROLE} but not {LOOKUP_ROLE}",
+    "no-lookup-role": f"the managed identity holds {APPOINTMENT_URL_ROLE} but not {LOOKUP_ROLE}",
     "no-policy": "no Teams application access policy names the app",
 }
 
@@ -89,7 +89,7 @@ class Fault:
 class Meeting:
     organizer_id: str
     meeting_id: str
-    join_web_url: str
+    teams_link: str
     join_meeting_id: str
     appointment_url: str
 
@@ -128,7 +128,7 @@ class IssuedToken:
 class EmulatorState:
     users: dict[str, str] = field(default_factory=dict)  # lower-case GUID or UPN -> object ID
     meetings: dict[tuple[str, str], Meeting] = field(default_factory=dict)  # (object ID, meeting ID)
-    roles: set[str] = field(default_factory=lambda: {JOIN_URL_ROLE, LOOKUP_ROLE})  # granted to the identity now
+    roles: set[str] = field(default_factory=lambda: {APPOINTMENT_URL_ROLE, LOOKUP_ROLE})  # granted to the identity now
     access_policy: bool = True  # a Teams application access policy names the identity's app ID
     policy_users: set[str] | None = None  # object IDs the policy is granted to; None: granted globally
     tokens: dict[str, IssuedToken] = field(default_factory=dict)  # every token issued, for Graph to check
@@ -211,7 +211,7 @@ class GraphEmulator:
         if name == "no-role":
             self.state.roles = set()
         elif name == "no-lookup-role":
-            self.state.roles = {JOIN_URL_ROLE}
+            self.state.roles = {APPOINTMENT_URL_ROLE}
         elif name == "no-policy":
             self.state.access_policy = False
 
@@ -225,12 +225,12 @@ class GraphEmulator:
             self.state.users[upn.lower()] = organizer_id
         meeting_id = base64.b64encode(f"1*{organizer_id}*0**{thread}".encode()).decode()
         context = quote(json.dumps({"Tid": self.tenant_id, "Oid": organizer_id}, separators=(",", ":")), safe="")
-        join_web_url = f"https://teams.microsoft.com/l/meetup-join/{quote(thread, safe='').lower()}/0?context={context}"
+        teams_link = f"https://teams.microsoft.com/l/meetup-join/{quote(thread, safe='').lower()}/0?context={context}"
         appointment_url = (
             f"https://visit.teams.microsoft.com/webrtc-svc/api/route?tid={self.tenant_id}"
             f"&convId={quote(thread, safe='')}&isVa=true"
         )
-        meeting = Meeting(organizer_id, meeting_id, join_web_url, join_meeting_id, appointment_url)
+        meeting = Meeting(organizer_id, meeting_id, teams_link, join_meeting_id, appointment_url)
         self.state.meetings[(organizer_id, meeting_id)] = meeting
         return meeting
 
@@ -323,7 +323,7 @@ class GraphEmulator:
         is_join = len(rest) == 5 and rest[4] in ("getVirtualAppointmentJoinWebUrl", "getVirtualAppointmentJoinWebUrl()")
         if not (is_lookup or is_join):
             return _odata(400, "BadRequest", "Unsupported segment.")
-        refused = _refusal(issued, LOOKUP_ROLES if is_lookup else JOIN_URL_ROLES)
+        refused = _refusal(issued, LOOKUP_ROLES if is_lookup else APPOINTMENT_URL_ROLES)
         if refused is not None:
             return refused
         organizer = self.state.users.get(unquote(rest[1]).lower())
@@ -360,7 +360,7 @@ class GraphEmulator:
         meetings = [
             {
                 "id": m.meeting_id,
-                "joinWebUrl": m.join_web_url,
+                "joinWebUrl": m.teams_link,
                 "joinMeetingIdSettings": {"joinMeetingId": m.join_meeting_id},
             }
             for m in self.state.meetings.values()

@@ -51,7 +51,7 @@ def examples(meeting: Meeting, port: int = DEV_PORT) -> list[Example]:
         Example("One meeting by its ID (GET)", _get(f"{api}/GetJoinUrl", by_id)),
         Example(
             "One meeting by its Teams link (POST; a classic link names its organizer)",
-            _post(f"{api}/GetJoinUrl", {"joinUrl": meeting.join_web_url}),
+            _post(f"{api}/GetJoinUrl", {"joinUrl": meeting.teams_link}),
         ),
         Example(
             "Many meetings in one call: by ID, by Teams link, by the number in the invite",
@@ -60,7 +60,7 @@ def examples(meeting: Meeting, port: int = DEV_PORT) -> list[Example]:
                 {
                     "meetings": [
                         by_id,
-                        {"joinUrl": meeting.join_web_url},
+                        {"joinUrl": meeting.teams_link},
                         {"joinMeetingId": number, "organizerId": meeting.organizer_id},
                     ]
                 },

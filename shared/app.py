@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from .appointment_urls import AppointmentUrlService
 from .errors import ApiError
 from .graph_batch import connections_needed
 from .graph_client import GraphClient
 from .graph_transport import build_session
 from .identity import EndpointStatus, TokenProvider, build_credential
-from .join_links import JoinLinkService
 from .settings import Settings, read_caller_auth
 
 
@@ -21,7 +21,7 @@ class Components:
     settings: Settings
     tokens: TokenProvider
     graph: GraphClient
-    join_links: JoinLinkService
+    appointment_urls: AppointmentUrlService
 
 
 _lock = threading.Lock()
@@ -66,12 +66,12 @@ def components() -> Components:
                 tokens = TokenProvider(build_credential(current, endpoint), current.graph_scope, endpoint=endpoint)
                 pool_size = connections_needed(current.worker_threads)
                 graph = GraphClient(current, tokens, build_session(current.graph_base_url, pool_size))
-                _components = Components(current, tokens, graph, JoinLinkService(current, graph))
+                _components = Components(current, tokens, graph, AppointmentUrlService(current, graph))
     return _components
 
 
-def join_link_service() -> JoinLinkService:
-    return components().join_links
+def appointment_url_service() -> AppointmentUrlService:
+    return components().appointment_urls
 
 
 def reset() -> None:

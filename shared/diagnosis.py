@@ -15,9 +15,9 @@ from . import app
 from .errors import ApiError, graph_said, sentences
 from .field_names import check_names
 from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
-from .graph_answers import error_for, join_web_url_from, meeting_id_from, names_unknown_user, odata_error
+from .graph_answers import appointment_url_from, error_for, meeting_id_from, names_unknown_user, odata_error
 from .graph_client import GraphClient
-from .graph_paths import join_web_url_path, meeting_lookup_path
+from .graph_paths import appointment_url_path, meeting_lookup_path
 from .graph_transport import GraphReply
 from .invocation import Invocation
 from .token_claims import TokenIdentity, iso_time
@@ -133,7 +133,7 @@ def _run(
 def _allowed(current: app.Components, organizer: Organizer) -> Check:
     """GetJoinUrl's own check and words: where the organizer came from, and which form of it to add."""
     try:
-        current.join_links.ensure_allowed(organizer.id, organizer.source)
+        current.appointment_urls.ensure_allowed(organizer.id, organizer.source)
     except ApiError as error:
         return Check("organizerAllowed", False, error.message, fix=error.fix)
     listed = "is listed in" if current.settings.allowed_organizer_ids else "is allowed: no"
@@ -156,11 +156,11 @@ def _meeting_lookup(
     """The lookup GetJoinUrl makes for a link or a number: the meeting ID found, or the error a caller would get."""
     query = MeetingQuery(
         organizer.id,
-        join_url=selector.join_url,
+        teams_link=selector.teams_link,
         join_meeting_id=selector.join_meeting_id,
         organizer_from=organizer.source,
     )
-    given = "joinUrl" if selector.join_url is not None else "joinMeetingId"
+    given = "joinUrl" if selector.teams_link is not None else "joinMeetingId"
     try:
         reply = _ask(graph, meeting_lookup_path(query), call)
         if isinstance(reply, ApiError):
@@ -240,7 +240,7 @@ def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: st
             f"Not checked: the lookup that tests the policy needs {LOOKUP_ROLE.name}, which the token lacks.",
             fix=f"Grant {LOOKUP_ROLE.name} (see its check), or add meetingId: the join-URL call tests the policy too.",
         )
-    query = MeetingQuery(organizer_id, join_url=POLICY_PROBE_LINK)
+    query = MeetingQuery(organizer_id, teams_link=POLICY_PROBE_LINK)
     reply = _ask(graph, meeting_lookup_path(query), call)
     if isinstance(reply, ApiError):
         return _failed(name, reply)
@@ -272,11 +272,11 @@ def _not_found(name: str, reply: GraphReply, organizer_id: str) -> Check:
 def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, call: Invocation) -> ApiError | None:
     """The call itself: None when Graph gave a join URL, else the error a caller of GetJoinUrl would get."""
     query = MeetingQuery(organizer_id, meeting_id=meeting_id)
-    reply = _ask(graph, join_web_url_path(organizer_id, meeting_id), call)
+    reply = _ask(graph, appointment_url_path(organizer_id, meeting_id), call)
     try:
         if isinstance(reply, ApiError):
             raise reply
-        join_web_url_from(reply, query)
+        appointment_url_from(reply, query)
     except ApiError as error:
         return error
     return None

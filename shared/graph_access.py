@@ -31,7 +31,7 @@ class AppRole:
     needed_for: str
 
 
-JOIN_URL_ROLE = AppRole(
+APPOINTMENT_URL_ROLE = AppRole(
     "VirtualAppointment.Read.All",
     ("VirtualAppointment.Read.All", "VirtualAppointment.ReadWrite.All"),
     "asking Graph for a virtual appointment join URL",
@@ -41,7 +41,7 @@ LOOKUP_ROLE = AppRole(
     ("OnlineMeetings.Read.All", "OnlineMeetings.ReadWrite.All"),
     "finding a meeting by its Teams join link or numeric meeting ID",
 )
-REQUIRED_ROLES = (JOIN_URL_ROLE, LOOKUP_ROLE)
+REQUIRED_ROLES = (APPOINTMENT_URL_ROLE, LOOKUP_ROLE)
 
 # Graph's two wordings, in the 403 of an app-only meeting call, for an organizer no Teams application access policy
 # covers: "No application access policy found for this app." and "Application is not allowed to perform operations

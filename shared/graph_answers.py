@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ApiError, graph_said, sentences
-from .graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, AppRole, access_denied
+from .graph_access import APPOINTMENT_URL_ROLE, LOOKUP_ROLE, AppRole, access_denied
 from .graph_transport import GraphReply
 from .retry import OUTAGE_RETRY_AFTER_SECONDS
 from .validation import MEETING_ID_PATTERN, MeetingQuery, validate_meeting_id
 
 
-def join_web_url_from(reply: GraphReply, query: MeetingQuery) -> str:
+def appointment_url_from(reply: GraphReply, query: MeetingQuery) -> str:
     if reply.status == 200:
         value = reply.body.get("value") if isinstance(reply.body, dict) else None
         if isinstance(value, str) and value.startswith("https://"):
             return value
         raise _unexpected(reply, "a 200 without a join URL in 'value'")
-    raise error_for(reply, JOIN_URL_ROLE, query)
+    raise error_for(reply, APPOINTMENT_URL_ROLE, query)
 
 
 def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
@@ -27,7 +27,7 @@ def meeting_id_from(reply: GraphReply, query: MeetingQuery) -> str:
     if not isinstance(meetings, list):
         raise _unexpected(reply, "a lookup answer without a 'value' list")
     if not meetings:
-        what = "join link" if query.join_url is not None else "numeric meeting ID"  # a short link has a number too
+        what = "join link" if query.teams_link is not None else "numeric meeting ID"  # a short link has a number too
         raise ApiError(
             404,
             "MeetingNotFound",

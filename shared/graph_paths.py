@@ -20,7 +20,7 @@ def odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def join_web_url_path(organizer_id: str, meeting_id: str) -> str:
+def appointment_url_path(organizer_id: str, meeting_id: str) -> str:
     return f"/users/{segment(organizer_id)}/onlineMeetings/{segment(meeting_id)}/getVirtualAppointmentJoinWebUrl"
 
 
@@ -28,8 +28,8 @@ def meeting_lookup_path(query: MeetingQuery) -> str:
     """Find a meeting by its numeric ID (invites, short links) or by its classic join link, matched exactly."""
     if query.join_meeting_id is not None:
         condition = f"joinMeetingIdSettings/joinMeetingId eq {odata_string(query.join_meeting_id)}"
-    elif query.join_url is not None:
-        condition = f"JoinWebUrl eq {odata_string(query.join_url)}"
+    elif query.teams_link is not None:
+        condition = f"JoinWebUrl eq {odata_string(query.teams_link)}"
     else:
         raise ValueError("a lookup needs a join link or a join meeting ID")
     return f"/users/{segment(query.organizer_id)}/onlineMeetings?$filter={quote(condition, safe='')}"

@@ -54,9 +54,9 @@ def answer(req: func.HttpRequest, function: str, door: Door, work: Callable[[Inv
     return json_response(call, 200, body)
 
 
-def join_urls(req: func.HttpRequest, call: Invocation, door: Door = JOIN_URL_BY_KEY) -> dict[str, Any]:
+def get_appointment_urls(req: func.HttpRequest, call: Invocation, door: Door = JOIN_URL_BY_KEY) -> dict[str, Any]:
     """GetJoinUrl's work, whichever way the caller came in: one meeting, or a batch."""
-    service = app.join_link_service()
+    service = app.appointment_url_service()
     fields = request_fields(req)
     if wants_batch(req, fields, door.route):
         return {"results": service.resolve_batch(fields[BATCH_FIELD], call, fields.get("organizerId"))}

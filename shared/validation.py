@@ -28,14 +28,14 @@ _UPN = rf"[A-Za-z0-9_'+-]+(\.[A-Za-z0-9_'+-]+)*@{HOST_LABEL}(\.{HOST_LABEL})+"
 ORGANIZER_ID_PATTERN = rf"^({GUID_PATTERN}|{_UPN})$"
 HOST_NAME_RE = re.compile(rf"{HOST_LABEL}(\.{HOST_LABEL})*(:[0-9]{{1,5}})?")  # a DNS name (or IPv4), maybe a port
 
-JOIN_URL_MAX = 2048
+TEAMS_LINK_MAX = 2048
 TEAMS_HOSTS = ("teams.microsoft.com", "gov.teams.microsoft.us", "dod.teams.microsoft.us", "teams.microsoftonline.cn")
 _HOSTS = "|".join(re.escape(host) for host in TEAMS_HOSTS)
 # Teams writes a classic link's thread part percent-encoded (19%3ameeting_...%40thread.v2), so its path has no raw
 # ':' or '@'; its query (?context=...) may.
 _CLASSIC = r"l/meetup-join/[A-Za-z0-9._~%!$&()*+,;=/-]+([?][A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?"
 _SHORT = r"meet/[0-9]{6,20}([?][A-Za-z0-9._~%&=+-]*)?"
-JOIN_URL_PATTERN = rf"^https://({_HOSTS})/({_CLASSIC}|{_SHORT})$"
+TEAMS_LINK_PATTERN = rf"^https://({_HOSTS})/({_CLASSIC}|{_SHORT})$"
 
 JOIN_MEETING_ID_MAX = 64
 # Invites group the digits with spaces, and some locales print them with a no-break or narrow no-break space: any
@@ -49,7 +49,7 @@ FIELDS = (*SELECTORS, "organizerId")  # the names one meeting is read from: a qu
 _MEETING_ID_RE = re.compile(MEETING_ID_PATTERN)
 _ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
 GUID_RE = re.compile(GUID_PATTERN)
-_JOIN_URL_RE = re.compile(JOIN_URL_PATTERN)
+_JOIN_URL_RE = re.compile(TEAMS_LINK_PATTERN)
 _NOT_DIGIT_RE = re.compile("[^0-9]")
 # Signs of a decoded Teams link (a query string decodes one sent in it unencoded): %7b %22 %3a %40 and + turned into
 # { " : @ and space, anywhere, or a raw : or @ in a classic link's path.
@@ -77,7 +77,7 @@ class Selector(NamedTuple):
     organizer a classic link names (its Oid, when that is an object ID)."""
 
     meeting_id: str | None = None
-    join_url: str | None = None
+    teams_link: str | None = None
     join_meeting_id: str | None = None
     link_organizer: str | None = None
 
@@ -88,7 +88,7 @@ class MeetingQuery:
 
     organizer_id: str
     meeting_id: str | None = None
-    join_url: str | None = None
+    teams_link: str | None = None
     join_meeting_id: str | None = None
     organizer_from: OrganizerFrom = OrganizerFrom.REQUEST
 
@@ -118,8 +118,8 @@ def validate_organizer_id(value: str) -> str:
     return value
 
 
-def validate_join_url(value: str) -> str:
-    if len(value) > JOIN_URL_MAX or not _JOIN_URL_RE.fullmatch(value):
+def validate_teams_link(value: str) -> str:
+    if len(value) > TEAMS_LINK_MAX or not _JOIN_URL_RE.fullmatch(value):
         hint = (
             " This link looks URL-decoded: Teams writes a classic link's thread as 19%3ameeting_...%40thread.v2 and "
             'decoding turns %7b, %22, %3a, %40 and + into {, ", :, @ and space. In a query string the link must be '
@@ -131,7 +131,7 @@ def validate_join_url(value: str) -> str:
         raise invalid_request(
             "joinUrl must be a Teams meeting link exactly as Teams gave it: "
             f"https://{TEAMS_HOSTS[0]}/l/meetup-join/... or https://{TEAMS_HOSTS[0]}/meet/<digits>?p=<passcode> "
-            f"(hosts: {', '.join(TEAMS_HOSTS)}; at most {JOIN_URL_MAX} characters, no quotes or spaces).{hint}"
+            f"(hosts: {', '.join(TEAMS_HOSTS)}; at most {TEAMS_LINK_MAX} characters, no quotes or spaces).{hint}"
         )
     return value
 
@@ -147,15 +147,15 @@ def validate_join_meeting_id(value: str) -> str:
     return _NOT_DIGIT_RE.sub("", value)
 
 
-def organizer_from_join_url(join_url: str) -> str | None:
+def organizer_from_teams_link(teams_link: str) -> str | None:
     """A classic Teams link carries the organizer's object ID (Oid) in its context parameter."""
-    oid = link_oid(join_url)
+    oid = link_oid(teams_link)
     return oid if oid is not None and GUID_RE.fullmatch(oid) else None
 
 
-def link_oid(join_url: str) -> str | None:
+def link_oid(teams_link: str) -> str | None:
     """The Oid text in a link's context, whatever it holds: one that is not an object ID is an error to name."""
-    context = parse_qs(urlsplit(join_url).query).get("context")
+    context = parse_qs(urlsplit(teams_link).query).get("context")
     if not context:
         return None
     try:
@@ -165,9 +165,9 @@ def link_oid(join_url: str) -> str | None:
     return oid if isinstance(oid, str) else None
 
 
-def short_link_number(join_url: str) -> str | None:
+def short_link_number(teams_link: str) -> str | None:
     """The digits of a https://teams.microsoft.com/meet/<digits> link, which are its joinMeetingId."""
-    path = unquote(urlsplit(join_url).path)
+    path = unquote(urlsplit(teams_link).path)
     return path.removeprefix("/meet/") if path.startswith("/meet/") else None
 
 
@@ -192,7 +192,7 @@ def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | Orga
     return MeetingQuery(  # each source was validated: the field, the Oid, the default
         organizer_id=organizer.id,
         meeting_id=selector.meeting_id,
-        join_url=selector.join_url,
+        teams_link=selector.teams_link,
         join_meeting_id=selector.join_meeting_id,
         organizer_from=organizer.source,
     )
@@ -218,9 +218,11 @@ def parse_selector(fields: Mapping[str, Any]) -> Selector:
         return Selector(meeting_id=validate_meeting_id(value))
     if selector == "joinMeetingId":
         return Selector(join_meeting_id=validate_join_meeting_id(value))
-    join_url = validate_join_url(value)
+    teams_link = validate_teams_link(value)
     return Selector(
-        join_url=join_url, join_meeting_id=short_link_number(join_url), link_organizer=organizer_from_join_url(join_url)
+        teams_link=teams_link,
+        join_meeting_id=short_link_number(teams_link),
+        link_organizer=organizer_from_teams_link(teams_link),
     )
 
 
@@ -237,7 +239,7 @@ def pick_organizer(fields: Mapping[str, Any], selector: Selector | None, default
 
 def missing_organizer(selector: Selector) -> ApiError:
     missing = "organizerId is missing"
-    if selector.join_url is not None and link_oid(selector.join_url) is not None:
+    if selector.teams_link is not None and link_oid(selector.teams_link) is not None:
         missing = "The link's context has an Oid that is not an Entra object ID (a GUID), so it names no organizer"
     return invalid_request(
         f"{missing}: send the meeting organizer's object ID or user principal name as organizerId, "

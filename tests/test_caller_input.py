@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared.field_names import near_miss
-from shared.graph_paths import join_web_url_path
+from shared.graph_paths import appointment_url_path
 from shared.http import REQUEST_FIELDS
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
 
@@ -86,7 +86,7 @@ def test_a_near_miss_in_a_batch_item_fails_that_item_alone(call, meeting):
         body={
             "meetings": [
                 {"MeetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
-                {"joinUrl": meeting.join_web_url},
+                {"joinUrl": meeting.teams_link},
             ]
         },
     )
@@ -97,14 +97,14 @@ def test_a_near_miss_in_a_batch_item_fails_that_item_alone(call, meeting):
 
 def test_a_webhooks_own_fields_and_the_function_key_are_ignored(call, meeting):
     extras = {name: "x" for name in IGNORED}
-    answer = call("POST", params={"code": "key"}, body={**extras, "joinUrl": meeting.join_web_url})
+    answer = call("POST", params={"code": "key"}, body={**extras, "joinUrl": meeting.teams_link})
     assert answer.status == 200, answer.body
     assert answer.body["joinWebUrl"] == meeting.appointment_url
 
 
 @pytest.mark.parametrize("name", ["joinWebUrl", "JoinWebURL"])
 def test_a_link_sent_as_join_web_url_alone_is_told_to_send_join_url(call, meeting, name):
-    answer = call("POST", body={name: meeting.join_web_url})
+    answer = call("POST", body={name: meeting.teams_link})
     assert answer.status == 400
     message = answer.body["error"]["message"]
     assert message.startswith("Send one of meetingId") and f"This call has {name}" in message
@@ -124,12 +124,12 @@ def test_surrounding_whitespace_is_trimmed_from_every_body_field_and_graph_gets_
         ORGANIZER_UPN,
     )
     [sent] = emulator.graph_calls()
-    path = join_web_url_path(ORGANIZER_UPN, meeting.meeting_id)  # no %20, %09 or %0A in it
+    path = appointment_url_path(ORGANIZER_UPN, meeting.meeting_id)  # no %20, %09 or %0A in it
     assert sent.target == f"/v1.0{path}"
 
 
 def test_a_link_with_a_trailing_newline_and_a_number_grouped_by_no_break_spaces_are_read(call, meeting, emulator):
-    by_link = call("POST", body={"joinUrl": meeting.join_web_url + "\r\n"})
+    by_link = call("POST", body={"joinUrl": meeting.teams_link + "\r\n"})
     assert by_link.status == 200, by_link.body
     for grouped in ("123\u00a0456\u00a0789\u00a0012", "123\u202f456\u2009789 012", "\u3000123456789012\u00a0"):
         answer = call("POST", body={"joinMeetingId": grouped, "organizerId": ORGANIZER_ID})

@@ -24,9 +24,9 @@ from openapi_spec_validator import OpenAPIV2SpecValidator, validate
 
 from devhost.host import load_function, route_pattern
 from shared import validation
+from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.errors import ApiError
 from shared.http import BODY_MAX_BYTES
-from shared.join_links import BATCH_MAX_ITEMS
 from shared.json_body import BODY_TEXT_MAX_BYTES, BODY_VALUES_MAX, JSON_MAX_DEPTH
 from shared.openapi import entra_variant
 
@@ -47,7 +47,7 @@ PROPER_WORDS = {"URL", "URLs", "ID", "IDs", "Teams", "Microsoft", "Graph"}
 RULES = {
     "meetingId": (validation.MEETING_ID_PATTERN, validation.MEETING_ID_MAX, validation.validate_meeting_id),
     "organizerId": (validation.ORGANIZER_ID_PATTERN, validation.ORGANIZER_ID_MAX, validation.validate_organizer_id),
-    "joinUrl": (validation.JOIN_URL_PATTERN, validation.JOIN_URL_MAX, validation.validate_join_url),
+    "joinUrl": (validation.TEAMS_LINK_PATTERN, validation.TEAMS_LINK_MAX, validation.validate_teams_link),
     "joinMeetingId": (
         validation.JOIN_MEETING_ID_PATTERN,
         validation.JOIN_MEETING_ID_MAX,
@@ -114,7 +114,7 @@ GOOD = {
         "https://teams.microsoftonline.cn/l/meetup-join/x",
         # Dots and slashes are part of classic links; the link is only ever an OData string literal, never a path.
         "https://teams.microsoft.com/l/meetup-join/../../users",
-        "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.JOIN_URL_MAX - 42),  # 2048, the limit
+        "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.TEAMS_LINK_MAX - 42),  # 2048, the limit
         "https://teams.microsoft.com/l/meetup-join/x/0?context=a:b@c",  # only the path must have no raw ':' or '@'
     ],
     "joinMeetingId": [
@@ -187,7 +187,7 @@ HOSTILE = {
         "https://teams.microsoft.com/meet/123456?p=a/b",
         "https://teams.microsoft.com/meet/123456/../../x",
         "https://teams.microsoft.com/meet/\uff11\uff12\uff13\uff14\uff15\uff16",  # fullwidth digits
-        "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.JOIN_URL_MAX - 41),  # 2049
+        "https://teams.microsoft.com/l/meetup-join/" + "a" * (validation.TEAMS_LINK_MAX - 41),  # 2049
         "javascript:alert(1)//https://teams.microsoft.com/l/meetup-join/x",
         # Decoded: Teams writes a classic link's thread as 19%3ameeting_...%40thread.v2.
         "https://teams.microsoft.com/l/meetup-join/19:meeting_abc@thread.v2/0",
@@ -555,9 +555,9 @@ def test_the_file_is_read_once_and_a_missing_one_is_a_configuration_error(serve,
 def test_routes_do_not_collide_and_the_connector_is_deployed():
     definition = route_pattern("openapi.json")
     config = json.loads((APP_ROOT / "GetJoinUrl" / "function.json").read_text())
-    join_url = route_pattern(config["bindings"][0]["route"])
+    teams_link = route_pattern(config["bindings"][0]["route"])
     assert definition.fullmatch("openapi.json") and not definition.fullmatch("openapiXjson")
-    assert not join_url.fullmatch("openapi.json") and not definition.fullmatch("GetJoinUrl/batch")
+    assert not teams_link.fullmatch("openapi.json") and not definition.fullmatch("GetJoinUrl/batch")
     ignored = {line.strip().strip("/") for line in (APP_ROOT / ".funcignore").read_text().splitlines()}
     assert "connector" not in ignored and "OpenApi" not in ignored
 

@@ -126,7 +126,7 @@ def test_an_organizer_graph_does_not_know_is_named_as_the_cause(call, meeting, g
     nobody = "nobody@contoso.example"
     request = {
         "meetingId": {"params": {"meetingId": meeting.meeting_id, "organizerId": nobody}},
-        "joinUrl": {"params": {"joinUrl": meeting.join_web_url, "organizerId": nobody}},
+        "joinUrl": {"params": {"joinUrl": meeting.teams_link, "organizerId": nobody}},
         "batch": {"method": "POST", "body": {"meetings": [{"meetingId": meeting.meeting_id, "organizerId": nobody}]}},
     }[given_by]
     answer = call(**request)
@@ -288,12 +288,12 @@ def test_bad_setting_is_a_500_that_names_it(call, configure, emulator):
 
 
 def test_a_fault_of_ours_still_answers_json(call, meeting, monkeypatch, logs):
-    from shared import join_links
+    from shared import appointment_urls
 
     def broken(self, fields, call):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(join_links.JoinLinkService, "resolve", broken)
+    monkeypatch.setattr(appointment_urls.AppointmentUrlService, "resolve", broken)
     answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (500, "InternalError")
     assert answer.headers["client-request-id"] in logs.text

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from devhost.emulator import IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, JOIN_URL_ROLE, LOOKUP_ROLE, SETUPS, Fault
+from devhost.emulator import APPOINTMENT_URL_ROLE, IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, LOOKUP_ROLE, SETUPS, Fault
 from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, Answer
 
 
@@ -33,7 +33,7 @@ def test_a_working_setup_is_ok_with_every_check_named(diagnose, meeting, emulato
         "settings",
         "organizerAllowed",
         "token",
-        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{APPOINTMENT_URL_ROLE}",
         f"appRole:{LOOKUP_ROLE}",
         "accessPolicy",
         "joinUrlCall",
@@ -44,7 +44,7 @@ def test_a_working_setup_is_ok_with_every_check_named(diagnose, meeting, emulato
         IDENTITY_OBJECT_ID,
         emulator.tenant_id,
     )
-    assert sorted(identity["roles"]) == sorted([JOIN_URL_ROLE, LOOKUP_ROLE])
+    assert sorted(identity["roles"]) == sorted([APPOINTMENT_URL_ROLE, LOOKUP_ROLE])
     assert identity["tokenIssuedAt"].endswith("Z") and identity["tokenExpiresAt"] > identity["tokenIssuedAt"]
     assert " ms" in checks_of(answer)["token"]["detail"]  # how long the token took
     assert meeting.appointment_url not in json.dumps(answer.body)  # the join URL is not shown
@@ -60,7 +60,7 @@ def test_without_any_organizer_the_policy_is_not_checked_and_not_ok(diagnose, co
     assert list(checks_of(answer)) == [
         "settings",
         "token",
-        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{APPOINTMENT_URL_ROLE}",
         f"appRole:{LOOKUP_ROLE}",
         "accessPolicy",
     ]
@@ -91,7 +91,7 @@ def test_no_app_roles_names_the_grant_for_each(diagnose, configure, emulator):
     assert answer.body["ok"] is False
     assert answer.body["identity"]["roles"] == []
     checks = checks_of(answer)
-    for role in (JOIN_URL_ROLE, LOOKUP_ROLE):
+    for role in (APPOINTMENT_URL_ROLE, LOOKUP_ROLE):
         check = checks[f"appRole:{role}"]
         assert not check["ok"]
         assert f"python3 scripts/grant_app_roles.py {IDENTITY_OBJECT_ID} {role}" in check["fix"]
@@ -111,7 +111,7 @@ def test_a_missing_access_policy_is_the_one_failing_check_with_the_script_filled
 
 
 def test_without_the_lookup_role_the_join_url_call_tests_the_policy(diagnose, meeting, emulator):
-    emulator.state.roles = {JOIN_URL_ROLE}
+    emulator.state.roles = {APPOINTMENT_URL_ROLE}
     emulator.state.policy_users = set()
     answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
     assert failing(answer) == [f"appRole:{LOOKUP_ROLE}", "accessPolicy", "joinUrlCall"]
@@ -131,7 +131,12 @@ def test_when_neither_the_lookup_nor_the_join_url_call_can_test_the_policy_it_is
 ):
     emulator.apply_setup("no-role")
     answer = diagnose(organizerId=ORGANIZER_ID, meetingId=meeting.meeting_id)
-    assert failing(answer) == [f"appRole:{JOIN_URL_ROLE}", f"appRole:{LOOKUP_ROLE}", "accessPolicy", "joinUrlCall"]
+    assert failing(answer) == [
+        f"appRole:{APPOINTMENT_URL_ROLE}",
+        f"appRole:{LOOKUP_ROLE}",
+        "accessPolicy",
+        "joinUrlCall",
+    ]
     policy = checks_of(answer)["accessPolicy"]
     assert policy["detail"].startswith("Not checked:") and "GraphPermissionMissing" in policy["detail"]
     assert policy["fix"].startswith(f"Grant {LOOKUP_ROLE} first")
@@ -213,7 +218,7 @@ def test_meeting_without_any_organizer_says_so_where_the_join_url_call_belongs(d
     assert list(checks_of(answer)) == [  # the order docs/operations.md gives: the order a call meets them
         "settings",
         "token",
-        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{APPOINTMENT_URL_ROLE}",
         f"appRole:{LOOKUP_ROLE}",
         "accessPolicy",
         "joinUrlCall",
@@ -239,7 +244,7 @@ def test_each_make_run_setup_shows_its_failing_check(diagnose, emulator, setup):
     answer = diagnose(organizerId=ORGANIZER_ID)
     expected = {
         "ok": [],
-        "no-role": [f"appRole:{JOIN_URL_ROLE}", f"appRole:{LOOKUP_ROLE}", "accessPolicy"],
+        "no-role": [f"appRole:{APPOINTMENT_URL_ROLE}", f"appRole:{LOOKUP_ROLE}", "accessPolicy"],
         "no-lookup-role": [f"appRole:{LOOKUP_ROLE}", "accessPolicy"],
         "no-policy": ["accessPolicy"],
     }
@@ -252,13 +257,13 @@ def test_each_make_run_setup_shows_its_failing_check(diagnose, emulator, setup):
 
 def test_a_link_is_looked_up_as_getjoinurl_looks_it_up_with_its_own_check(diagnose, meeting, emulator):
     """The classic link names its organizer (its Oid), as it does for GetJoinUrl."""
-    answer = diagnose(joinUrl=meeting.join_web_url)
+    answer = diagnose(joinUrl=meeting.teams_link)
     assert answer.body["ok"] is True, answer.body
     assert list(checks_of(answer)) == [
         "settings",
         "organizerAllowed",
         "token",
-        f"appRole:{JOIN_URL_ROLE}",
+        f"appRole:{APPOINTMENT_URL_ROLE}",
         f"appRole:{LOOKUP_ROLE}",
         "accessPolicy",
         "meetingLookup",
@@ -311,11 +316,11 @@ def test_a_link_or_name_getjoinurl_refuses_is_refused_alike(diagnose, emulator, 
 
 def test_the_allow_list_check_says_where_the_organizer_came_from_and_which_form_to_add(diagnose, meeting, configure):
     configure(ALLOWED_ORGANIZER_IDS=ORGANIZER_UPN)
-    answer = diagnose(joinUrl=meeting.join_web_url)
+    answer = diagnose(joinUrl=meeting.teams_link)
     check = checks_of(answer)["organizerAllowed"]
     assert not check["ok"] and "the object ID (Oid) in the Teams link's context" in check["detail"]
     assert check["fix"].startswith(f"Add the object ID {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS")
-    assert checks_of(diagnose(organizerId=ORGANIZER_UPN, joinUrl=meeting.join_web_url))["organizerAllowed"]["ok"]
+    assert checks_of(diagnose(organizerId=ORGANIZER_UPN, joinUrl=meeting.teams_link))["organizerAllowed"]["ok"]
 
 
 def test_diagnose_is_callable_with_plain_parameters(configure, meeting):
@@ -323,5 +328,5 @@ def test_diagnose_is_callable_with_plain_parameters(configure, meeting):
     from shared.diagnosis import diagnose as run
     from shared.invocation import Invocation
 
-    answer = run({"joinUrl": meeting.join_web_url}, Invocation.start("Diagnose", {}, 5.0))
+    answer = run({"joinUrl": meeting.teams_link}, Invocation.start("Diagnose", {}, 5.0))
     assert answer["ok"] is True

@@ -100,7 +100,7 @@ def calls(meeting: Meeting) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path under GetJoinUrl, requests' keyword arguments): answers, errors and a batch."""
     return [
         ("GET", "", {"params": by_id(meeting), "headers": {"client-request-id": CLIENT_REQUEST_ID}}),
-        ("POST", "", {"json": {"joinUrl": meeting.join_web_url}, "headers": {"Accept-Language": "fr-FR"}}),
+        ("POST", "", {"json": {"joinUrl": meeting.teams_link}, "headers": {"Accept-Language": "fr-FR"}}),
         (
             "POST",
             "/batch",

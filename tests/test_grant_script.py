@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from shared.graph_access import JOIN_URL_ROLE, LOOKUP_ROLE, ROLE_SCRIPT
+from shared.graph_access import APPOINTMENT_URL_ROLE, LOOKUP_ROLE, ROLE_SCRIPT
 from tests.conftest import APP_ROOT, load_script
 
 SCRIPT = APP_ROOT / "scripts" / "grant_app_roles.py"
@@ -286,7 +286,7 @@ def api_roles(principal: str, *roles: str) -> set[tuple[str, str, str]]:
 def test_the_error_messages_name_this_command() -> None:
     assert ROLE_SCRIPT == "python3 scripts/grant_app_roles.py"
     assert SCRIPT.exists()
-    assert (JOIN_URL_ROLE.name, LOOKUP_ROLE.name) == tuple(GRAPH_ROLE_IDS)[:2]
+    assert (APPOINTMENT_URL_ROLE.name, LOOKUP_ROLE.name) == tuple(GRAPH_ROLE_IDS)[:2]
 
 
 def test_grants_both_graph_roles_by_default(stand_ins: StandIns) -> None:

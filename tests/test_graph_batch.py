@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import ApiError
-from shared.graph_answers import join_web_url_from, meeting_id_from
+from shared.graph_answers import appointment_url_from, meeting_id_from
 from shared.graph_batch import batch_items, side_by_side
 from shared.graph_transport import GraphReply
 from shared.retry import RETRY_AFTER_CAP_SECONDS, retry_after_seconds
@@ -24,7 +24,7 @@ from shared.validation import MeetingQuery
 IDS = ["0", "1", "2"]
 QUERIES = [
     MeetingQuery("8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c", meeting_id="MSpkYzE3"),
-    MeetingQuery("adele@contoso.example", join_url="https://teams.microsoft.com/l/meetup-join/x"),
+    MeetingQuery("adele@contoso.example", teams_link="https://teams.microsoft.com/l/meetup-join/x"),
     MeetingQuery("adele@contoso.example", join_meeting_id="123456789012"),
 ]
 
@@ -63,7 +63,7 @@ def test_any_batch_reply_gives_every_item_a_result_or_an_api_error(body):
         assert replace(item, status=0, body=None, retry_after=None) == replace(reply, body=None, status=0)
         assert item.retry_after is None or 0 <= item.retry_after <= RETRY_AFTER_CAP_SECONDS
         for query in QUERIES:
-            for use in (join_web_url_from, meeting_id_from):
+            for use in (appointment_url_from, meeting_id_from):
                 try:
                     result = use(item, query)
                 except ApiError as error:

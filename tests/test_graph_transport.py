@@ -13,7 +13,7 @@ import requests
 
 from devhost.emulator import Fault, GraphEmulator, Meeting
 from shared.deadline import Deadline
-from shared.graph_paths import join_web_url_path
+from shared.graph_paths import appointment_url_path
 from shared.graph_transport import GraphTransport, build_session
 from shared.token_claims import TokenIdentity
 from tests.conftest import ORGANIZER_ID
@@ -39,7 +39,7 @@ def bearer(emulator: GraphEmulator) -> dict[str, str]:
 
 
 def ask_join_url(transport: GraphTransport, emulator: GraphEmulator, meeting: Meeting, deadline: float, **kw):
-    path = join_web_url_path(meeting.organizer_id, meeting.meeting_id)
+    path = appointment_url_path(meeting.organizer_id, meeting.meeting_id)
     return transport.exchange(
         "GET", path, bearer(emulator), None, timeout=TIMEOUT, deadline=Deadline(deadline), identity=IDENTITY, **kw
     )
@@ -58,7 +58,7 @@ def test_an_answer_on_every_wire_comes_back_as_graph_sent_it(graph, wire):
 
 def test_a_json_body_is_posted_on_every_wire(graph, wire):
     meeting = graph.add_meeting(ORGANIZER_ID)
-    item = {"id": "0", "method": "GET", "url": join_web_url_path(ORGANIZER_ID, meeting.meeting_id)}
+    item = {"id": "0", "method": "GET", "url": appointment_url_path(ORGANIZER_ID, meeting.meeting_id)}
     reply = transport_to(graph).exchange(
         "POST", "/$batch", bearer(graph), {"requests": [item]}, timeout=TIMEOUT, deadline=Deadline(10)
     )

@@ -9,7 +9,7 @@ import pytest
 
 from shared.errors import ApiError
 from shared.graph_access import powershell_argument
-from shared.graph_paths import join_web_url_path, meeting_lookup_path, odata_string
+from shared.graph_paths import appointment_url_path, meeting_lookup_path, odata_string
 from shared.retry import BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS, backoff_seconds, retry_after_seconds
 from shared.settings import (
     CALLER_AUTH_MODES,
@@ -21,7 +21,7 @@ from shared.settings import (
 )
 from shared.validation import (
     MeetingQuery,
-    organizer_from_join_url,
+    organizer_from_teams_link,
     parse_allowed_organizers,
     parse_meeting_query,
     validate_join_meeting_id,
@@ -131,10 +131,10 @@ def test_odata_string_doubles_quotes():
 
 
 def test_paths_encode_every_segment():
-    assert join_web_url_path("a@b.example", "x+y=") == (
+    assert appointment_url_path("a@b.example", "x+y=") == (
         "/users/a%40b.example/onlineMeetings/x%2By%3D/getVirtualAppointmentJoinWebUrl"
     )
-    path = meeting_lookup_path(MeetingQuery("a@b.example", join_url="https://teams.microsoft.com/l/meetup-join/a'b"))
+    path = meeting_lookup_path(MeetingQuery("a@b.example", teams_link="https://teams.microsoft.com/l/meetup-join/a'b"))
     assert path.startswith("/users/a%40b.example/onlineMeetings?$filter=JoinWebUrl%20eq%20%27")
     assert "%27%27" in path  # the quote doubled, then encoded
 
@@ -149,9 +149,9 @@ def test_organizer_comes_from_a_classic_links_context():
         "%7b%22Tid%22%3a%2272f988bf-86f1-41af-91ab-2d7cd011db47%22%2c%22Oid%22%3a%22"
         "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c%22%7d"
     )
-    assert organizer_from_join_url(link) == "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
-    assert organizer_from_join_url(link.replace("8b1f6c3e", "../../x")) is None
-    assert organizer_from_join_url("https://teams.microsoft.com/l/meetup-join/x?context=%7bbroken") is None
+    assert organizer_from_teams_link(link) == "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
+    assert organizer_from_teams_link(link.replace("8b1f6c3e", "../../x")) is None
+    assert organizer_from_teams_link("https://teams.microsoft.com/l/meetup-join/x?context=%7bbroken") is None
 
 
 def test_explicit_organizer_beats_the_link_and_the_default():

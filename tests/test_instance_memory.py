@@ -19,8 +19,8 @@ import pytest
 
 from bench.bodies import SHAPES
 from devhost.emulator import GraphEmulator
+from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.graph_batch import BATCH_CONCURRENCY
-from shared.join_links import BATCH_MAX_ITEMS
 
 from .conftest import ORGANIZER_ID, Answer
 
@@ -43,7 +43,7 @@ def test_concurrent_batches_of_100_links_grow_memory_far_less_than_half_an_insta
 ) -> None:
     configure(PYTHON_THREADPOOL_THREAD_COUNT=str(CONCURRENCY), GRAPH_TIMEOUT_SECONDS="5", REQUEST_DEADLINE_SECONDS="10")
     meetings = [emulator.add_meeting(ORGANIZER_ID) for _ in range(BATCH_MAX_ITEMS)]
-    body = {"meetings": [{"joinUrl": m.join_web_url} for m in meetings]}
+    body = {"meetings": [{"joinUrl": m.teams_link} for m in meetings]}
     expected = [m.appointment_url for m in meetings]
     first = call("POST", body=body)  # token, pool and code paths warm; not counted
     assert [r.get("joinWebUrl") for r in first.body["results"]] == expected

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from devhost.emulator import Fault
+from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.graph_batch import BATCH_CONCURRENCY
-from shared.join_links import BATCH_MAX_ITEMS
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
 
 
@@ -18,7 +18,7 @@ def lookup_filter(recorded) -> str:
 
 
 def test_classic_join_link_is_looked_up_then_answered(call, meeting, emulator):
-    answer = call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_UPN})
+    answer = call(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_UPN})
     assert answer.status == 200
     assert answer.body == {
         "joinWebUrl": meeting.appointment_url,
@@ -26,13 +26,13 @@ def test_classic_join_link_is_looked_up_then_answered(call, meeting, emulator):
         "organizerId": ORGANIZER_UPN,
     }
     lookup, join = emulator.graph_calls()
-    assert lookup_filter(lookup) == f"JoinWebUrl eq '{meeting.join_web_url}'"  # exactly as Teams wrote it
+    assert lookup_filter(lookup) == f"JoinWebUrl eq '{meeting.teams_link}'"  # exactly as Teams wrote it
     assert "'" not in lookup.target and " " not in lookup.target  # the whole query is URL-encoded
     assert join.target.endswith("/getVirtualAppointmentJoinWebUrl")
 
 
 def test_classic_link_names_its_organizer(call, meeting):
-    answer = call("POST", body={"joinUrl": meeting.join_web_url})
+    answer = call("POST", body={"joinUrl": meeting.teams_link})
     assert answer.status == 200
     assert answer.body["organizerId"] == ORGANIZER_ID  # the Oid in the link's context
 
@@ -178,7 +178,7 @@ def test_batch_answers_in_order_given(call, emulator, configure):
     items = [
         {"meetingId": meetings[0].meeting_id, "organizerId": ORGANIZER_ID},
         {"meetingId": "../../etc", "organizerId": ORGANIZER_ID},
-        {"joinUrl": meetings[1].join_web_url},
+        {"joinUrl": meetings[1].teams_link},
         {"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_UPN},
         {"joinMeetingId": "1000000000 02", "organizerId": ORGANIZER_UPN},
         "not an object",
@@ -207,7 +207,7 @@ def test_batch_answers_in_order_given(call, emulator, configure):
 def test_every_batch_result_starts_with_the_position_of_its_item(call, emulator, configure):
     """A flow that filters the results (say, the failed ones) still finds each one's item: meetings[index]."""
     meetings = distinct_meetings(emulator, 2)
-    items = [by_id(meetings[0]), {"meetingId": "../x"}, "not an object", {"joinUrl": meetings[1].join_web_url}]
+    items = [by_id(meetings[0]), {"meetingId": "../x"}, "not an object", {"joinUrl": meetings[1].teams_link}]
     items += [by_id(meetings[0]), {"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID}]
     results = call("POST", body={"meetings": items}).body["results"]
     assert [next(iter(result)) for result in results] == ["index"] * len(items)
@@ -259,7 +259,7 @@ def test_a_batch_of_100_is_one_round_trip_per_step(call, emulator, logs, given_b
     meetings = [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"20000000{i:04}") for i in range(BATCH_MAX_ITEMS)]
     item_of = {
         "meetingId": lambda m: {"meetingId": m.meeting_id, "organizerId": ORGANIZER_ID},
-        "joinUrl": lambda m: {"joinUrl": m.join_web_url},
+        "joinUrl": lambda m: {"joinUrl": m.teams_link},
         "joinMeetingId": lambda m: {"joinMeetingId": m.join_meeting_id, "organizerId": ORGANIZER_ID},
     }[given_by]
     order = meetings[::-1]
@@ -398,7 +398,7 @@ def test_duplicate_items_cost_one_graph_request_and_each_gets_its_result_in_orde
     other = emulator.add_meeting(ORGANIZER_ID, join_meeting_id="400000000001")
     item_of = {
         "meetingId": by_id,
-        "joinUrl": lambda m: {"joinUrl": m.join_web_url},
+        "joinUrl": lambda m: {"joinUrl": m.teams_link},
         "joinMeetingId": lambda m: {"joinMeetingId": m.join_meeting_id, "organizerId": ORGANIZER_ID},
     }[given_by]
     order = [meeting] * 60 + [other] + [meeting] * 38 + [other]
@@ -414,7 +414,7 @@ def test_duplicate_items_cost_one_graph_request_and_each_gets_its_result_in_orde
 
 
 def test_the_same_meeting_by_id_and_by_link_is_asked_for_once(call, meeting, emulator):
-    items = [{"joinUrl": meeting.join_web_url}, by_id(meeting), {"joinUrl": meeting.join_web_url}]
+    items = [{"joinUrl": meeting.teams_link}, by_id(meeting), {"joinUrl": meeting.teams_link}]
     answer = call("POST", body={"meetings": items})
     assert [r["joinWebUrl"] for r in answer.body["results"]] == [meeting.appointment_url] * 3
     lookups, joins = [[item["url"] for item in sent.body["requests"]] for sent in batch_calls(emulator)]
@@ -435,7 +435,7 @@ def test_a_batch_organizer_serves_the_items_that_name_none_after_their_links(cal
     other = emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN, join_meeting_id="555666777888")
     items = [
         {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},  # its own
-        {"joinUrl": meeting.join_web_url},  # its link's Oid (ORGANIZER_ID), not the batch's
+        {"joinUrl": meeting.teams_link},  # its link's Oid (ORGANIZER_ID), not the batch's
         {"meetingId": other.meeting_id},  # the batch's, not DEFAULT_ORGANIZER_ID
         {"joinMeetingId": "555 666 777 888", "organizerId": ""},  # empty counts as left out: the batch's
     ]

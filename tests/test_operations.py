@@ -37,7 +37,7 @@ def test_allow_list_applies_to_batch_items_and_implied_organizers(call, meeting,
             "meetings": [
                 {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN},
                 {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
-                {"joinUrl": meeting.join_web_url},  # its Oid is not on the list
+                {"joinUrl": meeting.teams_link},  # its Oid is not on the list
             ]
         },
     )
@@ -53,7 +53,7 @@ def test_a_refused_organizer_is_named_with_where_it_came_from_and_the_form_to_ad
     configure(
         ALLOWED_ORGANIZER_IDS=f"{ORGANIZER_UPN},adele@contoso.com", DEFAULT_ORGANIZER_ID="default@contoso.example"
     )
-    by_link = call("POST", body={"joinUrl": meeting.join_web_url}).body["error"]
+    by_link = call("POST", body={"joinUrl": meeting.teams_link}).body["error"]
     assert by_link["code"] == "OrganizerNotAllowed"
     assert (
         f"Organizer {ORGANIZER_ID}, the object ID (Oid) in the Teams link's context, since no organizerId"
@@ -80,7 +80,7 @@ def test_a_refused_organizer_is_named_with_where_it_came_from_and_the_form_to_ad
 
 def test_listing_both_forms_serves_a_link_and_a_named_organizer(call, meeting, configure):
     configure(ALLOWED_ORGANIZER_IDS=f"{ORGANIZER_UPN},{ORGANIZER_ID}")
-    assert call("POST", body={"joinUrl": meeting.join_web_url}).status == 200
+    assert call("POST", body={"joinUrl": meeting.teams_link}).status == 200
     assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN}).status == 200
 
 
@@ -156,10 +156,10 @@ def test_batch_line_counts_items(call, meeting, logs):
 def test_no_token_at_any_level_and_no_join_url_at_info(call, meeting, emulator, caplog):
     caplog.set_level(logging.DEBUG)  # every logger, azure-identity and azure-core included
     call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
-    call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_ID})
+    call(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_ID})
     assert emulator.state.tokens and caplog.records
     for token in emulator.state.tokens:
         assert token not in caplog.text
     assert emulator.identity_header not in caplog.text
     loud = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
-    assert meeting.appointment_url not in loud and meeting.join_web_url not in loud
+    assert meeting.appointment_url not in loud and meeting.teams_link not in loud

@@ -19,10 +19,10 @@ import pytest
 import requests
 
 from devhost.host import serve
+from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.http import BODY_MAX_BYTES, HOST_BODY_MAX_BYTES
-from shared.join_links import BATCH_MAX_ITEMS
 from shared.json_body import BODY_TEXT_MAX_BYTES, BODY_VALUES_MAX, JSON_MAX_DEPTH, text_width
-from shared.validation import JOIN_URL_MAX, ORGANIZER_ID_MAX
+from shared.validation import ORGANIZER_ID_MAX, TEAMS_LINK_MAX
 from tests.conftest import ORGANIZER_ID
 
 HUGE = 100_000_000  # about what the Functions host lets through (100 MB)
@@ -80,7 +80,7 @@ def test_the_largest_valid_batch_is_well_under_the_limit(call, emulator):
     organizer = "a" * 64 + "@" + "b" * 40 + ".example"
     assert len(organizer) == ORGANIZER_ID_MAX
     items = [
-        {"joinUrl": link + f"{i:03}" + "x" * (JOIN_URL_MAX - len(link) - 3), "organizerId": organizer}
+        {"joinUrl": link + f"{i:03}" + "x" * (TEAMS_LINK_MAX - len(link) - 3), "organizerId": organizer}
         for i in range(BATCH_MAX_ITEMS)
     ]
     body = json.dumps({"meetings": items}, indent=2).encode()

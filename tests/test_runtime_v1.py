@@ -180,7 +180,7 @@ def test_get_by_meeting_id(http, graph):
 def test_post_by_join_link(http, graph):
     meeting = graph.add_meeting(ORGANIZER_ID, ORGANIZER_UPN)
     answer = http(
-        "GetJoinUrl", "POST", headers={"Content-Type": "application/json"}, body={"joinUrl": meeting.join_web_url}
+        "GetJoinUrl", "POST", headers={"Content-Type": "application/json"}, body={"joinUrl": meeting.teams_link}
     )
     assert answer.status == 200
     assert answer.body["joinWebUrl"] == meeting.appointment_url
@@ -191,7 +191,7 @@ def test_a_batch_by_its_route(http, graph):
     meetings = [graph.add_meeting(ORGANIZER_ID, ORGANIZER_UPN) for _ in range(2)]
     items = [
         {"meetingId": meetings[0].meeting_id, "organizerId": ORGANIZER_ID},
-        {"joinUrl": meetings[1].join_web_url},
+        {"joinUrl": meetings[1].teams_link},
         {"meetingId": "../../etc", "organizerId": ORGANIZER_ID},
     ]
     answer = http("GetJoinUrl", "POST", "GetJoinUrl/batch", route={"action": "batch"}, body={"meetings": items})

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 
-from devhost.emulator import IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, JOIN_URL_ROLE, LOOKUP_ROLE, Fault
+from devhost.emulator import APPOINTMENT_URL_ROLE, IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, LOOKUP_ROLE, Fault
 from shared import app
 from shared.token_claims import iso_time, read_token_identity
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
@@ -34,7 +34,7 @@ def test_emulated_tokens_carry_the_claims_entra_puts_in_app_only_tokens(call, me
     assert {"aud", "iss", "tid", "oid", "appid", "roles", "iat", "nbf", "exp", "idtyp"} <= set(claims)
     assert (claims["appid"], claims["oid"], claims["idtyp"]) == (IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, "app")
     identity = read_token_identity(token)
-    assert identity is not None and set(identity.roles) == {JOIN_URL_ROLE, LOOKUP_ROLE}
+    assert identity is not None and set(identity.roles) == {APPOINTMENT_URL_ROLE, LOOKUP_ROLE}
 
 
 def test_missing_join_url_role_is_graph_permission_missing(call, meeting, emulator):
@@ -44,12 +44,12 @@ def test_missing_join_url_role_is_graph_permission_missing(call, meeting, emulat
     message = answer.body["error"]["message"]
     identity = read_token_identity(issued_token(emulator))
     for fact in (
-        JOIN_URL_ROLE,
+        APPOINTMENT_URL_ROLE,
         IDENTITY_CLIENT_ID,
         iso_time(identity.issued_at),  # when the token in hand was issued
         "24 hours",
         "restarting the app does not help",
-        f"python3 scripts/grant_app_roles.py {IDENTITY_OBJECT_ID} {JOIN_URL_ROLE}",
+        f"python3 scripts/grant_app_roles.py {IDENTITY_OBJECT_ID} {APPOINTMENT_URL_ROLE}",
     ):
         assert fact in message, fact
     assert answer.headers["request-id"]
@@ -63,8 +63,8 @@ def test_a_token_without_any_role_is_graph_permission_missing_not_a_401(call, me
 
 
 def test_missing_lookup_role_names_it(call, meeting, emulator):
-    emulator.state.roles = {JOIN_URL_ROLE}
-    answer = call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_ID})
+    emulator.state.roles = {APPOINTMENT_URL_ROLE}
+    answer = call(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (403, "GraphPermissionMissing")
     assert f"{IDENTITY_OBJECT_ID} {LOOKUP_ROLE}" in answer.body["error"]["message"]
 
@@ -120,7 +120,7 @@ def test_batch_items_get_their_own_cause(call, emulator):
     covered = emulator.add_meeting(ORGANIZER_ID, ORGANIZER_UPN, join_meeting_id="111111111111")
     other = emulator.add_meeting("1d2c3b4a-5f6e-4a8b-9c0d-1e2f3a4b5c6d", "alex@contoso.example")
     emulator.state.policy_users = {ORGANIZER_ID}
-    emulator.state.roles = {JOIN_URL_ROLE}
+    emulator.state.roles = {APPOINTMENT_URL_ROLE}
     answer = call(
         "POST",
         body={
@@ -147,7 +147,7 @@ def test_a_role_granted_after_the_token_was_issued_arrives_with_the_next_token(c
     issued = iso_time(read_token_identity(issued_token(emulator)).issued_at)
     assert issued in first.body["error"]["message"]
 
-    emulator.state.roles.add(JOIN_URL_ROLE)  # the admin grants the role
+    emulator.state.roles.add(APPOINTMENT_URL_ROLE)  # the admin grants the role
     app.reset()  # and restarts the app: the platform still hands out the token it has
     second = call(params=by_id(meeting))
     assert second.body["error"]["code"] == "GraphPermissionMissing"
@@ -175,7 +175,7 @@ def test_another_403_on_a_batch_item_is_graph_access_denied_for_that_item_alone(
     answer = call("POST", body={"meetings": [by_id(meeting), by_id(other)]})
     first, second = answer.body["results"]
     assert first["error"]["code"] == "GraphAccessDenied"
-    assert f"carries {JOIN_URL_ROLE}" in first["error"]["message"]
+    assert f"carries {APPOINTMENT_URL_ROLE}" in first["error"]["message"]
     assert second["joinWebUrl"] == other.appointment_url
 
 
@@ -186,7 +186,7 @@ def test_no_answer_or_log_line_holds_a_token(call, meeting, emulator, caplog):
     emulator.state.access_policy = False
     app.reset()
     emulator.state.platform_cache.clear()
-    emulator.state.roles = {JOIN_URL_ROLE, LOOKUP_ROLE}
+    emulator.state.roles = {APPOINTMENT_URL_ROLE, LOOKUP_ROLE}
     answers.append(call(params=by_id(meeting)))
     assert [a.body["error"]["code"] for a in answers] == ["GraphPermissionMissing", "AccessPolicyMissing"]
     shown = caplog.text + "".join(str(a.headers) + json.dumps(a.body) for a in answers)

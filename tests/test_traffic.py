@@ -13,7 +13,7 @@ import requests
 
 from devhost.emulator import Exchange, Fault, GraphEmulator, Recorded
 from devhost.traffic import INDENT, Printer, lines
-from shared.graph_paths import join_web_url_path, meeting_lookup_path
+from shared.graph_paths import appointment_url_path, meeting_lookup_path
 from shared.validation import MeetingQuery
 
 ORGANIZER = "8b1f6c3e-2a4d-4e9b-a7c1-5d3e2f1a0b9c"
@@ -38,12 +38,12 @@ def shown(done: Exchange) -> list[str]:
 
 def test_a_call_by_id_and_a_lookup_by_link_read_as_graph_compares_them_with_the_links_query_elided():
     meeting_id = "MSo4YjFmNmMzZS0yYTRkKjAqKjE5Om1lZXRpbmdfYWJjQHRocmVhZC52Mg=="
-    by_id = exchange("/v1.0" + join_web_url_path("adele@contoso.example", meeting_id))
+    by_id = exchange("/v1.0" + appointment_url_path("adele@contoso.example", meeting_id))
     assert shown(by_id) == [
         f"Graph    GET /v1.0/users/adele@contoso.example/onlineMeetings/{meeting_id}/getVirtualAppointmentJoinWebUrl"
         " -> 200 (12.3 ms)"
     ]
-    by_link = exchange("/v1.0" + meeting_lookup_path(MeetingQuery(ORGANIZER, join_url=LINK)), status=404, seconds=30)
+    by_link = exchange("/v1.0" + meeting_lookup_path(MeetingQuery(ORGANIZER, teams_link=LINK)), status=404, seconds=30)
     assert shown(by_link) == [
         f"Graph    GET /v1.0/users/{ORGANIZER}/onlineMeetings?$filter=JoinWebUrl eq "
         "'https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?...' -> 404 (30.00 s)"
@@ -71,8 +71,8 @@ def test_no_token_identity_header_or_link_query_is_ever_printed():
 def test_a_batch_shows_its_requests_in_the_order_sent_each_with_its_own_status():
     body = {
         "requests": [
-            {"id": "1", "method": "GET", "url": join_web_url_path(ORGANIZER, "MSo=")},
-            {"id": "2", "method": "GET", "url": meeting_lookup_path(MeetingQuery(ORGANIZER, join_url=LINK))},
+            {"id": "1", "method": "GET", "url": appointment_url_path(ORGANIZER, "MSo=")},
+            {"id": "2", "method": "GET", "url": meeting_lookup_path(MeetingQuery(ORGANIZER, teams_link=LINK))},
             {"id": "3", "method": "GET", "url": "/users/x/onlineMeetings"},
         ]
     }

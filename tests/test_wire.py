@@ -24,7 +24,7 @@ def test_a_call_by_id(call, meeting, emulator, wire):
 
 
 def test_a_call_by_link(call, meeting, emulator, wire):
-    answer = call(params={"joinUrl": meeting.join_web_url, "organizerId": ORGANIZER_UPN})
+    answer = call(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_UPN})
     assert (answer.status, answer.body.get("joinWebUrl")) == (200, meeting.appointment_url)
     assert len(emulator.graph_calls()) == 2  # the lookup, then the join URL
 
@@ -32,7 +32,7 @@ def test_a_call_by_link(call, meeting, emulator, wire):
 def test_a_batch(call, meeting, wire):
     items = [
         by_id(meeting),
-        {"joinUrl": meeting.join_web_url},
+        {"joinUrl": meeting.teams_link},
         {"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID},
     ]
     answer = call("POST", body={"meetings": items}, action="batch")

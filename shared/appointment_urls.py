@@ -11,10 +11,10 @@ from typing import Any
 
 from .errors import ApiError, invalid_request
 from .field_names import check_names
-from .graph_answers import join_web_url_from, meeting_id_from
+from .graph_answers import appointment_url_from, meeting_id_from
 from .graph_batch import get_many
 from .graph_client import GraphClient
-from .graph_paths import join_web_url_path, meeting_lookup_path
+from .graph_paths import appointment_url_path, meeting_lookup_path
 from .graph_transport import GraphReply
 from .invocation import Invocation
 from .settings import Settings
@@ -32,7 +32,7 @@ BATCH_MAX_ITEMS = 100
 Outcome = dict[str, str] | ApiError
 
 
-class JoinLinkService:
+class AppointmentUrlService:
     def __init__(self, settings: Settings, graph: GraphClient) -> None:
         default = settings.default_organizer_id
         self._default_organizer = Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
@@ -122,7 +122,7 @@ class JoinLinkService:
 
         def answered(i: int, reply: GraphReply) -> None:
             outcomes[i] = {
-                "joinWebUrl": join_web_url_from(reply, items[i]),
+                "joinWebUrl": appointment_url_from(reply, items[i]),
                 "meetingId": meeting_ids[i],
                 "organizerId": items[i].organizer_id,
             }
@@ -132,7 +132,7 @@ class JoinLinkService:
             step(lookups, lambda i: meeting_lookup_path(items[i]), found)
         ready = [i for i, meeting_id in meeting_ids.items() if meeting_id is not None and outcomes[i] is None]
         if ready:
-            step(ready, lambda i: join_web_url_path(items[i].organizer_id, meeting_ids[i]), answered)
+            step(ready, lambda i: appointment_url_path(items[i].organizer_id, meeting_ids[i]), answered)
         return outcomes  # type: ignore[return-value]  # every index was set by one of the steps
 
     def _fetch(self, paths: list[str], call: Invocation, *, batch: bool) -> list[GraphReply | ApiError]:
