@@ -4,8 +4,8 @@ import azure.functions as func
 
 from shared.caller_access import DIAGNOSE_BY_KEY
 from shared.diagnosis import diagnose
-from shared.http import answer
+from shared.http import respond
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, "Diagnose", DIAGNOSE_BY_KEY, lambda call: diagnose(req.params, call))
+    return respond(req, "Diagnose", DIAGNOSE_BY_KEY, lambda invocation: diagnose(req.params, invocation))

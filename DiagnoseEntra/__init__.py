@@ -5,8 +5,8 @@ import azure.functions as func
 
 from shared.caller_access import DIAGNOSE_SIGNED_IN
 from shared.diagnosis import diagnose
-from shared.http import answer
+from shared.http import respond
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, "DiagnoseEntra", DIAGNOSE_SIGNED_IN, lambda call: diagnose(req.params, call))
+    return respond(req, "DiagnoseEntra", DIAGNOSE_SIGNED_IN, lambda invocation: diagnose(req.params, invocation))

@@ -3,8 +3,10 @@
 import azure.functions as func
 
 from shared.caller_access import JOIN_URL_BY_KEY
-from shared.http import answer, get_appointment_urls
+from shared.http import get_appointment_urls, respond
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(req, "GetJoinUrl", JOIN_URL_BY_KEY, lambda call: get_appointment_urls(req, call, JOIN_URL_BY_KEY))
+    return respond(
+        req, "GetJoinUrl", JOIN_URL_BY_KEY, lambda invocation: get_appointment_urls(req, invocation, JOIN_URL_BY_KEY)
+    )

@@ -4,10 +4,13 @@ Microsoft Entra ID who hold the app role JoinUrl.Get (shared/caller_access.py sa
 import azure.functions as func
 
 from shared.caller_access import JOIN_URL_SIGNED_IN
-from shared.http import answer, get_appointment_urls
+from shared.http import get_appointment_urls, respond
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return answer(
-        req, "GetJoinUrlEntra", JOIN_URL_SIGNED_IN, lambda call: get_appointment_urls(req, call, JOIN_URL_SIGNED_IN)
+    return respond(
+        req,
+        "GetJoinUrlEntra",
+        JOIN_URL_SIGNED_IN,
+        lambda invocation: get_appointment_urls(req, invocation, JOIN_URL_SIGNED_IN),
     )

@@ -3,18 +3,16 @@ variant of the way callers get in here (CALLER_AUTH), or, where both are open, t
 
 import azure.functions as func
 
-from shared.errors import ApiError
-from shared.http import error_response, json_response
-from shared.invocation import Invocation
+from shared.caller_access import DEFINITION_FOR_ANYONE
+from shared.http import respond
 from shared.openapi import SERVED_HEADERS, VARIANT_PARAMETER, definition_for
-
-DEADLINE_SECONDS = 5.0
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    call = Invocation.start("OpenApi", req.headers, DEADLINE_SECONDS)
-    try:
-        spec = definition_for(req.url, req.params.get(VARIANT_PARAMETER))
-    except ApiError as error:
-        return error_response(call, error)
-    return json_response(call, 200, spec, extra_headers=SERVED_HEADERS)
+    return respond(
+        req,
+        "OpenApi",
+        DEFINITION_FOR_ANYONE,
+        lambda invocation: definition_for(req.url, req.params.get(VARIANT_PARAMETER)),
+        extra_headers=SERVED_HEADERS,
+    )

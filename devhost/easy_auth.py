@@ -256,9 +256,9 @@ def _text(value: Any) -> str:
 
 
 def _get_json(url: str) -> dict[str, Any]:
-    answer = requests.get(url, timeout=10)
-    answer.raise_for_status()
-    document = answer.json()
+    reply = requests.get(url, timeout=10)
+    reply.raise_for_status()
+    document = reply.json()
     if not isinstance(document, dict):
         raise RuntimeError(f"{url} answered no JSON object")
     return document

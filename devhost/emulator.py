@@ -113,7 +113,7 @@ class Exchange:
     started: float = field(default_factory=time.perf_counter)
     status: int | None = None  # None: no answer was sent (a reset, or the client left first)
     seconds: float = 0.0
-    answer: Any = None  # Graph's JSON answer (a $batch's items); never the identity endpoint's, which is a token
+    reply: Any = None  # Graph's JSON answer (a $batch's items); never the identity endpoint's, which is a token
 
 
 @dataclass(frozen=True)
@@ -378,20 +378,20 @@ class GraphEmulator:
                 self.state.batch_gate.wait()
             except threading.BrokenBarrierError:
                 return _odata(504, "GatewayTimeout", "Fewer $batch calls came at once than the gate waits for.")
-        answers = []
+        replies = []
         for item in items:
             fault = _take(self.state.batch_item_faults)
             if fault is not None and fault.status is not None:
-                status, headers, answer = _odata(fault.status, "TooManyRequests", "Too many requests.")
+                status, headers, reply = _odata(fault.status, "TooManyRequests", "Too many requests.")
                 if fault.retry_after is not None:
                     headers["Retry-After"] = fault.retry_after
             else:
-                status, headers, answer = self.graph(item["method"], f"/{version}{item['url']}", authorization, None)
+                status, headers, reply = self.graph(item["method"], f"/{version}{item['url']}", authorization, None)
             headers["Content-Type"] = "application/json"
             odd = fault.item if fault is not None and fault.item is not None else {}
-            answers.append({"id": item["id"], "status": status, "headers": headers, "body": answer, **odd})
-        answers.reverse()  # Graph may answer in any order: callers must match by id
-        return 200, {}, {"responses": answers}
+            replies.append({"id": item["id"], "status": status, "headers": headers, "body": reply, **odd})
+        replies.reverse()  # Graph may answer in any order: callers must match by id
+        return 200, {}, {"responses": replies}
 
 
 def _refusal(issued: IssuedToken, accepted: tuple[str, ...]) -> tuple[int, dict[str, str], Any] | None:
@@ -502,15 +502,15 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
                     if fault.body is not None:
                         self._send(fault.status, headers, fault.body, "text/plain")
                         return
-                    status, _, answer = _odata(fault.status, "ServiceUnavailable", "Scripted fault.")
-                    self._send_json(status, headers, answer)
+                    status, _, reply = _odata(fault.status, "ServiceUnavailable", "Scripted fault.")
+                    self._send_json(status, headers, reply)
                     return
             if is_identity:
                 self._identity()
             else:
-                status, headers, answer = emulator.graph(method, self.path, self.headers.get("Authorization", ""), body)
-                exchange.answer = answer
-                self._send_json(status, headers, answer)
+                status, headers, reply = emulator.graph(method, self.path, self.headers.get("Authorization", ""), body)
+                exchange.reply = reply
+                self._send_json(status, headers, reply)
 
         def _entra(self, method: str, raw: bytes) -> None:
             """Entra ID's discovery documents and token endpoint (never faulted: tests fault Graph and the identity
@@ -530,8 +530,8 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
                     form = parse_qs(raw.decode("ascii"), keep_blank_values=True, strict_parsing=bool(raw))
                 except (UnicodeDecodeError, ValueError):
                     form = {}
-                status, answer = tenant.token_response(form)
-                self._send_json(status, {"Cache-Control": "no-store"}, answer)
+                status, reply = tenant.token_response(form)
+                self._send_json(status, {"Cache-Control": "no-store"}, reply)
             else:
                 self._send_json(404, {}, {"error": "not_found", "error_description": f"No such endpoint: {rest}"})
 
@@ -548,8 +548,8 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
             else:
                 self._send_json(200, {}, emulator.issue_token(query["resource"][0]))
 
-        def _send_json(self, status: int, headers: dict[str, str], answer: Any) -> None:
-            self._send(status, headers, json.dumps(answer).encode(), "application/json", compress=True)
+        def _send_json(self, status: int, headers: dict[str, str], reply: Any) -> None:
+            self._send(status, headers, json.dumps(reply).encode(), "application/json", compress=True)
 
         def _send(
             self, status: int, headers: dict[str, str], payload: bytes, content_type: str, compress: bool = False

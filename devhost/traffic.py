@@ -47,7 +47,7 @@ def lines(exchange: Exchange) -> list[str]:
         f"({_duration(exchange.seconds)})"
     ]
     if items is not None:
-        statuses = _item_statuses(exchange.answer)
+        statuses = _item_statuses(exchange.reply)
         printed += [f"{INDENT}{method} {unquote(url)} -> {statuses.get(i, 'no answer')}" for i, method, url in items]
     return [_JWT.sub("<token>", _URL_QUERY.sub(r"\1?...", line)) + caller for line in printed]
 
@@ -86,9 +86,9 @@ def _batch_items(body: Any) -> list[tuple[str, str, str]]:
     ]
 
 
-def _item_statuses(answer: Any) -> dict[str, Any]:
+def _item_statuses(reply: Any) -> dict[str, Any]:
     """A `$batch` answer's status per item id (Graph answers them in any order)."""
-    responses = answer.get("responses") if isinstance(answer, dict) else None
+    responses = reply.get("responses") if isinstance(reply, dict) else None
     if not isinstance(responses, list):
         return {}
     return {str(r.get("id")): r.get("status") for r in responses if isinstance(r, dict)}

@@ -11,10 +11,10 @@ from typing import Any
 
 from .errors import ApiError, invalid_request
 from .field_names import check_names
-from .graph_answers import appointment_url_from, meeting_id_from
 from .graph_batch import get_many
 from .graph_client import GraphClient
 from .graph_paths import appointment_url_path, meeting_lookup_path
+from .graph_replies import appointment_url_from, meeting_id_from
 from .graph_transport import GraphReply
 from .invocation import Invocation
 from .settings import Settings
@@ -39,13 +39,13 @@ class AppointmentUrlService:
         self._allowed = settings.allowed_organizer_ids
         self._graph = graph
 
-    def resolve(self, fields: Mapping[str, Any], call: Invocation) -> dict[str, str]:
-        outcome = self._resolve_all([self._query(fields, self._default_organizer)], call, batch=False)[0]
+    def resolve(self, fields: Mapping[str, Any], invocation: Invocation) -> dict[str, str]:
+        outcome = self._resolve_all([self._query(fields, self._default_organizer)], invocation, batch=False)[0]
         if isinstance(outcome, ApiError):
             raise outcome
         return outcome
 
-    def resolve_batch(self, meetings: Any, call: Invocation, organizer: Any = None) -> list[dict[str, Any]]:
+    def resolve_batch(self, meetings: Any, invocation: Invocation, organizer: Any = None) -> list[dict[str, Any]]:
         """One result per item, in the order given; a bad item fails alone and never reaches Graph. The batch's own
         `organizerId` (a bad one fails the whole call) serves the items that name none and whose link names none,
         before DEFAULT_ORGANIZER_ID."""
@@ -64,9 +64,9 @@ class AppointmentUrlService:
                 items.append(self._query(item, default_organizer))
             except ApiError as error:
                 items.append(error)
-        call.extra_log_fields["items"] = len(items)
-        outcomes = self._resolve_all(items, call, batch=True)
-        call.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
+        invocation.extra_log_fields["items"] = len(items)
+        outcomes = self._resolve_all(items, invocation, batch=True)
+        invocation.extra_log_fields["failedItems"] = sum(isinstance(outcome, ApiError) for outcome in outcomes)
         return [_batch_result(i, item, outcome) for i, (item, outcome) in enumerate(zip(items, outcomes, strict=True))]
 
     def ensure_allowed(self, organizer_id: str, source: OrganizerFrom = OrganizerFrom.REQUEST) -> None:
@@ -103,12 +103,14 @@ class AppointmentUrlService:
         self.ensure_allowed(query.organizer_id, query.organizer_from)
         return query
 
-    def _resolve_all(self, items: Sequence[MeetingQuery | ApiError], call: Invocation, *, batch: bool) -> list[Outcome]:
+    def _resolve_all(
+        self, items: Sequence[MeetingQuery | ApiError], invocation: Invocation, *, batch: bool
+    ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [item if isinstance(item, ApiError) else None for item in items]
         meeting_ids = {i: item.meeting_id for i, item in enumerate(items) if isinstance(item, MeetingQuery)}
 
         def step(indexes: list[int], path: Callable[[int], str], use: Callable[[int, GraphReply], None]) -> None:
-            replies = self._fetch([path(i) for i in indexes], call, batch=batch)
+            replies = self._fetch([path(i) for i in indexes], invocation, batch=batch)
             for i, reply in zip(indexes, replies, strict=True):
                 try:
                     if isinstance(reply, ApiError):
@@ -135,11 +137,11 @@ class AppointmentUrlService:
             step(ready, lambda i: appointment_url_path(items[i].organizer_id, meeting_ids[i]), answered)
         return outcomes  # type: ignore[return-value]  # every index was set by one of the steps
 
-    def _fetch(self, paths: list[str], call: Invocation, *, batch: bool) -> list[GraphReply | ApiError]:
+    def _fetch(self, paths: list[str], invocation: Invocation, *, batch: bool) -> list[GraphReply | ApiError]:
         if batch:
-            return get_many(self._graph, paths, call)
+            return get_many(self._graph, paths, invocation)
         try:
-            return [self._graph.get(paths[0], call)]
+            return [self._graph.get(paths[0], invocation)]
         except ApiError as error:
             return [error]
 

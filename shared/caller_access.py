@@ -50,6 +50,7 @@ USER_IMPERSONATION_SCOPE = "user_impersonation"
 USER_IMPERSONATION_SCOPE_ID = "41573056-491e-4a04-8a2c-4f2cf5f5829a"
 
 KEYS, ENTRA = "keys", "entra"  # how callers come in through a route; CALLER_AUTH `both` opens both
+ANYONE = "anyone"  # a route open to every caller in every mode (the connector's definition, which holds no secret)
 ENTRA_ROUTE_PREFIX = "/api/entra"
 GRANT_SCRIPT = "python3 scripts/grant_app_roles.py"
 # The platform variables App Service sets from the site's authentication configuration.
@@ -61,22 +62,25 @@ AUTH_CLIENT_ID_VARIABLE = "WEBSITE_AUTH_CLIENT_ID"
 class Door:
     """How callers come in through one function."""
 
-    sign_in: str  # KEYS (the host checks a key) or ENTRA (App Service Authentication signs the caller in)
+    sign_in: str  # KEYS (the host checks a key), ENTRA (App Service Authentication signs the caller in) or ANYONE
     route: str  # the route's path, to name in messages
     role: AppRole | None = None  # what an Entra ID caller must hold
 
     def open_in(self, mode: str) -> bool:
-        return mode in (self.sign_in, "both")
+        return self.sign_in == ANYONE or mode in (self.sign_in, "both")
 
 
 JOIN_URL_BY_KEY = Door(KEYS, "/api/GetJoinUrl")
 DIAGNOSE_BY_KEY = Door(KEYS, "/api/diagnose")
 JOIN_URL_SIGNED_IN = Door(ENTRA, f"{ENTRA_ROUTE_PREFIX}/GetJoinUrl", JOIN_URL_GET)
 DIAGNOSE_SIGNED_IN = Door(ENTRA, f"{ENTRA_ROUTE_PREFIX}/diagnose", DIAGNOSE_RUN)
+DEFINITION_FOR_ANYONE = Door(ANYONE, "/api/openapi.json")
 
 
-def admit(door: Door, headers: Mapping[str, str], call: Invocation) -> None:
-    """Raises the refusal unless the request may come in through `door`; an Entra ID caller's IDs go on `call`."""
+def admit(door: Door, headers: Mapping[str, str], invocation: Invocation) -> None:
+    """Raises the refusal unless the request may come in through `door`; an Entra ID caller's IDs go on `invocation`."""
+    if door.sign_in == ANYONE:
+        return
     mode = app.caller_auth()
     if not door.open_in(mode):
         raise _route_off(door, mode)
@@ -104,9 +108,9 @@ def admit(door: Door, headers: Mapping[str, str], call: Invocation) -> None:
             fix="Send an access token for this API in the Authorization header (Bearer); the README's \"Sign in "
             'with Microsoft Entra ID" says how each kind of caller gets one.',
         )
-    call.signed_in = True
-    call.caller_object_id = principal.object_id
-    call.caller_app_id = principal.app_id
+    invocation.signed_in = True
+    invocation.caller_object_id = principal.object_id
+    invocation.caller_app_id = principal.app_id
     if door.role is not None and not principal.holds(door.role.value):
         raise role_missing(door, door.role, principal)
 

@@ -15,9 +15,9 @@ from . import app
 from .errors import ApiError, graph_said, sentences
 from .field_names import check_names
 from .graph_access import LOOKUP_ROLE, REQUIRED_ROLES, lacks_role, permission_missing
-from .graph_answers import appointment_url_from, error_for, meeting_id_from, names_unknown_user, odata_error
 from .graph_client import GraphClient
 from .graph_paths import appointment_url_path, meeting_lookup_path
+from .graph_replies import appointment_url_from, error_for, meeting_id_from, names_unknown_user, odata_error
 from .graph_transport import GraphReply
 from .invocation import Invocation
 from .token_claims import TokenIdentity, iso_time
@@ -55,14 +55,14 @@ class Check:
         return shown
 
 
-def diagnose(params: Mapping[str, str], call: Invocation) -> dict[str, Any]:
+def diagnose(params: Mapping[str, str], invocation: Invocation) -> dict[str, Any]:
     """The meeting and its organizer are read as GetJoinUrl reads them (a malformed one is its 400): meetingId,
     joinUrl or joinMeetingId, and organizerId, else a classic link's Oid, else DEFAULT_ORGANIZER_ID."""
     check_names(params, FIELDS, "The query string")
     selector = parse_selector(params) if has_selector(params) else None
     optional_organizer_id(params.get("organizerId"))
     checks: list[Check] = []
-    identity = _run(checks, params, selector, call)
+    identity = _run(checks, params, selector, invocation)
     return {
         "ok": all(check.ok for check in checks if not check.advice),
         "identity": identity.summary() if identity is not None else None,
@@ -71,7 +71,7 @@ def diagnose(params: Mapping[str, str], call: Invocation) -> dict[str, Any]:
 
 
 def _run(
-    checks: list[Check], params: Mapping[str, str], selector: Selector | None, call: Invocation
+    checks: list[Check], params: Mapping[str, str], selector: Selector | None, invocation: Invocation
 ) -> TokenIdentity | None:
     """Appends the checks in the order a call meets them; stops where the next ones cannot run."""
     try:
@@ -95,7 +95,7 @@ def _run(
         source = "the function's token cache"
     started = time.monotonic()
     try:
-        token = current.tokens.token(call.deadline)
+        token = current.tokens.token(invocation.deadline)
     except ApiError as failed:
         checks.append(Check("token", False, failed.message, fix=failed.fix))
         return None
@@ -112,18 +112,18 @@ def _run(
     meeting_id = selector.meeting_id if selector is not None else None
     probe = meeting_id is None or not lacks_role(identity, LOOKUP_ROLE)  # else the join-URL call tests the policy
     if probe:
-        checks.append(_access_policy(current.graph, identity, organizer.id, call))
+        checks.append(_access_policy(current.graph, identity, organizer.id, invocation))
     if selector is None:
         return identity
     if meeting_id is None:
-        lookup, meeting_id = _meeting_lookup(current.graph, selector, organizer, call)
+        lookup, meeting_id = _meeting_lookup(current.graph, selector, organizer, invocation)
         checks.append(lookup)
         if meeting_id is None:
             checks.append(
                 Check("joinUrlCall", False, "Not checked: the lookup found no meeting.", fix="Mend meetingLookup.")
             )
             return identity
-    error = _join_url_call(current.graph, organizer.id, meeting_id, call)
+    error = _join_url_call(current.graph, organizer.id, meeting_id, invocation)
     if not probe:
         checks.append(_policy_by_join_url_call(error, organizer.id))
     checks.append(_join_url_check(error, organizer.id))
@@ -151,7 +151,7 @@ def _not_checked_without_organizer(selector: Selector) -> list[Check]:
 
 
 def _meeting_lookup(
-    graph: GraphClient, selector: Selector, organizer: Organizer, call: Invocation
+    graph: GraphClient, selector: Selector, organizer: Organizer, invocation: Invocation
 ) -> tuple[Check, str | None]:
     """The lookup GetJoinUrl makes for a link or a number: the meeting ID found, or the error a caller would get."""
     query = MeetingQuery(
@@ -162,7 +162,7 @@ def _meeting_lookup(
     )
     given = "joinUrl" if selector.teams_link is not None else "joinMeetingId"
     try:
-        reply = _ask(graph, meeting_lookup_path(query), call)
+        reply = _ask(graph, meeting_lookup_path(query), invocation)
         if isinstance(reply, ApiError):
             raise reply
         meeting_id = meeting_id_from(reply, query)
@@ -231,7 +231,7 @@ def _no_organizer() -> Check:
     )
 
 
-def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: str, call: Invocation) -> Check:
+def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: str, invocation: Invocation) -> Check:
     name = "accessPolicy"
     if lacks_role(identity, LOOKUP_ROLE):
         return Check(
@@ -241,7 +241,7 @@ def _access_policy(graph: GraphClient, identity: TokenIdentity, organizer_id: st
             fix=f"Grant {LOOKUP_ROLE.name} (see its check), or add meetingId: the join-URL call tests the policy too.",
         )
     query = MeetingQuery(organizer_id, teams_link=POLICY_PROBE_LINK)
-    reply = _ask(graph, meeting_lookup_path(query), call)
+    reply = _ask(graph, meeting_lookup_path(query), invocation)
     if isinstance(reply, ApiError):
         return _failed(name, reply)
     if reply.status == 200:
@@ -269,10 +269,10 @@ def _not_found(name: str, reply: GraphReply, organizer_id: str) -> Check:
     )
 
 
-def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, call: Invocation) -> ApiError | None:
+def _join_url_call(graph: GraphClient, organizer_id: str, meeting_id: str, invocation: Invocation) -> ApiError | None:
     """The call itself: None when Graph gave a join URL, else the error a caller of GetJoinUrl would get."""
     query = MeetingQuery(organizer_id, meeting_id=meeting_id)
-    reply = _ask(graph, appointment_url_path(organizer_id, meeting_id), call)
+    reply = _ask(graph, appointment_url_path(organizer_id, meeting_id), invocation)
     try:
         if isinstance(reply, ApiError):
             raise reply
@@ -308,9 +308,9 @@ def _policy_by_join_url_call(error: ApiError | None, organizer_id: str) -> Check
     )
 
 
-def _ask(graph: GraphClient, path: str, call: Invocation) -> GraphReply | ApiError:
+def _ask(graph: GraphClient, path: str, invocation: Invocation) -> GraphReply | ApiError:
     try:
-        return graph.get(path, call)
+        return graph.get(path, invocation)
     except ApiError as error:
         return error
 

@@ -24,7 +24,7 @@ from .retry import RETRY_STATUSES, retry_after_seconds
 BATCH_LIMIT = 20  # Graph's JSON batching takes at most 20 requests per call
 BATCH_CONCURRENCY = 5  # `$batch` calls in flight at once for one invocation: a whole batch of 100 in one round trip
 
-Answer = GraphReply | ApiError
+ItemReply = GraphReply | ApiError
 
 
 def connections_needed(worker_threads: int) -> int:
@@ -35,7 +35,7 @@ def connections_needed(worker_threads: int) -> int:
 T = TypeVar("T")
 
 
-def get_many(graph: GraphClient, paths: Sequence[str], call: Invocation) -> list[Answer]:
+def get_many(graph: GraphClient, paths: Sequence[str], invocation: Invocation) -> list[ItemReply]:
     """One answer per path, in order: the item's own reply, or the error of the `$batch` call that carried it.
 
     Graph is asked once per distinct path: duplicates share the answer. An item goes into another round while it
@@ -43,23 +43,23 @@ def get_many(graph: GraphClient, paths: Sequence[str], call: Invocation) -> list
     that carried it included, so no request is sent more than GRAPH_MAX_RETRIES + 1 times.
     """
     distinct = list(dict.fromkeys(paths))
-    answers: dict[int, Answer] = {}
+    answers: dict[int, ItemReply] = {}
     pending = list(range(len(distinct)))
     while pending:
         retry: dict[int, GraphReply] = {}
         chunks = [pending[start : start + BATCH_LIMIT] for start in range(0, len(pending), BATCH_LIMIT)]
-        sends = [partial(_post_batch, graph, chunk, distinct, call) for chunk in chunks]
+        sends = [partial(_post_batch, graph, chunk, distinct, invocation) for chunk in chunks]
         for replies, retryable in side_by_side(sends, BATCH_CONCURRENCY):
             answers.update(replies)
             retry.update(retryable)
         if not retry:
             break
-        again = [i for i in sorted(retry) if call.times_sent(distinct[i]) <= graph.max_retries]
+        again = [i for i in sorted(retry) if invocation.times_sent(distinct[i]) <= graph.max_retries]
         # With none left, the attempt is past the budget, so wait_to_retry gives up (and logs where it stopped).
-        attempt = max(call.times_sent(distinct[i]) for i in again or retry)
+        attempt = max(invocation.times_sent(distinct[i]) for i in again or retry)
         asked = [retry[i].retry_after for i in again if retry[i].retry_after is not None]
         reason = f"{len(retry)} batch item(s) answered HTTP {next(iter(retry.values())).status}"
-        if not graph.wait_to_retry(attempt, max(asked) if asked else None, reason, call):
+        if not graph.wait_to_retry(attempt, max(asked) if asked else None, reason, invocation):
             break
         pending = again
     index = {path: i for i, path in enumerate(distinct)}
@@ -102,13 +102,13 @@ def side_by_side(tasks: Sequence[Callable[[], T]], limit: int) -> list[T]:
 
 
 def _post_batch(
-    graph: GraphClient, chunk: Sequence[int], paths: Sequence[str], call: Invocation
-) -> tuple[dict[int, Answer], dict[int, GraphReply]]:
+    graph: GraphClient, chunk: Sequence[int], paths: Sequence[str], invocation: Invocation
+) -> tuple[dict[int, ItemReply], dict[int, GraphReply]]:
     """The answers of one `$batch` call for its items, and those of them worth another round."""
-    item_headers = {"Accept-Language": call.accept_language} if call.accept_language else {}
+    item_headers = {"Accept-Language": invocation.accept_language} if invocation.accept_language else {}
     body = {"requests": [{"id": str(i), "method": "GET", "url": paths[i], "headers": item_headers} for i in chunk]}
     try:
-        reply = graph.post("/$batch", body, call, [paths[i] for i in chunk])
+        reply = graph.post("/$batch", body, invocation, [paths[i] for i in chunk])
     except ApiError as error:
         return dict.fromkeys(chunk, error), {}
     if reply.status != 200:
@@ -129,14 +129,14 @@ def batch_items(reply: GraphReply, ids: Sequence[str]) -> dict[str, GraphReply]:
     unanswered = replace(reply, status=0, body=None, retry_after=None)
     items = dict.fromkeys(ids, unanswered)
     answers = reply.body.get("responses") if isinstance(reply.body, dict) else None
-    for answer in answers if isinstance(answers, list) else ():
-        if not isinstance(answer, dict):
+    for respond in answers if isinstance(answers, list) else ():
+        if not isinstance(respond, dict):
             continue
-        item_id, status = answer.get("id"), answer.get("status")
+        item_id, status = respond.get("id"), respond.get("status")
         if not isinstance(item_id, str) or items.get(item_id) is not unanswered or not _is_http_status(status):
             continue
-        wait = retry_after_seconds(_header(answer.get("headers"), "Retry-After"))
-        items[item_id] = replace(reply, status=status, body=answer.get("body"), retry_after=wait)
+        wait = retry_after_seconds(_header(respond.get("headers"), "Retry-After"))
+        items[item_id] = replace(reply, status=status, body=respond.get("body"), retry_after=wait)
     return items
 
 

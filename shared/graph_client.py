@@ -33,25 +33,27 @@ class GraphClient:
     def max_retries(self) -> int:
         return self._max_retries
 
-    def get(self, path: str, call: Invocation) -> GraphReply:
-        return self._send("GET", path, call, (path,))
+    def get(self, path: str, invocation: Invocation) -> GraphReply:
+        return self._send("GET", path, invocation, (path,))
 
-    def post(self, path: str, body: Any, call: Invocation, carried: Collection[str]) -> GraphReply:
+    def post(self, path: str, body: Any, invocation: Invocation, carried: Collection[str]) -> GraphReply:
         """`carried`: the Graph requests this call sends (a `$batch` call's item paths), each of which spends the
         retry budget when the call is sent."""
-        return self._send("POST", path, call, carried, body)
+        return self._send("POST", path, invocation, carried, body)
 
-    def _send(self, method: str, path: str, call: Invocation, carried: Collection[str], body: Any = None) -> GraphReply:
+    def _send(
+        self, method: str, path: str, invocation: Invocation, carried: Collection[str], body: Any = None
+    ) -> GraphReply:
         """Sends and retries while every request the call carries has retries left (GRAPH_MAX_RETRIES for the
         whole invocation, counted per request) and the deadline allows."""
         while True:
-            attempt = call.count_sends(carried)
+            attempt = invocation.count_sends(carried)
             failure: ApiError | None = None
             reply: GraphReply | None = None
             try:
-                reply = self._attempt(method, path, call, body)
+                reply = self._attempt(method, path, invocation, body)
             except requests.Timeout:
-                failure = _timed_out(call)
+                failure = _timed_out(invocation)
             except requests.RequestException as exc:
                 failure = ApiError(
                     503,
@@ -62,48 +64,48 @@ class GraphClient:
             if reply is not None and reply.status not in RETRY_STATUSES:
                 return reply
             reason = f"HTTP {reply.status}" if reply is not None else failure.code
-            if not self.wait_to_retry(attempt, reply.retry_after if reply is not None else None, reason, call):
+            if not self.wait_to_retry(attempt, reply.retry_after if reply is not None else None, reason, invocation):
                 if failure is not None:
                     raise failure
                 return reply
 
-    def _attempt(self, method: str, path: str, call: Invocation, body: Any) -> GraphReply:
-        token = self._tokens.token(call.deadline)
-        remaining = call.deadline.remaining()
+    def _attempt(self, method: str, path: str, invocation: Invocation, body: Any) -> GraphReply:
+        token = self._tokens.token(invocation.deadline)
+        remaining = invocation.deadline.remaining()
         if remaining <= 0:
-            raise _timed_out(call)
-        headers = {"Authorization": "Bearer " + token.value, "client-request-id": call.client_request_id}
-        if call.accept_language:
-            headers["Accept-Language"] = call.accept_language
-        call.count_graph_attempt()
+            raise _timed_out(invocation)
+        headers = {"Authorization": "Bearer " + token.value, "client-request-id": invocation.client_request_id}
+        if invocation.accept_language:
+            headers["Accept-Language"] = invocation.accept_language
+        invocation.count_graph_attempt()
         return self._transport.exchange(
             method,
             path,
             headers,
             body,
             timeout=min(self._timeout, remaining),
-            deadline=call.deadline,
+            deadline=invocation.deadline,
             identity=token.identity,
-            request_id_seen=call.keep_graph_request_id,
+            request_id_seen=invocation.keep_graph_request_id,
         )
 
-    def wait_to_retry(self, attempt: int, retry_after: float | None, reason: str, call: Invocation) -> bool:
+    def wait_to_retry(self, attempt: int, retry_after: float | None, reason: str, invocation: Invocation) -> bool:
         """Waits before attempt + 1 (Retry-After, else backoff) and says yes, or says no at once when the retries
         (GRAPH_MAX_RETRIES) or the deadline are spent. Either way it is logged. `attempt` is the most times any
         request about to be sent again has been sent in this invocation (Invocation.count_sends)."""
         wait = retry_after if retry_after is not None else backoff_seconds(attempt)
-        if attempt > self._max_retries or not call.deadline.fits(wait):
-            log_give_up(call, reason, attempt)
+        if attempt > self._max_retries or not invocation.deadline.fits(wait):
+            log_give_up(invocation, reason, attempt)
             return False
-        log_retry(call, reason, wait, attempt)
+        log_retry(invocation, reason, wait, attempt)
         time.sleep(wait)
         return True
 
 
-def _timed_out(call: Invocation) -> ApiError:
+def _timed_out(invocation: Invocation) -> ApiError:
     return ApiError(
         504,
         "GraphTimeout",
-        f"Microsoft Graph did not answer within {call.deadline.elapsed():.1f} s.",
+        f"Microsoft Graph did not answer within {invocation.deadline.elapsed():.1f} s.",
         retry_after=OUTAGE_RETRY_AFTER_SECONDS,
     )

@@ -39,28 +39,35 @@ def begin(req: func.HttpRequest, function: str) -> Invocation:
     return Invocation.start(function, req.headers, seconds)
 
 
-def answer(req: func.HttpRequest, function: str, door: Door, work: Callable[[Invocation], Any]) -> func.HttpResponse:
+def respond(
+    req: func.HttpRequest,
+    function: str,
+    door: Door,
+    work: Callable[[Invocation], Any],
+    extra_headers: Mapping[str, str] | None = None,
+) -> func.HttpResponse:
     """Every function's shape: start the invocation's clock, let the caller in through `door` (the route's way in:
-    a key, or an Entra ID sign-in with an app role), do the work, answer its JSON with 200, or the error as JSON:
-    ours with its status, anything unexpected as 500 InternalError. `function` names it in the log."""
-    call = begin(req, function)
+    a key, an Entra ID sign-in with an app role, or anyone), do the work, answer its JSON with 200 (and
+    `extra_headers`), or the error as JSON: ours with its status, anything unexpected as 500 InternalError.
+    `function` names it in the log and in that 500's message."""
+    invocation = begin(req, function)
     try:
-        admit(door, req.headers, call)
-        body = work(call)
+        admit(door, req.headers, invocation)
+        body = work(invocation)
     except ApiError as error:
-        return error_response(call, error)
+        return error_response(invocation, error)
     except Exception:
-        return unexpected_error_response(call)
-    return json_response(call, 200, body)
+        return unexpected_error_response(invocation)
+    return json_response(invocation, 200, body, extra_headers=extra_headers)
 
 
-def get_appointment_urls(req: func.HttpRequest, call: Invocation, door: Door = JOIN_URL_BY_KEY) -> dict[str, Any]:
+def get_appointment_urls(req: func.HttpRequest, invocation: Invocation, door: Door = JOIN_URL_BY_KEY) -> dict[str, Any]:
     """GetJoinUrl's work, whichever way the caller came in: one meeting, or a batch."""
     service = app.appointment_url_service()
     fields = request_fields(req)
     if wants_batch(req, fields, door.route):
-        return {"results": service.resolve_batch(fields[BATCH_FIELD], call, fields.get("organizerId"))}
-    return service.resolve(fields, call)
+        return {"results": service.resolve_batch(fields[BATCH_FIELD], invocation, fields.get("organizerId"))}
+    return service.resolve(fields, invocation)
 
 
 def request_fields(req: func.HttpRequest) -> dict[str, Any]:
@@ -118,36 +125,37 @@ def wants_batch(req: func.HttpRequest, fields: dict[str, Any], route: str = JOIN
 
 
 def json_response(
-    call: Invocation,
+    invocation: Invocation,
     status: int,
     body: Any,
     error: ApiError | None = None,
     extra_headers: Mapping[str, str] | None = None,
 ) -> func.HttpResponse:
     """Every answer: JSON, never cached unless told (a join URL opens the lobby), correlated, and logged once."""
-    headers = {"client-request-id": call.client_request_id, "Cache-Control": "no-store", **(extra_headers or {})}
-    if call.graph_request_id:
-        headers["request-id"] = call.graph_request_id
+    headers = {"client-request-id": invocation.client_request_id, "Cache-Control": "no-store", **(extra_headers or {})}
+    if invocation.graph_request_id:
+        headers["request-id"] = invocation.graph_request_id
     if error is not None and error.retry_after is not None:
         headers["Retry-After"] = error.retry_after_header()
-    log_invocation(call, status, error.code if error is not None else "OK")
+    log_invocation(invocation, status, error.code if error is not None else "OK")
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/json")
 
 
-def unexpected_error_response(call: Invocation) -> func.HttpResponse:
+def unexpected_error_response(invocation: Invocation) -> func.HttpResponse:
     """A fault of ours still answers JSON the caller can quote; the traceback goes to the log."""
-    log_unexpected(call)
+    log_unexpected(invocation)
     return error_response(
-        call,
+        invocation,
         ApiError(
             500,
             "InternalError",
-            "GetJoinUrl failed unexpectedly. Try again; if it persists, report it with the client-request-id header.",
+            f"{invocation.function} failed unexpectedly. Try again; if it persists, report it with the "
+            "client-request-id header.",
         ),
     )
 
 
-def error_response(call: Invocation, error: ApiError) -> func.HttpResponse:
-    if error.graph_request_id and not call.graph_request_id:
-        call.graph_request_id = error.graph_request_id
-    return json_response(call, error.status, error.body(), error)
+def error_response(invocation: Invocation, error: ApiError) -> func.HttpResponse:
+    if error.graph_request_id and not invocation.graph_request_id:
+        invocation.graph_request_id = error.graph_request_id
+    return json_response(invocation, error.status, error.body(), error)

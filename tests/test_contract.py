@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from urllib.parse import unquote
 
+import azure.functions as func
 import pytest
 
-from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN
 
 
 def test_get_answers_the_join_url(call, meeting, emulator):
@@ -299,6 +301,30 @@ def test_a_fault_of_ours_still_answers_json(call, meeting, monkeypatch, logs):
     assert answer.headers["client-request-id"] in logs.text
     assert "RuntimeError: boom" in logs.text  # the traceback is logged, not returned
     assert "boom" not in answer.body["error"]["message"]
+    assert answer.body["error"]["message"].startswith("GetJoinUrl failed unexpectedly.")
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "step"), [("Diagnose", "diagnosis", "_run"), ("OpenApi", "openapi", "_variant")]
+)
+def test_every_function_answers_a_fault_of_its_own_as_json_naming_it(configure, monkeypatch, logs, name, module, step):
+    """Diagnose and OpenApi go through the same edge as GetJoinUrl: a fault is a JSON 500 that names the function."""
+    import importlib
+
+    from devhost.host import load_function
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(importlib.import_module(f"shared.{module}"), step, broken)
+    entry, _ = load_function(name, APP_ROOT)
+    response = entry(
+        func.HttpRequest(method="GET", url=f"http://localhost:7071/api/{name.lower()}", headers={}, params={}, body=b"")
+    )
+    assert (response.status_code, response.mimetype) == (500, "application/json")
+    error = json.loads(response.get_body())["error"]
+    assert error["code"] == "InternalError" and error["message"].startswith(f"{name} failed unexpectedly.")
+    assert "RuntimeError: boom" in logs.text and "boom" not in error["message"]
 
 
 @pytest.mark.parametrize("left_out", [None, ""], ids=["null", "empty"])

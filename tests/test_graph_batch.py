@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import ApiError
-from shared.graph_answers import appointment_url_from, meeting_id_from
 from shared.graph_batch import batch_items, side_by_side
+from shared.graph_replies import appointment_url_from, meeting_id_from
 from shared.graph_transport import GraphReply
 from shared.retry import RETRY_AFTER_CAP_SECONDS, retry_after_seconds
 from shared.validation import MeetingQuery

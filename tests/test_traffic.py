@@ -77,7 +77,7 @@ def test_a_batch_shows_its_requests_in_the_order_sent_each_with_its_own_status()
         ]
     }
     answer = {"responses": [{"id": "2", "status": 429}, {"id": "1", "status": 200}]}  # any order; one missing
-    assert shown(exchange("/v1.0/$batch", "POST", body, answer=answer)) == [
+    assert shown(exchange("/v1.0/$batch", "POST", body, reply=answer)) == [
         "Graph    POST /v1.0/$batch [3 requests] -> 200 (12.3 ms)",
         f"{INDENT}GET /users/{ORGANIZER}/onlineMeetings/MSo=/getVirtualAppointmentJoinWebUrl -> 200",
         f"{INDENT}GET /users/{ORGANIZER}/onlineMeetings?$filter=JoinWebUrl eq "
@@ -158,14 +158,14 @@ def test_the_observer_hears_every_answer_with_its_status_whichever_way_it_was_se
         (False, 401),
     ]
     assert heard[2].seconds >= 0.1  # the fault's delay is in the time taken
-    assert heard[1].answer is None  # the identity endpoint's answer is a token: not handed on
-    assert heard[4].answer["error"]["code"] == "InvalidAuthenticationToken"  # Graph's answer, for a batch's items
+    assert heard[1].reply is None  # the identity endpoint's reply is a token: not handed on
+    assert heard[4].reply["error"]["code"] == "InvalidAuthenticationToken"  # Graph's reply, for a batch's items
 
 
 def test_each_graph_line_ends_with_the_client_request_id_of_its_call_and_a_junk_one_is_not_shown():
     caller = "5c1e2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
     body = {"requests": [{"id": "1", "method": "GET", "url": "/users/x/onlineMeetings"}]}
-    batch = exchange("/v1.0/$batch", "POST", body, answer={"responses": [{"id": "1", "status": 200}]})
+    batch = exchange("/v1.0/$batch", "POST", body, reply={"responses": [{"id": "1", "status": 200}]})
     batch.request.headers["client-request-id"] = caller
     assert shown(batch) == [
         f"Graph    POST /v1.0/$batch [1 request] -> 200 (12.3 ms) client-request-id {caller}",
