@@ -175,8 +175,7 @@ class GraphEmulator:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.origin
 
     @property
     def identity_endpoint(self) -> str:
@@ -384,7 +383,7 @@ class GraphEmulator:
             if fault is not None and fault.status is not None:
                 status, headers, reply = _odata(fault.status, "TooManyRequests", "Too many requests.")
                 if fault.retry_after is not None:
-                    headers["Retry-After"] = fault.retry_after
+                    headers["Retry-After"] = fault.retry_after  # a JSON number stays one in a $batch item's headers
             else:
                 status, headers, reply = self.graph(item["method"], f"/{version}{item['url']}", authorization, None)
             headers["Content-Type"] = "application/json"
@@ -498,7 +497,7 @@ def _handler_for(emulator: GraphEmulator) -> type[RequestHandler]:
                 if fault.status is not None:
                     headers = dict(fault.headers)
                     if fault.retry_after is not None:
-                        headers["Retry-After"] = fault.retry_after
+                        headers["Retry-After"] = str(fault.retry_after)
                     if fault.body is not None:
                         self._send(fault.status, headers, fault.body, "text/plain")
                         return
