@@ -12,9 +12,9 @@ import json
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
 
 from ..http_server import RequestHandler
+from .entra_endpoints import entra_reply
 from .graph_routes import graph_reply, odata_error
 from .identity_endpoint import PATH as IDENTITY_PATH
 from .identity_endpoint import identity_reply
@@ -65,8 +65,9 @@ class EmulatorHandler(RequestHandler):
         emulator = self.emulator
         record = Recorded(method, self.path, dict(self.headers.items()), _json_or_none(raw))
         if self.path.lower().startswith(f"/{emulator.tenant_id}/"):
+            # Never faulted: tests fault Graph and the identity endpoint, which the function calls.
             self.exchange = emulator.record(record, identity=False, entra=True)
-            self._entra(method, raw)
+            self._send_json(*entra_reply(emulator.state.entra, emulator.base_url, method, self.path, raw))
             return
         is_identity = self.path.startswith(IDENTITY_PATH)
         state = emulator.state
@@ -106,30 +107,6 @@ class EmulatorHandler(RequestHandler):
             status, _, reply = odata_error(fault.status, "ServiceUnavailable", "Scripted fault.")
             self._send_json(status, headers, reply)
         return True
-
-    def _entra(self, method: str, raw: bytes) -> None:
-        """Entra ID's discovery documents and token endpoint (never faulted: tests fault Graph and the identity
-        endpoint, which the function calls)."""
-        emulator = self.emulator
-        tenant = emulator.state.entra
-        rest = urlsplit(self.path).path[len(emulator.tenant_id) + 1 :]
-        documents = {
-            "/v2.0/.well-known/openid-configuration": lambda: tenant.openid_configuration(emulator.base_url, 2),
-            "/.well-known/openid-configuration": lambda: tenant.openid_configuration(emulator.base_url, 1),
-            "/discovery/v2.0/keys": tenant.jwks,
-            "/discovery/keys": tenant.jwks,
-        }
-        if method == "GET" and rest in documents:
-            self._send_json(200, {}, documents[rest]())
-        elif method == "POST" and rest == "/oauth2/v2.0/token":
-            try:
-                form = parse_qs(raw.decode("ascii"), keep_blank_values=True, strict_parsing=bool(raw))
-            except (UnicodeDecodeError, ValueError):
-                form = {}
-            status, reply = tenant.token_response(form)
-            self._send_json(status, {"Cache-Control": "no-store"}, reply)
-        else:
-            self._send_json(404, {}, {"error": "not_found", "error_description": f"No such endpoint: {rest}"})
 
     def _send_json(self, status: int, headers: dict[str, str], reply: Any) -> None:
         self._send(status, headers, json.dumps(reply).encode(), "application/json", compress=True)
