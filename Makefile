@@ -40,15 +40,15 @@ endif
 run: $(STAMP)
 	$(BIN)/python -m devhost $(if $(GRAPH),--real,) $(if $(SETUP),--setup $(SETUP),) $(if $(TRAFFIC),--quiet-traffic,) $(if $(PORT),--port $(PORT),) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT),) $(if $(AUTH),--auth $(AUTH),)
 
-## Lint and run every test.
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+## Lint, type-check (mypy --strict, configured in pyproject.toml) and run every test.
+test: lint
 	$(BIN)/python -m pytest -q
 
+## ruff, then mypy: its cache is the virtualenv's own, as the installed packages it reads differ by Python.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy --cache-dir $(VENV)/.mypy_cache
 
 # transport-check's virtualenv: the dev requirements as pinned, then REQUESTS and URLLIB3 installed over them.
 CHECK_VENV := .venv-transport-$(PYVER)

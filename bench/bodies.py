@@ -25,7 +25,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from verdicts import Verdict  # bench/, this script's folder
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -167,7 +170,7 @@ def measure(env: dict[str, str], python: str = sys.executable) -> dict[str, Any]
     return figures
 
 
-def verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def verdicts(results: dict[str, Any]) -> dict[str, Verdict]:
     worst = results["bodies"]["worst"]
     return {
         "bodies_time": {

@@ -36,7 +36,7 @@ import warm
 from environment import BENCH, ROOT, VENV_PYTHON, ensure_venv, environment, print_header, start_emulators
 from verdicts import Judge, judge, print_verdicts
 
-from devhost.emulator import WIRES
+from devhost.emulator.wire import WIRES
 
 RESULTS = BENCH / "results" / "last.json"
 

@@ -34,7 +34,7 @@ STARTUP_TIMEOUT = 60.0
 RUN_TIMEOUT = 900.0
 
 sys.path.insert(0, str(ROOT))
-from devhost.__main__ import DEMO_ORGANIZER_ID  # noqa: E402
+from devhost.examples import DEMO_ORGANIZER_ID  # noqa: E402
 
 
 def main() -> int:

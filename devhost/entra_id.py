@@ -12,10 +12,8 @@ and a few demo principals with role assignments, and it issues access tokens as 
   tokens have issuer `https://login.microsoftonline.com/<tenant>/v2.0`, the client ID as audience and the app in `azp`;
 - app-only tokens carry the app's assigned roles in `roles`; a signed-in user's carry `scp` (the delegated scope) and
   the user's assigned roles in `roles`;
-- from the token endpoint `POST /<tenant>/oauth2/v2.0/token` with a client secret (client credentials) or, for the
-  demo user signing in through the Azure CLI's client ID, a password; refusing, in Entra ID's words and codes, an
-  unknown client, a wrong secret or password, a resource other than the API, a client the API did not
-  pre-authorize, and a principal that holds no role (the API requires assignment, so Entra ID issues it no token).
+- from the token endpoint `POST /<tenant>/oauth2/v2.0/token`, which the emulator serves with the OpenID documents
+  (devhost/emulator/entra_endpoints.py: the checks it makes and its refusals, in Entra ID's words and codes).
 
 The issuer strings are Entra ID's own, so tokens look exactly as in Azure; the stand-in of App Service
 Authentication fetches the keys from here, as Azure fetches them from login.microsoftonline.com.
@@ -28,7 +26,6 @@ import hashlib
 import json
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -176,92 +173,6 @@ class EntraTenant:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [{**tenant_signing_key().jwk(), "issuer": issuer(2, self.tenant_id)}]}
 
-    def token_response(self, form: Mapping[str, list[str]]) -> tuple[int, dict[str, Any]]:
-        """The token endpoint's answer to a form-encoded request (status, JSON)."""
-
-        def one(name: str) -> str:
-            values = form.get(name, [])
-            return values[0] if len(values) == 1 else ""
-
-        grant = one("grant_type")
-        client_id = one("client_id").lower()
-        scopes = one("scope").split()
-        if grant not in ("client_credentials", "password"):
-            return _refusal(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
-        resource = _resource(scopes)
-        if resource is None:
-            return _refusal(
-                400,
-                "invalid_scope",
-                70011,
-                f"The provided value for the input parameter 'scope' is not valid: ask for {API_APP_ID_URI}"
-                f"{DEFAULT_SCOPE} (or the API's client ID{DEFAULT_SCOPE}).",
-            )
-        if resource not in (API_APP_ID_URI, API_CLIENT_ID):
-            return _refusal(
-                400,
-                "invalid_resource",
-                500011,
-                f"The resource principal named {resource} was not found in the tenant named {self.tenant_id}.",
-            )
-        if grant == "client_credentials":
-            principal = next((p for p in self.principals if p.client_id == client_id and p.secret), None)
-            if principal is None:
-                return _refusal(
-                    401,
-                    "invalid_client",
-                    700016,
-                    f"Application with identifier '{client_id}' was not found in the directory.",
-                )
-            if not secrets.compare_digest(one("client_secret"), principal.secret or ""):
-                return _refusal(401, "invalid_client", 7000215, "Invalid client secret provided.")
-            if scopes != [resource + DEFAULT_SCOPE]:
-                return _refusal(
-                    400,
-                    "invalid_scope",
-                    1002012,
-                    "The provided value for scope is not valid: client "
-                    "credential flows must have a scope value with /.default suffixed to the resource.",
-                )
-        else:
-            suffixes = {scope.rsplit("/", 1)[1] for scope in scopes if scope.startswith(resource + "/")}
-            if not suffixes <= {DEFAULT_SCOPE.strip("/"), USER_IMPERSONATION_SCOPE}:
-                return _refusal(
-                    400,
-                    "invalid_scope",
-                    65005,
-                    f"The application '{API_NAME}' asked for scopes it does not expose: it exposes "
-                    f"{USER_IMPERSONATION_SCOPE}.",
-                )
-            if client_id != AZURE_CLI_CLIENT_ID:
-                return _refusal(
-                    400,
-                    "invalid_grant",
-                    65001,
-                    f"The user or administrator has not consented to use the application with ID '{client_id}'.",
-                )
-            username = one("username").lower()
-            principal = next((p for p in self.principals if p.username == username), None)
-            if principal is None or not secrets.compare_digest(one("password"), principal.password or ""):
-                return _refusal(
-                    400, "invalid_grant", 50126, "Error validating credentials due to invalid username or password."
-                )
-        if not principal.roles:
-            return _refusal(
-                400,
-                "invalid_grant",
-                501051,
-                f"Application '{principal.client_id or principal.object_id}'({principal.name}) is not assigned to a "
-                f"role for the application '{API_APP_ID_URI}'({API_NAME}).",
-            )
-        token = self.issue(principal, resource, app_id=client_id)
-        return 200, {
-            "token_type": "Bearer",
-            "expires_in": TOKEN_LIFETIME_SECONDS,
-            "ext_expires_in": TOKEN_LIFETIME_SECONDS,
-            "access_token": token,
-        }
-
     def issue(
         self,
         principal: Principal,
@@ -286,28 +197,9 @@ class EntraTenant:
             "exp": int(now + lifetime),
             "aio": _b64url(secrets.token_bytes(48)),
         }
-        caller_app = app_id or principal.client_id or AZURE_CLI_CLIENT_ID
-        if version == 1:
-            claims |= {"appid": caller_app, "appidacr": "0" if principal.is_user else "1"}
-            if not principal.is_user:
-                claims |= {"idp": issuer(1, self.tenant_id), "idtyp": "app"}
-        else:
-            claims |= {"azp": caller_app, "azpacr": "0" if principal.is_user else "1"}
-            if not principal.is_user:
-                claims["idtyp"] = "app"
+        claims |= _app_claims(principal, version, app_id or principal.client_id or AZURE_CLI_CLIENT_ID, self.tenant_id)
         if principal.is_user:
-            given, _, family = principal.name.split(" (")[0].partition(" ")
-            claims |= {"name": principal.name.split(" (")[0], "scp": USER_IMPERSONATION_SCOPE}
-            if version == 1:
-                claims |= {
-                    "amr": ["pwd"],
-                    "family_name": family,
-                    "given_name": given,
-                    "unique_name": principal.username,
-                    "upn": principal.username,
-                }
-            else:
-                claims["preferred_username"] = principal.username
+            claims |= _user_claims(principal, version)
         claims["oid"] = principal.object_id
         claims["rh"] = "0.AAAA" + _b64url(secrets.token_bytes(24)) + "."
         if principal.roles:
@@ -318,37 +210,52 @@ class EntraTenant:
             "uti": _b64url(secrets.token_bytes(16)),
             "ver": f"{version}.0",
         }
-        for name, value in (changes or {}).items():
-            if value is None:
-                claims.pop(name, None)
-            else:
-                claims[name] = value
+        _change(claims, changes or {})
         key = key or tenant_signing_key()
         header = {"typ": "JWT", "alg": "RS256", "kid": key.kid} | ({"x5t": key.kid} if version == 1 else {})
         return key.sign(header, claims)
 
 
-def _resource(scopes: list[str]) -> str | None:
-    """The resource the scopes name (`<resource>/.default` or `<resource>/user_impersonation`), OpenID scopes aside."""
-    named = {scope.rsplit("/", 1)[0] for scope in scopes if scope not in ("openid", "profile", "offline_access")}
-    if len(named) != 1:
-        return None
-    [resource] = named
-    return resource.lower() if resource.lower() == API_CLIENT_ID else resource
+def _app_claims(principal: Principal, version: int, caller_app: str, tenant_id: str) -> dict[str, Any]:
+    """The app that asked for the token (`appid` in v1, `azp` in v2) and how it proved itself (0: a user's public
+    client, 1: a secret); an app-only token says so in `idtyp`, and v1 names the issuer as `idp` too."""
+    proof = "0" if principal.is_user else "1"
+    if version == 1:
+        claims = {"appid": caller_app, "appidacr": proof}
+        if not principal.is_user:
+            claims |= {"idp": issuer(1, tenant_id), "idtyp": "app"}
+        return claims
+    claims = {"azp": caller_app, "azpacr": proof}
+    if not principal.is_user:
+        claims["idtyp"] = "app"
+    return claims
 
 
-def _refusal(status: int, error: str, code: int, description: str) -> tuple[int, dict[str, Any]]:
-    """Entra ID's error answer: the AADSTS code in words and as a number, and IDs for support."""
-    trace, correlation = uuid.uuid4(), uuid.uuid4()
-    return status, {
-        "error": error,
-        "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} "
-        f"Timestamp: {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime())}",
-        "error_codes": [code],
-        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
-        "trace_id": str(trace),
-        "correlation_id": str(correlation),
-    }
+def _user_claims(principal: Principal, version: int) -> dict[str, Any]:
+    """A signed-in user's name and delegated scope, and the sign-in name where each version puts it."""
+    name = principal.name.split(" (")[0]
+    given, _, family = name.partition(" ")
+    claims: dict[str, Any] = {"name": name, "scp": USER_IMPERSONATION_SCOPE}
+    if version == 1:
+        claims |= {
+            "amr": ["pwd"],
+            "family_name": family,
+            "given_name": given,
+            "unique_name": principal.username,
+            "upn": principal.username,
+        }
+    else:
+        claims["preferred_username"] = principal.username
+    return claims
+
+
+def _change(claims: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    """A test's odd token: each change sets a claim, or removes it when None."""
+    for name, value in changes.items():
+        if value is None:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
 
 
 def _json(value: Any) -> bytes:

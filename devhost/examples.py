@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from shared.caller_access import ENTRA_ROUTE_PREFIX
 
-from .emulator import Meeting
+from .emulator.state import Meeting
 from .entra_id import (
     ADMIN_USER,
     API_APP_ID_URI,

@@ -27,6 +27,7 @@ What it does differently, so do not take it for the real thing:
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -60,7 +61,7 @@ def load_function(name: str, app_root: Path = APP_ROOT) -> tuple[Callable[..., A
     if root not in sys.path:
         sys.path.insert(0, root)
     if "__app__" not in sys.modules:
-        spec = importlib.util.spec_from_loader("__app__", loader=None, is_package=True)
+        spec = importlib.machinery.ModuleSpec("__app__", loader=None, is_package=True)
         package = importlib.util.module_from_spec(spec)
         package.__path__ = [root]
         sys.modules["__app__"] = package

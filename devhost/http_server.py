@@ -37,6 +37,12 @@ class Server(ThreadingHTTPServer):
         self.io_timeout = io_timeout
         super().__init__(address, handler)
 
+    @property
+    def origin(self) -> str:
+        """`http://host:port` as bound: port 0 becomes the port the system chose."""
+        host, port = self.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away (a reset, a close before the answer) is routine, not a traceback."""
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -60,8 +66,8 @@ class RequestHandler(BaseHTTPRequestHandler):
     server: Server
 
     def setup(self) -> None:
-        self.timeout = self.server.io_timeout  # StreamRequestHandler.setup puts it on the socket
         super().setup()
+        self.connection.settimeout(self.server.io_timeout)  # the server's, where StreamRequestHandler takes its class's
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the function logs each invocation itself, and tests read what the emulator recorded."""

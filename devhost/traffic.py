@@ -25,7 +25,7 @@ import time
 from typing import Any, TextIO
 from urllib.parse import unquote
 
-from .emulator import Exchange
+from .emulator.state import Exchange
 
 INDENT = " " * 24  # a $batch item's lines: past the time and the service of the line above
 _URL_QUERY = re.compile(r"(https?://[^\s'?#]*)\?(?:[^\s']|'')*")  # up to the end of an OData literal

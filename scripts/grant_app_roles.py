@@ -177,35 +177,13 @@ class Grant:
 def grant(graph: Graph, request: Grant, say: Callable[[str], None]) -> bool:
     """Grants what is missing of `request`; True when it granted anything."""
     principal = request.principal_id
-    try:
-        resource = graph.get(
-            f"/servicePrincipals(appId='{request.resource_app_id}')?$select=id,appDisplayName,appRoles"
-        )
-    except CliError as error:
-        raise explain(error, f"the service principal of application {request.resource_app_id}") from None
-    try:
-        found = graph.get(f"/directoryObjects/{principal}")
-    except CliError as error:
-        raise explain(error, f"the principal {principal}") from None
-    kind = PRINCIPAL_KINDS.get(str(found.get("@odata.type")))
-    if kind is None:
-        raise GrantError(
-            f"{principal} is a {found.get('@odata.type', 'directory object of unknown type')}: app roles go to a "
-            "managed identity or other service principal, a user or a group."
-        )
-    collection, member_type = kind
-    name = resource.get("appDisplayName") or request.resource_app_id
-    role_ids = {}
-    for role in request.roles:
-        matches = [
-            r["id"]
-            for r in resource.get("appRoles", [])
-            if r.get("value") == role and r.get("isEnabled", True) and member_type in r.get("allowedMemberTypes", [])
-        ]
-        if not matches:
-            holder = "an application" if member_type == "Application" else "a user or group"
-            raise GrantError(f"{name} has no role {role} that {holder} can hold ({principal} is one).")
-        role_ids[role] = matches[0]
+    resource = _read(
+        graph,
+        f"/servicePrincipals(appId='{request.resource_app_id}')?$select={RESOURCE_FIELDS}",
+        f"the service principal of application {request.resource_app_id}",
+    )
+    collection, member_type = _principal_kind(graph, principal)
+    role_ids = _role_ids(resource, request, member_type)
     assignments = f"/{collection}/{principal}/appRoleAssignments"
     try:
         held = {a.get("appRoleId") for a in graph.get_all(assignments) if a.get("resourceId") == resource["id"]}
@@ -217,16 +195,57 @@ def grant(graph: Graph, request: Grant, say: Callable[[str], None]) -> bool:
             say(f"{role} for {principal}: already granted")
             continue
         body = {"principalId": principal, "resourceId": resource["id"], "appRoleId": role_id}
-        try:
-            graph.post(assignments, body)
-        except CliError as error:
-            if ALREADY_GRANTED not in error.stderr.lower():
-                raise explain(error, f"{role} for {principal}", granting=True) from None
-            say(f"{role} for {principal}: already granted")
-            continue
-        say(f"{role} for {principal}: granted")
-        granted_any = True
+        granted_any |= _assign(graph, assignments, body, f"{role} for {principal}", say)
     return granted_any
+
+
+def _read(graph: Graph, path: str, what: str) -> dict[str, Any]:
+    try:
+        return graph.get(path)
+    except CliError as error:
+        raise explain(error, what) from None
+
+
+def _principal_kind(graph: Graph, principal: str) -> tuple[str, str]:
+    """The collection that holds the principal's app role assignments, and the member type its roles must allow."""
+    found = _read(graph, f"/directoryObjects/{principal}", f"the principal {principal}")
+    kind = PRINCIPAL_KINDS.get(str(found.get("@odata.type")))
+    if kind is None:
+        raise GrantError(
+            f"{principal} is a {found.get('@odata.type', 'directory object of unknown type')}: app roles go to a "
+            "managed identity or other service principal, a user or a group."
+        )
+    return kind
+
+
+def _role_ids(resource: Mapping[str, Any], request: Grant, member_type: str) -> dict[str, str]:
+    """The ID of each role asked for, among the resource's enabled roles that the principal's kind can hold."""
+    name = resource.get("appDisplayName") or request.resource_app_id
+    role_ids = {}
+    for role in request.roles:
+        matches = [
+            r["id"]
+            for r in resource.get("appRoles", [])
+            if r.get("value") == role and r.get("isEnabled", True) and member_type in r.get("allowedMemberTypes", [])
+        ]
+        if not matches:
+            holder = "an application" if member_type == "Application" else "a user or group"
+            raise GrantError(f"{name} has no role {role} that {holder} can hold ({request.principal_id} is one).")
+        role_ids[role] = matches[0]
+    return role_ids
+
+
+def _assign(graph: Graph, assignments: str, body: Mapping[str, str], what: str, say: Callable[[str], None]) -> bool:
+    """Posts one app role assignment; False when Graph says it exists already."""
+    try:
+        graph.post(assignments, body)
+    except CliError as error:
+        if ALREADY_GRANTED not in error.stderr.lower():
+            raise explain(error, what, granting=True) from None
+        say(f"{what}: already granted")
+        return False
+    say(f"{what}: granted")
+    return True
 
 
 def explain(error: CliError, what: str, granting: bool = False) -> GrantError:

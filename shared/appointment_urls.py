@@ -106,10 +106,15 @@ class AppointmentUrlService:
     def _resolve_all(
         self, items: Sequence[MeetingQuery | ApiError], invocation: Invocation, *, batch: bool
     ) -> list[Outcome]:
-        outcomes: list[Outcome | None] = [item if isinstance(item, ApiError) else None for item in items]
-        meeting_ids = {i: item.meeting_id for i, item in enumerate(items) if isinstance(item, MeetingQuery)}
+        """Each item's outcome, in order: an invalid item's own error; for a valid one, its lookup (when it names
+        no meeting ID) and then its join URL, each step of all items in one go."""
+        outcomes: dict[int, Outcome] = {i: item for i, item in enumerate(items) if isinstance(item, ApiError)}
+        queries = {i: item for i, item in enumerate(items) if isinstance(item, MeetingQuery)}
+        meeting_ids = {i: query.meeting_id for i, query in queries.items() if query.meeting_id is not None}
 
         def step(indexes: list[int], path: Callable[[int], str], use: Callable[[int, GraphReply], None]) -> None:
+            if not indexes:
+                return
             replies = self._fetch([path(i) for i in indexes], invocation, batch=batch)
             for i, reply in zip(indexes, replies, strict=True):
                 try:
@@ -120,22 +125,19 @@ class AppointmentUrlService:
                     outcomes[i] = error
 
         def found(i: int, reply: GraphReply) -> None:
-            meeting_ids[i] = meeting_id_from(reply, items[i])
+            meeting_ids[i] = meeting_id_from(reply, queries[i])
 
         def answered(i: int, reply: GraphReply) -> None:
             outcomes[i] = {
-                "joinWebUrl": appointment_url_from(reply, items[i]),
+                "joinWebUrl": appointment_url_from(reply, queries[i]),
                 "meetingId": meeting_ids[i],
-                "organizerId": items[i].organizer_id,
+                "organizerId": queries[i].organizer_id,
             }
 
-        lookups = [i for i, meeting_id in meeting_ids.items() if meeting_id is None]
-        if lookups:
-            step(lookups, lambda i: meeting_lookup_path(items[i]), found)
-        ready = [i for i, meeting_id in meeting_ids.items() if meeting_id is not None and outcomes[i] is None]
-        if ready:
-            step(ready, lambda i: appointment_url_path(items[i].organizer_id, meeting_ids[i]), answered)
-        return outcomes  # type: ignore[return-value]  # every index was set by one of the steps
+        step([i for i in queries if i not in meeting_ids], lambda i: meeting_lookup_path(queries[i]), found)
+        ready = [i for i in queries if i in meeting_ids]
+        step(ready, lambda i: appointment_url_path(queries[i].organizer_id, meeting_ids[i]), answered)
+        return [outcomes[i] for i in range(len(items))]  # every item has one: its error, or a step's
 
     def _fetch(self, paths: list[str], invocation: Invocation, *, batch: bool) -> list[GraphReply | ApiError]:
         if batch:

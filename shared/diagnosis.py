@@ -74,6 +74,30 @@ def _run(
     checks: list[Check], params: Mapping[str, str], selector: Selector | None, invocation: Invocation
 ) -> TokenIdentity | None:
     """Appends the checks in the order a call meets them; stops where the next ones cannot run."""
+    current = _settings(checks)
+    if current is None:
+        return None
+    default = current.settings.default_organizer_id
+    organizer = pick_organizer(
+        params, selector, Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
+    )
+    if organizer is not None:
+        checks.append(_allowed(current, organizer))
+    identity = _token_identity(checks, current, invocation)
+    if identity is None:
+        return None
+    checks.extend(_roles(identity))
+    if organizer is None:
+        checks.append(_no_organizer())
+        if selector is not None:
+            checks.extend(_not_checked_without_organizer(selector))
+        return identity
+    checks.extend(_meeting_checks(current.graph, identity, organizer, selector, invocation))
+    return identity
+
+
+def _settings(checks: list[Check]) -> app.Components | None:
+    """Appends the settings check; the components they make, when they are valid."""
     try:
         current = app.components()
     except ApiError as failed:
@@ -83,14 +107,12 @@ def _run(
     client = f" (AZURE_CLIENT_ID {settings.azure_client_id})" if settings.azure_client_id else ""
     valid = f"App settings are valid: {settings.graph_credential} credential{client}, Graph {settings.graph_root}."
     checks.append(Check("settings", True, valid))
-    default = settings.default_organizer_id
-    organizer = pick_organizer(
-        params, selector, Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
-    )
-    if organizer is not None:
-        checks.append(_allowed(current, organizer))
+    return current
 
-    source = f"the {settings.graph_credential} credential"
+
+def _token_identity(checks: list[Check], current: app.Components, invocation: Invocation) -> TokenIdentity | None:
+    """Appends the token check; who the token says the function is, when it could be read."""
+    source = f"the {current.settings.graph_credential} credential"
     if current.tokens.holds_token:
         source = "the function's token cache"
     started = time.monotonic()
@@ -99,35 +121,38 @@ def _run(
     except ApiError as failed:
         checks.append(Check("token", False, failed.message, fix=failed.fix))
         return None
-    identity = token.identity
-    checks.append(_token(source, identity, time.monotonic() - started))
-    if identity is None:
-        return None
-    checks.extend(_roles(identity))
-    if organizer is None:
-        checks.append(_no_organizer())
-        if selector is not None:
-            checks.extend(_not_checked_without_organizer(selector))
-        return identity
+    checks.append(_token(source, token.identity, time.monotonic() - started))
+    return token.identity
+
+
+def _meeting_checks(
+    graph: GraphClient,
+    identity: TokenIdentity,
+    organizer: Organizer,
+    selector: Selector | None,
+    invocation: Invocation,
+) -> list[Check]:
+    """The organizer's access policy, then the meeting's lookup and join-URL call, as GetJoinUrl would make them."""
+    checks: list[Check] = []
     meeting_id = selector.meeting_id if selector is not None else None
     probe = meeting_id is None or not lacks_role(identity, LOOKUP_ROLE)  # else the join-URL call tests the policy
     if probe:
-        checks.append(_access_policy(current.graph, identity, organizer.id, invocation))
+        checks.append(_access_policy(graph, identity, organizer.id, invocation))
     if selector is None:
-        return identity
+        return checks
     if meeting_id is None:
-        lookup, meeting_id = _meeting_lookup(current.graph, selector, organizer, invocation)
+        lookup, meeting_id = _meeting_lookup(graph, selector, organizer, invocation)
         checks.append(lookup)
         if meeting_id is None:
             checks.append(
                 Check("joinUrlCall", False, "Not checked: the lookup found no meeting.", fix="Mend meetingLookup.")
             )
-            return identity
-    error = _join_url_call(current.graph, organizer.id, meeting_id, invocation)
+            return checks
+    error = _join_url_call(graph, organizer.id, meeting_id, invocation)
     if not probe:
         checks.append(_policy_by_join_url_call(error, organizer.id))
     checks.append(_join_url_check(error, organizer.id))
-    return identity
+    return checks
 
 
 def _allowed(current: app.Components, organizer: Organizer) -> Check:

@@ -10,10 +10,10 @@ kinds of retry spend one budget per request (Invocation.count_sends).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from .errors import ApiError
 from .graph_client import GraphClient
@@ -43,27 +43,44 @@ def get_many(graph: GraphClient, paths: Sequence[str], invocation: Invocation) -
     that carried it included, so no request is sent more than GRAPH_MAX_RETRIES + 1 times.
     """
     distinct = list(dict.fromkeys(paths))
-    answers: dict[int, ItemReply] = {}
+    replies: dict[int, ItemReply] = {}
     pending = list(range(len(distinct)))
     while pending:
-        retry: dict[int, GraphReply] = {}
-        chunks = [pending[start : start + BATCH_LIMIT] for start in range(0, len(pending), BATCH_LIMIT)]
-        sends = [partial(_post_batch, graph, chunk, distinct, invocation) for chunk in chunks]
-        for replies, retryable in side_by_side(sends, BATCH_CONCURRENCY):
-            answers.update(replies)
-            retry.update(retryable)
-        if not retry:
-            break
-        again = [i for i in sorted(retry) if invocation.times_sent(distinct[i]) <= graph.max_retries]
-        # With none left, the attempt is past the budget, so wait_to_retry gives up (and logs where it stopped).
-        attempt = max(invocation.times_sent(distinct[i]) for i in again or retry)
-        asked = [retry[i].retry_after for i in again if retry[i].retry_after is not None]
-        reason = f"{len(retry)} batch item(s) answered HTTP {next(iter(retry.values())).status}"
-        if not graph.wait_to_retry(attempt, max(asked) if asked else None, reason, invocation):
-            break
-        pending = again
+        retry = _send_round(graph, pending, distinct, invocation, replies)
+        pending = _next_round(graph, retry, distinct, invocation) if retry else []
     index = {path: i for i, path in enumerate(distinct)}
-    return [answers[index[path]] for path in paths]
+    return [replies[index[path]] for path in paths]
+
+
+def _send_round(
+    graph: GraphClient,
+    pending: Sequence[int],
+    paths: Sequence[str],
+    invocation: Invocation,
+    replies: dict[int, ItemReply],
+) -> dict[int, GraphReply]:
+    """One round: the pending items in `$batch` calls side by side, each item's reply kept in `replies`; returns
+    the replies worth another round."""
+    chunks = [pending[start : start + BATCH_LIMIT] for start in range(0, len(pending), BATCH_LIMIT)]
+    sends = [partial(_post_batch, graph, chunk, paths, invocation) for chunk in chunks]
+    retry: dict[int, GraphReply] = {}
+    for chunk_replies, retryable in side_by_side(sends, BATCH_CONCURRENCY):
+        replies.update(chunk_replies)
+        retry.update(retryable)
+    return retry
+
+
+def _next_round(
+    graph: GraphClient, retry: dict[int, GraphReply], paths: Sequence[str], invocation: Invocation
+) -> list[int]:
+    """The items to send again, after the wait (the longest Retry-After they were given, else backoff); none when
+    the retry budget or the deadline is spent."""
+    again = [i for i in sorted(retry) if invocation.times_sent(paths[i]) <= graph.max_retries]
+    # With none left, the attempt is past the budget, so wait_to_retry gives up (and logs where it stopped).
+    attempt = max(invocation.times_sent(paths[i]) for i in again or retry)
+    asked = [wait for i in again if (wait := retry[i].retry_after) is not None]
+    reason = f"{len(retry)} batch item(s) answered HTTP {next(iter(retry.values())).status}"
+    return again if graph.wait_to_retry(attempt, max(asked) if asked else None, reason, invocation) else []
 
 
 def side_by_side(tasks: Sequence[Callable[[], T]], limit: int) -> list[T]:
@@ -74,7 +91,7 @@ def side_by_side(tasks: Sequence[Callable[[], T]], limit: int) -> list[T]:
     reads are cut to the invocation's deadline by GraphClient, so joining them ends about when the slowest one
     does, as a single call would. A task's exception is raised on the caller's thread, as if it had run there.
     """
-    results: list[T | None] = [None] * len(tasks)
+    results: dict[int, T] = {}
     failures: list[Exception] = []
     indexes = iter(range(len(tasks)))
     lock = threading.Lock()
@@ -98,12 +115,12 @@ def side_by_side(tasks: Sequence[Callable[[], T]], limit: int) -> list[T]:
         helper.join()
     if failures:
         raise failures[0]
-    return results  # type: ignore[return-value]  # every index was set, or a failure was raised
+    return [results[index] for index in range(len(tasks))]  # every index was set, or a failure was raised
 
 
 def _post_batch(
     graph: GraphClient, chunk: Sequence[int], paths: Sequence[str], invocation: Invocation
-) -> tuple[dict[int, ItemReply], dict[int, GraphReply]]:
+) -> tuple[Mapping[int, ItemReply], Mapping[int, GraphReply]]:
     """The answers of one `$batch` call for its items, and those of them worth another round."""
     item_headers = {"Accept-Language": invocation.accept_language} if invocation.accept_language else {}
     body = {"requests": [{"id": str(i), "method": "GET", "url": paths[i], "headers": item_headers} for i in chunk]}
@@ -123,24 +140,24 @@ def batch_items(reply: GraphReply, ids: Sequence[str]) -> dict[str, GraphReply]:
 
     Every item is the whole reply with its own status, body and wait (`dataclasses.replace`), so it keeps what
     the reply knows besides (its request-id, and anything else a reply comes to carry). An id with no usable
-    answer (none, or one whose status is not an HTTP status) gets status 0, which graph_answers reads as "no
+    answer (none, or one whose status is not an HTTP status) gets status 0, which graph_replies reads as "no
     answer for this item". Graph answers items in any order; the first usable answer for an id counts.
     """
     unanswered = replace(reply, status=0, body=None, retry_after=None)
     items = dict.fromkeys(ids, unanswered)
     answers = reply.body.get("responses") if isinstance(reply.body, dict) else None
-    for respond in answers if isinstance(answers, list) else ():
-        if not isinstance(respond, dict):
+    for item in answers if isinstance(answers, list) else ():
+        if not isinstance(item, dict):
             continue
-        item_id, status = respond.get("id"), respond.get("status")
+        item_id, status = item.get("id"), item.get("status")
         if not isinstance(item_id, str) or items.get(item_id) is not unanswered or not _is_http_status(status):
             continue
-        wait = retry_after_seconds(_header(respond.get("headers"), "Retry-After"))
-        items[item_id] = replace(reply, status=status, body=respond.get("body"), retry_after=wait)
+        wait = retry_after_seconds(_header(item.get("headers"), "Retry-After"))
+        items[item_id] = replace(reply, status=status, body=item.get("body"), retry_after=wait)
     return items
 
 
-def _is_http_status(value: Any) -> bool:
+def _is_http_status(value: object) -> TypeGuard[int]:
     return type(value) is int and 100 <= value <= 599  # type(): a JSON true is a Python int
 
 

@@ -1,6 +1,6 @@
 """Calls to Microsoft Graph: retries under the invocation's deadline, over `graph_transport`'s pooled session.
 
-Answers come back as `GraphReply`; what they mean for the caller is `graph_answers`' business. A retryable
+Replies come back as `GraphReply`; what they mean for the caller is `graph_replies`' business. A retryable
 answer that runs out of retries or time is returned as it is, so the caller sees Graph's own status and
 Retry-After (429 stays 429).
 """
@@ -48,26 +48,30 @@ class GraphClient:
         whole invocation, counted per request) and the deadline allows."""
         while True:
             attempt = invocation.count_sends(carried)
-            failure: ApiError | None = None
-            reply: GraphReply | None = None
-            try:
-                reply = self._attempt(method, path, invocation, body)
-            except requests.Timeout:
-                failure = _timed_out(invocation)
-            except requests.RequestException as exc:
-                failure = ApiError(
-                    503,
-                    "GraphUnavailable",
-                    f"Could not reach Microsoft Graph ({type(exc).__name__}) after {attempt} attempt(s).",
-                    retry_after=OUTAGE_RETRY_AFTER_SECONDS,
-                )
-            if reply is not None and reply.status not in RETRY_STATUSES:
+            reply = self._reply_or_error(method, path, invocation, body, attempt)
+            if isinstance(reply, ApiError):
+                if not self.wait_to_retry(attempt, None, reply.code, invocation):
+                    raise reply
+            elif reply.status not in RETRY_STATUSES or not self.wait_to_retry(
+                attempt, reply.retry_after, f"HTTP {reply.status}", invocation
+            ):
                 return reply
-            reason = f"HTTP {reply.status}" if reply is not None else failure.code
-            if not self.wait_to_retry(attempt, reply.retry_after if reply is not None else None, reason, invocation):
-                if failure is not None:
-                    raise failure
-                return reply
+
+    def _reply_or_error(
+        self, method: str, path: str, invocation: Invocation, body: Any, attempt: int
+    ) -> GraphReply | ApiError:
+        """Graph's reply, or the error for a request that got none (timed out, or Graph unreachable)."""
+        try:
+            return self._attempt(method, path, invocation, body)
+        except requests.Timeout:
+            return _timed_out(invocation)
+        except requests.RequestException as exc:
+            return ApiError(
+                503,
+                "GraphUnavailable",
+                f"Could not reach Microsoft Graph ({type(exc).__name__}) after {attempt} attempt(s).",
+                retry_after=OUTAGE_RETRY_AFTER_SECONDS,
+            )
 
     def _attempt(self, method: str, path: str, invocation: Invocation, body: Any) -> GraphReply:
         token = self._tokens.token(invocation.deadline)

@@ -135,8 +135,9 @@ def json_response(
     headers = {"client-request-id": invocation.client_request_id, "Cache-Control": "no-store", **(extra_headers or {})}
     if invocation.graph_request_id:
         headers["request-id"] = invocation.graph_request_id
-    if error is not None and error.retry_after is not None:
-        headers["Retry-After"] = error.retry_after_header()
+    retry_after = error.retry_after_header() if error is not None else None
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
     log_invocation(invocation, status, error.code if error is not None else "OK")
     return func.HttpResponse(json.dumps(body), status_code=status, headers=headers, mimetype="application/json")
 

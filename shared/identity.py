@@ -8,6 +8,7 @@ refreshes ahead of expiry in the background, and never lets a caller wait past i
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -65,7 +66,7 @@ def build_credential(settings: Settings, endpoint: EndpointStatus | None = None)
     given, is told the status of each answer of the token endpoint (the Azure CLI has none)."""
     timeout = settings.graph_timeout_seconds
     if settings.graph_credential == "azure_cli":
-        return AzureCliCredential(process_timeout=timeout)
+        return AzureCliCredential(process_timeout=math.ceil(timeout))  # whole seconds, as azure-identity takes it
     # No retry loop inside azure-identity (callers, and Power Automate, retry a 503), and bounded sockets.
     bounded: dict[str, Any] = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
     if endpoint is not None:

@@ -53,5 +53,5 @@ def _clamped(seconds: float) -> float:
 
 def backoff_seconds(attempt: int) -> float:
     """Exponential from a small base, capped, with jitter so a burst of callers does not retry in step."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1))
     return ceiling * (0.5 + random.random() / 2)

@@ -19,7 +19,9 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 if str(APP_ROOT) not in sys.path:
     sys.path.insert(0, str(APP_ROOT))
 
-from devhost.emulator import WIRES, GraphEmulator, Meeting  # noqa: E402
+from devhost.emulator import GraphEmulator  # noqa: E402
+from devhost.emulator.state import Meeting  # noqa: E402
+from devhost.emulator.wire import WIRES  # noqa: E402
 from devhost.host import load_function  # noqa: E402
 from shared import app  # noqa: E402
 

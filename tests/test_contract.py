@@ -153,7 +153,7 @@ def test_token_graph_rejects_is_403(call, meeting, emulator):
 
 
 def test_graph_400_is_graph_bad_request(call, meeting, emulator):
-    from devhost.emulator import Fault
+    from devhost.emulator.state import Fault
 
     emulator.state.graph_faults.append(Fault(status=400))
     answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
@@ -166,7 +166,7 @@ def test_graph_400_is_graph_bad_request(call, meeting, emulator):
     ids=["html", "number", "not-https", "list"],
 )
 def test_unusable_graph_answer_is_502(call, meeting, emulator, body):
-    from devhost.emulator import Fault
+    from devhost.emulator.state import Fault
 
     emulator.state.graph_faults.append(Fault(status=200, body=body))
     answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
@@ -174,7 +174,7 @@ def test_unusable_graph_answer_is_502(call, meeting, emulator, body):
 
 
 def test_unexpected_graph_status_is_502(call, meeting, emulator):
-    from devhost.emulator import Fault
+    from devhost.emulator.state import Fault
 
     emulator.state.graph_faults.append(Fault(status=500))
     answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})

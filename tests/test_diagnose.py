@@ -7,7 +7,9 @@ import logging
 
 import pytest
 
-from devhost.emulator import APPOINTMENT_URL_ROLE, IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, LOOKUP_ROLE, SETUPS, Fault
+from devhost.emulator import SETUPS
+from devhost.emulator.identity_endpoint import IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID
+from devhost.emulator.state import APPOINTMENT_URL_ROLE, LOOKUP_ROLE, Fault
 from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, Answer
 
 

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives import serialization
 
 from devhost.__main__ import mode_settings
 from devhost.easy_auth import ROLE_TYPE, AppServiceAuthentication, AuthSettings
-from devhost.emulator import Fault, GraphEmulator, Meeting
+from devhost.emulator import GraphEmulator
+from devhost.emulator.state import Fault, Meeting
 from devhost.entra_id import (
     ADMIN_USER,
     API_APP_ID_URI,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devhost.emulator import Fault
+from devhost.emulator.state import Fault
 from shared.errors import sentences
 from shared.identity import credential_problem
 from tests.conftest import ORGANIZER_ID

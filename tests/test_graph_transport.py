@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from devhost.emulator import Fault, GraphEmulator, Meeting
+from devhost.emulator import GraphEmulator
+from devhost.emulator.state import Fault, Meeting
 from shared.deadline import Deadline
 from shared.graph_paths import appointment_url_path
 from shared.graph_transport import GraphTransport, build_session

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from devhost.emulator import Fault
+from devhost.emulator.state import Fault
 from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.graph_batch import BATCH_CONCURRENCY
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN

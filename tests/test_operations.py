@@ -7,7 +7,7 @@ import logging
 
 import azure.functions as func
 
-from devhost.emulator import Fault
+from devhost.emulator.state import Fault
 from devhost.host import load_function
 from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN
 

@@ -14,7 +14,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from devhost.emulator import Fault
+from devhost.emulator.state import Fault
 from shared.errors import ApiError
 from shared.graph_batch import connections_needed
 from shared.retry import OUTAGE_RETRY_AFTER_SECONDS

@@ -11,7 +11,8 @@ import json
 import logging
 import time
 
-from devhost.emulator import APPOINTMENT_URL_ROLE, IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, LOOKUP_ROLE, Fault
+from devhost.emulator.identity_endpoint import IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID
+from devhost.emulator.state import APPOINTMENT_URL_ROLE, LOOKUP_ROLE, Fault
 from shared import app
 from shared.token_claims import iso_time, read_token_identity
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN

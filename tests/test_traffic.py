@@ -11,7 +11,8 @@ import time
 import pytest
 import requests
 
-from devhost.emulator import Exchange, Fault, GraphEmulator, Recorded
+from devhost.emulator import GraphEmulator
+from devhost.emulator.state import Exchange, Fault, Recorded
 from devhost.traffic import INDENT, Printer, lines
 from shared.graph_paths import appointment_url_path, meeting_lookup_path
 from shared.validation import MeetingQuery

@@ -8,7 +8,8 @@ import gzip
 import pytest
 import requests
 
-from devhost.emulator import WIRES, Fault, content_coding
+from devhost.emulator.state import Fault
+from devhost.emulator.wire import WIRES, content_coding
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
 
 
