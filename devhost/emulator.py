@@ -157,10 +157,12 @@ class GraphEmulator:
         io_timeout: float = IO_TIMEOUT_SECONDS,
         traffic_window: int = TRAFFIC_WINDOW,
         wire: str = WIRES[0],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if wire not in WIRES:
             raise ValueError(f"unknown wire {wire!r}: one of {', '.join(WIRES)}")
         self.wire = wire  # read per answer, so a test may change it between calls
+        self.clock = clock  # seconds since the epoch, when tokens are issued and expire: tests move it on
         self.identity_header = secrets.token_hex(16)
         self.tenant_id = TENANT_ID
         self.state = EmulatorState()
@@ -263,7 +265,7 @@ class GraphEmulator:
     def issue_token(self, resource: str) -> dict[str, Any]:
         """The identity endpoint's answer: its cached token for `resource` while that has time left, else a new
         one carrying the app roles granted now (so a role granted later reaches Graph only in a later token)."""
-        now = time.time()
+        now = self.clock()
         token = self.state.platform_cache.get(resource, "")
         cached = self.state.tokens.get(token)
         if cached is None or cached.expires_on - now <= min(
@@ -308,7 +310,7 @@ class GraphEmulator:
         """One Graph request (top level or a `$batch` item): status, headers, JSON body."""
         scheme, _, token = authorization.partition(" ")
         issued = self.state.tokens.get(token) if scheme == "Bearer" else None
-        if issued is None or issued.expires_on < time.time():
+        if issued is None or issued.expires_on < self.clock():
             return _odata(401, "InvalidAuthenticationToken", "Access token is empty, invalid or expired.")
         parts = urlsplit(target)
         segments = parts.path.split("/")

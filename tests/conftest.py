@@ -22,6 +22,8 @@ if str(APP_ROOT) not in sys.path:
 from devhost.emulator import WIRES, GraphEmulator, Meeting  # noqa: E402
 from devhost.host import load_function  # noqa: E402
 from shared import app  # noqa: E402
+from shared.clock import SYSTEM_CLOCK  # noqa: E402
+from tests.virtual_clock import VirtualClock  # noqa: E402
 
 
 def load_script(name: str) -> ModuleType:
@@ -60,9 +62,19 @@ class Answer:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[GraphEmulator]:
-    server = GraphEmulator().start()
+    """Its identity endpoint and Graph read the function's clock: moved on, a token grows old on both sides."""
+    server = GraphEmulator(clock=lambda: app.clock().time()).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def clock() -> Iterator[VirtualClock]:
+    """The process's clock for this test (tests/virtual_clock.py): every wait passes at once and is recorded."""
+    virtual = VirtualClock()
+    app.use_clock(virtual)
+    yield virtual
+    app.use_clock(SYSTEM_CLOCK)
 
 
 @pytest.fixture(params=WIRES)
@@ -79,8 +91,9 @@ def main() -> Callable[[func.HttpRequest], func.HttpResponse]:
 
 
 @pytest.fixture
-def configure(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Point the function at the emulator with test settings; call again to change settings (a restart)."""
+def configure(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch, clock: VirtualClock) -> Callable[..., None]:
+    """Point the function at the emulator with test settings, on a virtual clock; call again to change settings (a
+    restart)."""
 
     def apply(**overrides: str | None) -> None:
         for name, value in {**emulator.settings(), **TEST_SETTINGS, **overrides}.items():

@@ -254,7 +254,7 @@ def test_batch_of_45_is_three_batch_calls(call, emulator, configure):
 
 @pytest.mark.parametrize("given_by", ["meetingId", "joinUrl", "joinMeetingId"])
 def test_a_batch_of_100_is_one_round_trip_per_step(call, emulator, logs, given_by):
-    """Issue 11: the five $batch calls of each step are in flight together (the emulator holds each until all
+    """The five $batch calls of each step are in flight together (the emulator holds each until all
     five have come), so 100 IDs take one Graph round trip and 100 links or numbers two; results keep their order."""
     meetings = [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"20000000{i:04}") for i in range(BATCH_MAX_ITEMS)]
     item_of = {
@@ -273,23 +273,30 @@ def test_a_batch_of_100_is_one_round_trip_per_step(call, emulator, logs, given_b
     assert line["graphAttempts"] == BATCH_CONCURRENCY * steps  # counted from every thread
 
 
-def test_batch_items_throttled_are_retried_in_a_later_batch(call, emulator, configure):
+def test_batch_items_throttled_are_retried_in_a_later_batch(call, emulator, configure, clock):
     meetings = distinct_meetings(emulator, 5)
     emulator.state.batch_item_faults.extend([Fault(status=429, retry_after="1")] * 2)
     answer = call("POST", body={"meetings": [by_id(m) for m in meetings]})
     assert [r.get("joinWebUrl") for r in answer.body["results"]] == [m.appointment_url for m in meetings]
     sizes = [len(r.body["requests"]) for r in batch_calls(emulator)]
     assert sizes == [5, 2]
+    assert clock.waits == [1.0]  # one wait for the round, the items' Retry-After
 
 
-@pytest.mark.parametrize("retry_after", [0, 0.25, float("nan"), "Thu, 01 Jan 1970 00:00:00 -0000"])
-def test_batch_item_retry_after_in_any_form_is_waited_out(call, emulator, configure, retry_after):
-    """Issue 11: a JSON number here was a 500 ('int' object has no attribute 'strip')."""
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [(0, 0.0), (0.25, 0.25), (float("nan"), None), ("Thu, 01 Jan 1970 00:00:00 -0000", 0.0)],
+    ids=["0", "0.25", "nan", "a date past"],
+)
+def test_batch_item_retry_after_in_any_form_is_waited_out(call, emulator, configure, clock, retry_after, waited):
+    """A JSON number here was a 500 ('int' object has no attribute 'strip'). NaN is no wait: backoff instead."""
     meetings = distinct_meetings(emulator, 2)
     emulator.state.batch_item_faults.append(Fault(status=429, retry_after=retry_after))
     answer = call("POST", body={"meetings": [by_id(m) for m in meetings]})
     assert [r.get("joinWebUrl") for r in answer.body["results"]] == [m.appointment_url for m in meetings]
     assert [len(r.body["requests"]) for r in batch_calls(emulator)] == [2, 1]
+    [wait] = clock.waits
+    assert wait == waited if waited is not None else 0.25 <= wait <= 0.5
 
 
 def test_batch_items_throttled_past_the_deadline_fail_alone(call, emulator, configure):
@@ -320,11 +327,12 @@ def test_batch_item_errors_without_a_wait_carry_none(call, meeting):
     assert "retryAfterSeconds" not in result["error"]
 
 
-def test_whole_batch_throttled_is_retried(call, meeting, emulator):
+def test_whole_batch_throttled_is_retried(call, meeting, emulator, clock):
     emulator.state.graph_faults.append(Fault(status=429, retry_after="1"))
     answer = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}]})
     assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
     assert len(batch_calls(emulator)) == 2
+    assert clock.waits == [1.0]
 
 
 def test_batch_with_graph_down_fails_every_item_as_unavailable(call, meeting, emulator):

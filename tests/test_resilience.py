@@ -1,7 +1,8 @@
-"""Issue 4: throttling, outages, hangs and identity faults, each answered in time with something to act on.
+"""Throttling, outages, hangs and identity faults, each answered in time with something to act on.
 
-Settings come from conftest: 1 s per Graph attempt, a 3 s deadline, 3 retries. Bounds on elapsed time are
-generous on purpose: these machines are shared and noisy.
+Settings come from conftest: 1 s per Graph attempt, a 3 s deadline, 3 retries. Waits before a retry pass at once on
+the virtual clock (`clock.waits` holds them); hangs and trickles are real, against timeouts of a fraction of a
+second, and each is built so that a timeout that did not act lets the call succeed, and the test fail.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from devhost.emulator import Fault
 from shared.errors import ApiError
 from shared.graph_batch import connections_needed
-from shared.retry import OUTAGE_RETRY_AFTER_SECONDS
+from shared.retry import BACKOFF_BASE_SECONDS, OUTAGE_RETRY_AFTER_SECONDS
 from tests.conftest import ORGANIZER_ID, says_its_wait
 
 
@@ -27,31 +28,39 @@ def timed(call, meeting, **kwargs):
     return answer, time.monotonic() - started
 
 
-def test_429_with_retry_after_is_waited_out_then_answered(call, meeting, emulator):
-    emulator.state.graph_faults.append(Fault(status=429, retry_after="1"))
-    answer, elapsed = timed(call, meeting)
+def backoff_range(attempt: int) -> tuple[float, float]:
+    """The least and most backoff_seconds(attempt) waits: half to all of its ceiling."""
+    ceiling = BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)
+    return ceiling / 2, ceiling
+
+
+def test_429_with_retry_after_is_waited_out_then_answered(call, meeting, configure, emulator, clock):
+    configure(REQUEST_DEADLINE_SECONDS="60")
+    emulator.state.graph_faults.append(Fault(status=429, retry_after="30"))
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
-    assert 1.0 <= elapsed < 2.5
+    assert clock.waits == [30.0]  # Graph's Retry-After, exactly
 
 
-def test_429_asking_for_more_than_the_deadline_is_passed_on_at_once(call, meeting, emulator):
+def test_429_asking_for_more_than_the_deadline_is_passed_on_at_once(call, meeting, emulator, clock):
     emulator.state.graph_faults.append(Fault(status=429, retry_after="30"))
-    answer, elapsed = timed(call, meeting)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (429, "Throttled")
     assert answer.headers["Retry-After"] == "30"
     assert answer.body["error"]["retryAfterSeconds"] == 30
     assert "Try again in 30 seconds." in answer.body["error"]["message"]
     assert len(emulator.graph_calls()) == 1
-    assert elapsed < 1.0
+    assert clock.waits == []
 
 
-def test_two_503s_then_200_answers_200(call, meeting, emulator):
+def test_two_503s_then_200_answers_200(call, meeting, emulator, clock):
     emulator.state.graph_faults.extend([Fault(status=503), Fault(status=503)])
-    answer, elapsed = timed(call, meeting)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 3
-    assert elapsed < 2.5  # backoff from a small base
+    first, second = clock.waits  # backoff from a small base, doubling
+    assert backoff_range(1)[0] <= first <= backoff_range(1)[1] and backoff_range(2)[0] <= second <= backoff_range(2)[1]
 
 
 def test_503_that_never_clears_is_graph_unavailable_after_all_retries(call, meeting, emulator):
@@ -84,7 +93,7 @@ def test_graph_unavailable_without_a_retry_after_carries_a_wait(call, meeting, c
 FAULTS_WITH_A_WAIT = {
     "Throttled": ("graph", Fault(status=429, retry_after="30")),
     "GraphUnavailable": ("graph", Fault(status=503)),
-    "GraphTimeout": ("graph", Fault(delay=30, status=200)),
+    "GraphTimeout": ("graph", Fault(delay=2, status=200)),
     "IdentityUnavailable": ("identity", Fault(status=500, body=b"<html>Internal error</html>")),
 }
 
@@ -92,7 +101,7 @@ FAULTS_WITH_A_WAIT = {
 @pytest.mark.parametrize("code", FAULTS_WITH_A_WAIT)
 def test_every_error_with_a_retry_after_says_its_wait_in_words(call, meeting, configure, emulator, code):
     """A flow that retries reads when to try again in the message, as a person does, and when to stop."""
-    configure(GRAPH_MAX_RETRIES="0", GRAPH_TIMEOUT_SECONDS="0.3")
+    configure(GRAPH_MAX_RETRIES="0", GRAPH_TIMEOUT_SECONDS="0.1")
     where, fault = FAULTS_WITH_A_WAIT[code]
     (emulator.state.identity_faults if where == "identity" else emulator.state.graph_faults).append(fault)
     answer, _ = timed(call, meeting)
@@ -114,26 +123,28 @@ def test_an_error_with_a_wait_says_it_whatever_its_fix():
     assert ApiError(400, "X", "Wrong.", fix="Mend it.").text() == "Wrong. Mend it."
 
 
-def test_503_with_a_retry_after_beyond_the_deadline_is_passed_on(call, meeting, emulator):
+def test_503_with_a_retry_after_beyond_the_deadline_is_passed_on(call, meeting, emulator, clock):
     emulator.state.graph_faults.append(Fault(status=503, retry_after="120"))
-    answer, elapsed = timed(call, meeting)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
     assert answer.headers["Retry-After"] == "120"
-    assert elapsed < 1.0
+    assert clock.waits == []
 
 
-def test_504_and_connection_resets_are_retried(call, meeting, emulator):
+def test_504_and_connection_resets_are_retried(call, meeting, emulator, clock):
     emulator.state.graph_faults.extend([Fault(status=504), Fault(reset=True)])
-    answer, _ = timed(call, meeting)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 3
+    assert len(clock.waits) == 2
 
 
-def test_resets_that_never_clear_are_graph_unavailable(call, meeting, emulator):
+def test_resets_that_never_clear_are_graph_unavailable_within_the_deadline(call, meeting, emulator, clock):
     emulator.state.graph_faults.extend([Fault(reset=True)] * 4)
-    answer, elapsed = timed(call, meeting)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
-    assert elapsed < 3.5
+    assert len(clock.waits) == len(emulator.graph_calls()) - 1 >= 2  # backed off between tries
+    assert sum(clock.waits) < 3.0  # REQUEST_DEADLINE_SECONDS: no wait outlasts it
 
 
 def test_other_4xx_are_never_retried(call, meeting, emulator):
@@ -142,28 +153,40 @@ def test_other_4xx_are_never_retried(call, meeting, emulator):
     assert len(emulator.graph_calls()) == 1
 
 
-def test_hanging_graph_is_504_within_the_deadline(call, meeting, emulator):
-    emulator.state.graph_faults.extend([Fault(delay=30, status=200)] * 5)
+def test_a_hanging_graph_is_retried_while_time_is_left_then_504(call, meeting, configure, emulator, clock):
+    """Each try hangs past GRAPH_TIMEOUT_SECONDS (0.1 s here): a read timeout is worth a retry while time is left."""
+    configure(GRAPH_TIMEOUT_SECONDS="0.1")
+    emulator.state.graph_faults.extend([Fault(delay=2, status=200)] * 5)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
+    assert len(emulator.graph_calls()) >= 2
+    assert len(clock.waits) == len(emulator.graph_calls()) - 1 and sum(clock.waits) < 3.0  # REQUEST_DEADLINE_SECONDS
+
+
+def test_a_hanging_try_is_cut_at_the_deadline_not_at_its_own_timeout(call, meeting, configure, emulator):
+    """GRAPH_TIMEOUT_SECONDS (30 s) is longer than what is left of the deadline (0.5 s): the socket waits only that.
+    Graph answers after 10 s, and the bound is half of that: it tells which timeout ended the wait, not how fast."""
+    configure(GRAPH_TIMEOUT_SECONDS="30", REQUEST_DEADLINE_SECONDS="0.5")
+    emulator.state.graph_faults.append(Fault(delay=10))
     answer, elapsed = timed(call, meeting)
     assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
-    assert elapsed < 3.0 + 0.5  # REQUEST_DEADLINE_SECONDS, not the sum of per-attempt timeouts
-    assert len(emulator.graph_calls()) >= 2  # a read timeout is worth a retry while time is left
+    assert elapsed < 5
+    assert len(emulator.graph_calls()) == 1  # no time left for another
 
 
 def test_slow_graph_under_the_attempt_timeout_succeeds(call, meeting, emulator):
-    emulator.state.graph_faults.append(Fault(delay=0.5))
+    emulator.state.graph_faults.append(Fault(delay=0.2))
     answer, _ = timed(call, meeting)
     assert answer.status == 200
 
 
 def test_identity_500_is_identity_unavailable_without_graph(call, meeting, emulator):
     emulator.state.identity_faults.append(Fault(status=500))
-    answer, elapsed = timed(call, meeting)
+    answer, _ = timed(call, meeting)
     assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
     assert answer.headers["Retry-After"]
     assert emulator.state.graph_requests == []
     assert len(emulator.state.identity_requests) == 1  # azure-identity's own retry loop is off
-    assert elapsed < 1.5
 
 
 def test_identity_non_json_500_is_identity_unavailable(call, meeting, emulator):
@@ -173,30 +196,36 @@ def test_identity_non_json_500_is_identity_unavailable(call, meeting, emulator):
     assert emulator.state.graph_requests == []
 
 
-def test_hanging_identity_is_identity_unavailable_within_the_deadline(call, meeting, emulator):
-    emulator.state.identity_faults.append(Fault(delay=30, status=200))
-    answer, elapsed = timed(call, meeting)
+@pytest.mark.parametrize(
+    ("settings", "cut_by"),
+    [
+        ({"GRAPH_TIMEOUT_SECONDS": "0.2"}, "Timeout"),  # the credential's socket timeout: GRAPH_TIMEOUT_SECONDS
+        ({"GRAPH_TIMEOUT_SECONDS": "10", "REQUEST_DEADLINE_SECONDS": "0.5"}, "no answer in time"),  # the deadline
+    ],
+    ids=["socket-timeout", "deadline"],
+)
+def test_hanging_identity_is_identity_unavailable_within_the_deadline(
+    call, meeting, configure, emulator, settings, cut_by
+):
+    """The endpoint answers after 2 s, so a wait that neither timeout cut would get a token and a 200."""
+    configure(**settings)
+    emulator.state.identity_faults.append(Fault(delay=2))
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
-    assert elapsed < 3.5
+    assert cut_by in answer.body["error"]["message"]
     assert emulator.state.graph_requests == []
 
 
-def test_identity_recovers_after_azure_identity_stops_holding_the_failure(call, meeting, emulator):
-    emulator.state.identity_faults.append(Fault(status=500, retry_after="1"))
+def test_identity_recovers_at_the_next_call_once_the_endpoint_answers(call, meeting, emulator):
+    """Retry-After 0: azure-identity does not hold the failure (it holds one for the endpoint's Retry-After)."""
+    emulator.state.identity_faults.append(Fault(status=500, retry_after="0"))
     assert timed(call, meeting)[0].status == 503
-    deadline = time.monotonic() + 10  # azure-identity holds a failed answer for Retry-After (1 s here)
-    answer = None
-    while time.monotonic() < deadline:
-        answer, _ = timed(call, meeting)
-        if answer.status == 200:
-            break
-        time.sleep(0.2)
-    assert answer is not None and answer.status == 200
+    assert timed(call, meeting)[0].status == 200
     assert len(emulator.state.identity_requests) == 2  # nothing of ours kept the failure
 
 
 def test_cold_burst_of_16_threads_makes_one_identity_call(main, call, meeting, emulator):
-    emulator.state.identity_faults.append(Fault(delay=0.3, status=None))  # slow enough that all 16 overlap
+    emulator.state.identity_faults.append(Fault(delay=0.2, status=None))  # slow enough that all 16 overlap
     start = threading.Barrier(16)
 
     def one(_: int) -> int:
@@ -216,14 +245,14 @@ def test_sequential_calls_share_one_pooled_connection(call, meeting, emulator):
     assert emulator.state.connections <= 2  # one to the identity endpoint, one to Graph
 
 
-def test_graph_trickling_its_answer_is_cut_at_the_deadline(call, meeting, configure, emulator, wire):
-    """Compressed or not, chunked or not. A gzip header alone is ten of these bytes: 2 s, twice the deadline, had
-    the decoder read them all inside one call."""
-    configure(REQUEST_DEADLINE_SECONDS="1")
+def test_graph_trickling_its_answer_is_cut_at_the_deadline(call, meeting, configure, emulator):
+    """On Graph's own wire (gzip, chunked); tests/test_graph_transport.py cuts a trickle on every wire. Each byte comes
+    within GRAPH_TIMEOUT_SECONDS, the whole answer in about 30 s: only the deadline (0.5 s) ends the call in time. A
+    gzip header alone is ten of these bytes: 2 s, four times the deadline, had the decoder read them all at once."""
+    configure(REQUEST_DEADLINE_SECONDS="0.5")
     emulator.state.graph_faults.extend([Fault(trickle=0.2)] * 5)  # each read is quick, the whole answer is not
-    answer, elapsed = timed(call, meeting)
+    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
-    assert elapsed < 1.0 + 0.5
 
 
 def test_whole_batch_failing_is_retried_within_the_retry_budget(call, meeting, configure, emulator):
@@ -280,15 +309,17 @@ def test_a_redirect_is_not_followed_with_the_token(call, meeting, emulator):
     assert len(emulator.state.graph_requests) == 1
 
 
-def test_an_unreadable_retry_after_falls_back_to_backoff(call, meeting, emulator):
+def test_an_unreadable_retry_after_falls_back_to_backoff(call, meeting, emulator, clock):
     emulator.state.graph_faults.append(Fault(status=503, retry_after="\u00b2"))  # a digit to str.isdigit only
     answer, _ = timed(call, meeting)
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
+    [wait] = clock.waits
+    assert backoff_range(1)[0] <= wait <= backoff_range(1)[1]
 
 
 def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, configure, emulator, wire):
-    """Issue 11: with more invocations at once than the pool keeps, urllib3 closes the connections it cannot pool
+    """With more invocations at once than the pool keeps, urllib3 closes the connections it cannot pool
     inside the read that ends each answer; nothing may touch them afterwards (that was a 500 on EBADF). On every
     wire: the read that ends a chunked answer is the one that reads its last chunk's trailer."""
     configure(PYTHON_THREADPOOL_THREAD_COUNT="1")
@@ -308,13 +339,14 @@ def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, 
     assert len(emulator.graph_calls()) == threads * rounds  # each answered at the first try
 
 
-def test_retry_after_as_a_date_in_the_minus_0000_zone_is_waited_out(call, meeting, emulator):
-    """Issue 11: a zone that parses to a naive datetime made the wait a TypeError, and the answer a 500."""
+def test_retry_after_as_a_date_in_the_minus_0000_zone_is_waited_out(call, meeting, emulator, clock):
+    """A zone that parses to a naive datetime made the wait a TypeError, and the answer a 500."""
     now = format_datetime(datetime.now(UTC).replace(tzinfo=None))
     emulator.state.graph_faults.append(Fault(status=503, retry_after=now))
     answer, _ = timed(call, meeting)
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
+    assert clock.waits == [0.0]  # the date is now: no wait left
 
 
 def test_a_huge_retry_after_is_passed_on_as_at_most_a_day(call, meeting, emulator):

@@ -1,4 +1,4 @@
-"""Unit tests of the token cache's timing rules, with a hand-made credential and clock (pure helper)."""
+"""Unit tests of the token cache's timing rules, with a hand-made credential on the virtual clock (pure helper)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,16 @@ from azure.core.credentials import AccessToken
 from shared.deadline import Deadline
 from shared.errors import ApiError
 from shared.identity import TokenProvider
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.virtual_clock import VirtualClock
 
 
 class Credential:
     """Hands out token-1, token-2, ...; can be made to block or fail."""
 
-    def __init__(self, clock: Clock, lifetime: float = 3600) -> None:
+    def __init__(self, clock: VirtualClock, lifetime: float = 3600) -> None:
         self.clock = clock
         self.lifetime = lifetime
+        self.expires_on: int | None = None  # given: every token expires then (azure-identity's cached one)
         self.calls = 0
         self.fail = False
         self.release = threading.Event()
@@ -37,7 +31,7 @@ class Credential:
         self.release.wait(5)
         if self.fail:
             raise RuntimeError("identity endpoint down")
-        return AccessToken(f"token-{self.calls}", int(self.clock.now + self.lifetime))
+        return AccessToken(f"token-{self.calls}", self.expires_on or int(self.clock.time() + self.lifetime))
 
 
 def wait_idle(tokens: TokenProvider) -> None:
@@ -49,16 +43,11 @@ def wait_idle(tokens: TokenProvider) -> None:
     raise AssertionError("refresh still in flight")
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def test_token_is_reused_until_the_refresh_point(clock):
     credential = Credential(clock)
     tokens = TokenProvider(credential, "scope", clock=clock)
     assert tokens.token(Deadline(1)).value == "token-1"
-    clock.now += 3000
+    clock.advance(3000)
     assert tokens.token(Deadline(1)).value == "token-1"
     assert credential.calls == 1
 
@@ -67,7 +56,7 @@ def test_refresh_ahead_returns_the_old_token_without_waiting(clock):
     credential = Credential(clock)
     tokens = TokenProvider(credential, "scope", clock=clock)
     tokens.token(Deadline(1))
-    clock.now += 3600 - 200  # inside the refresh window, well before expiry
+    clock.advance(3600 - 200)  # inside the refresh window, well before expiry
     credential.release.clear()  # the refresh hangs
     assert tokens.token(Deadline(0.01)).value == "token-1"  # no wait on the refresh
     credential.release.set()
@@ -79,7 +68,7 @@ def test_failed_refresh_keeps_serving_the_valid_token(clock):
     credential = Credential(clock)
     tokens = TokenProvider(credential, "scope", clock=clock)
     tokens.token(Deadline(1))
-    clock.now += 3600 - 200
+    clock.advance(3600 - 200)
     credential.fail = True
     assert tokens.token(Deadline(1)).value == "token-1"
     wait_idle(tokens)
@@ -92,7 +81,7 @@ def test_expired_token_with_failing_identity_is_identity_unavailable(clock):
     credential = Credential(clock)
     tokens = TokenProvider(credential, "scope", clock=clock)
     tokens.token(Deadline(1))
-    clock.now += 3600
+    clock.advance(3600)
     credential.fail = True
     with pytest.raises(ApiError) as raised:
         tokens.token(Deadline(1))
@@ -106,7 +95,7 @@ def test_waiting_for_a_first_token_stops_at_the_deadline(clock):
     credential.release.clear()
     tokens = TokenProvider(credential, "scope", clock=clock)
     with pytest.raises(ApiError) as raised:
-        tokens.token(Deadline(0.2))
+        tokens.token(Deadline(0.05, clock))
     assert raised.value.code == "IdentityUnavailable"
     credential.release.set()
 
@@ -114,10 +103,9 @@ def test_waiting_for_a_first_token_stops_at_the_deadline(clock):
 def test_a_renewal_that_returns_the_same_expiry_does_not_spin(clock):
     credential = Credential(clock)
     tokens = TokenProvider(credential, "scope", clock=clock)
-    tokens.token(Deadline(1))
-    expiry = clock.now + 3600
-    clock.now = expiry - 100
-    credential.lifetime = 100  # azure-identity handed back its cached token
+    first = tokens.token(Deadline(1))
+    clock.advance(3600 - 100)
+    credential.expires_on = int(first.expires_on)  # azure-identity handed back its cached token
     tokens.token(Deadline(1))
     wait_idle(tokens)
     calls = credential.calls
