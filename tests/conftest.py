@@ -6,8 +6,11 @@ import importlib.util
 import json
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import HTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -51,6 +54,21 @@ TEST_SETTINGS = {
 }
 # Settings every test starts without, whatever the environment running the suite has.
 UNSET_SETTINGS = ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT_ID", "PYTHON_THREADPOOL_THREAD_COUNT")
+
+
+# How often a server a test starts looks for shutdown(): the test ends at most this much after its last request.
+SHUTDOWN_POLL_SECONDS = 0.005
+
+
+@contextmanager
+def serving(server: HTTPServer) -> Iterator[HTTPServer]:
+    """`server` (the dev host, say) serving on a thread of its own until the block ends."""
+    threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass

@@ -31,11 +31,10 @@ from devhost.examples import examples as make_run_examples
 from devhost.host import route_pattern, serve
 from devhost.traffic import INDENT
 from shared.diagnosis import POLICY_PROBE_LINK
-from tests.conftest import APP_ROOT, ORGANIZER_ID, errors_in
+from tests.conftest import APP_ROOT, ORGANIZER_ID, SHUTDOWN_POLL_SECONDS, errors_in, serving
 
 SHORT_IO_TIMEOUT = 0.3
 BURST = 100
-POLL_INTERVAL = 0.05  # how soon serve_forever sees shutdown()
 CLI_SIGN_IN = "your Azure CLI sign-in (GRAPH_CREDENTIAL=azure_cli)"
 
 
@@ -73,11 +72,8 @@ def read_all(client: socket.socket) -> bytes:
 
 @pytest.fixture
 def host(configure):
-    server = serve("127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(serve("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 @dataclass
@@ -94,7 +90,7 @@ def listening(request, configure) -> Iterator[Listening]:
     if request.param == "devhost":
         server = serve("127.0.0.1", 0, io_timeout=SHORT_IO_TIMEOUT)
         address = server.server_address[:2]
-        begin = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start
+        begin = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True).start
 
         def end() -> None:
             server.shutdown()

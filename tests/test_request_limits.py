@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.http import BODY_MAX_BYTES, HOST_BODY_MAX_BYTES
 from shared.json_body import BODY_TEXT_MAX_BYTES, BODY_VALUES_MAX, JSON_MAX_DEPTH, text_width
 from shared.validation import ORGANIZER_ID_MAX, TEAMS_LINK_MAX
-from tests.conftest import ORGANIZER_ID
+from tests.conftest import ORGANIZER_ID, serving
 
 HUGE = 100_000_000  # about what the Functions host lets through (100 MB)
 MEMORY_ALLOWANCE = 4 * BODY_MAX_BYTES  # what answering may take above the body itself
@@ -112,13 +111,8 @@ def test_json_nested_up_to_the_limit_is_read(call, meeting, emulator):
 @contextmanager
 def dev_host() -> Iterator[int]:
     """The dev host on a free port, serving until the block ends."""
-    server = serve("127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
+    with serving(serve("127.0.0.1", 0)) as server:
         yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_the_dev_host_passes_a_100_mb_body_on_and_the_function_refuses_it(configure, emulator, monkeypatch):
