@@ -57,7 +57,7 @@ UNSET_SETTINGS = ("DEFAULT_ORGANIZER_ID", "ALLOWED_ORGANIZER_IDS", "AZURE_CLIENT
 
 
 # How often a server a test starts looks for shutdown(): the test ends at most this much after its last request.
-SHUTDOWN_POLL_SECONDS = 0.005
+SHUTDOWN_POLL_SECONDS = 0.001
 
 
 @contextmanager

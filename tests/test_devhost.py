@@ -33,7 +33,7 @@ from devhost.traffic import INDENT
 from shared.diagnosis import POLICY_PROBE_LINK
 from tests.conftest import APP_ROOT, ORGANIZER_ID, SHUTDOWN_POLL_SECONDS, errors_in, serving
 
-SHORT_IO_TIMEOUT = 0.3
+SHORT_IO_TIMEOUT = 0.2
 BURST = 100
 CLI_SIGN_IN = "your Azure CLI sign-in (GRAPH_CREDENTIAL=azure_cli)"
 

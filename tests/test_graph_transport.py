@@ -20,7 +20,7 @@ from tests.conftest import ORGANIZER_ID
 
 IDENTITY = TokenIdentity("client", "object", "tenant", (), None, None, delegated=False)
 TRICKLE_GAP = 3.0  # seconds between the bytes of a trickled body: longer than the deadlines below
-DEADLINE = 0.1  # far inside TIMEOUT, so only the deadline can cut a trickled body in time
+DEADLINE = 0.05  # far inside TIMEOUT, so only the deadline can cut a trickled body in time
 TIMEOUT = 5.0  # requests' own timeout: it bounds each read, so alone it would wait out every gap
 
 
@@ -112,7 +112,7 @@ def test_threads_over_a_small_pool_each_get_their_own_answer(graph, wire):
 def test_answers_cut_mid_body_beside_answers_read_whole_on_a_small_pool(graph):
     """The same, with four answers trickling and cut at the deadline while the others are read on their
     connections: a cut touches only its own connection."""
-    assert sorted(calls_on_a_small_pool(graph, cut=4, deadline=0.6)) == ["cut"] * 4 + ["own"] * 28
+    assert sorted(calls_on_a_small_pool(graph, cut=4, deadline=0.3)) == ["cut"] * 4 + ["own"] * 28
 
 
 def calls_on_a_small_pool(graph: GraphEmulator, cut: int, deadline: float) -> list[str]:

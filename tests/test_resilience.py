@@ -155,12 +155,13 @@ def test_other_4xx_are_never_retried(call, meeting, emulator):
 
 def test_a_hanging_graph_is_retried_while_time_is_left_then_504(call, meeting, configure, emulator, clock):
     """Each try hangs past GRAPH_TIMEOUT_SECONDS (0.1 s here): a read timeout is worth a retry while time is left."""
-    configure(GRAPH_TIMEOUT_SECONDS="0.1")
+    configure(GRAPH_TIMEOUT_SECONDS="0.1", GRAPH_MAX_RETRIES="1")
     emulator.state.graph_faults.extend([Fault(delay=2, status=200)] * 5)
     answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
-    assert len(emulator.graph_calls()) >= 2
-    assert len(clock.waits) == len(emulator.graph_calls()) - 1 and sum(clock.waits) < 3.0  # REQUEST_DEADLINE_SECONDS
+    assert len(emulator.graph_calls()) == 2
+    [wait] = clock.waits
+    assert backoff_range(1)[0] <= wait <= backoff_range(1)[1]
 
 
 def test_a_hanging_try_is_cut_at_the_deadline_not_at_its_own_timeout(call, meeting, configure, emulator):
@@ -175,7 +176,7 @@ def test_a_hanging_try_is_cut_at_the_deadline_not_at_its_own_timeout(call, meeti
 
 
 def test_slow_graph_under_the_attempt_timeout_succeeds(call, meeting, emulator):
-    emulator.state.graph_faults.append(Fault(delay=0.2))
+    emulator.state.graph_faults.append(Fault(delay=0.1))
     answer, _ = timed(call, meeting)
     assert answer.status == 200
 
@@ -199,7 +200,7 @@ def test_identity_non_json_500_is_identity_unavailable(call, meeting, emulator):
 @pytest.mark.parametrize(
     ("settings", "cut_by"),
     [
-        ({"GRAPH_TIMEOUT_SECONDS": "0.2"}, "Timeout"),  # the credential's socket timeout: GRAPH_TIMEOUT_SECONDS
+        ({"GRAPH_TIMEOUT_SECONDS": "0.1"}, "Timeout"),  # the credential's socket timeout: GRAPH_TIMEOUT_SECONDS
         ({"GRAPH_TIMEOUT_SECONDS": "10", "REQUEST_DEADLINE_SECONDS": "0.5"}, "no answer in time"),  # the deadline
     ],
     ids=["socket-timeout", "deadline"],
@@ -323,7 +324,7 @@ def test_more_calls_in_flight_than_pooled_connections_all_answer(call, meeting, 
     inside the read that ends each answer; nothing may touch them afterwards (that was a 500 on EBADF). On every
     wire: the read that ends a chunked answer is the one that reads its last chunk's trailer."""
     configure(PYTHON_THREADPOOL_THREAD_COUNT="1")
-    emulator.state.graph_latency = 0.05  # every call in flight at once
+    emulator.state.graph_latency = 0.03  # every call in flight at once
     threads, rounds = 4 * connections_needed(1), 3  # four times the pool
     start = threading.Barrier(threads)
 
