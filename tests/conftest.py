@@ -135,10 +135,11 @@ def meeting(emulator: GraphEmulator, configure: Callable[..., None]) -> Meeting:
 
 
 @pytest.fixture
-def call(
+def get_join_url(
     main: Callable[[func.HttpRequest], func.HttpResponse], configure: Callable[..., None]
 ) -> Callable[..., Answer]:
-    """Invoke the function with a request built directly, as azure-functions-python-library's tests do."""
+    """Invokes GetJoinUrl with a request built directly, as azure-functions-python-library's tests do, and checks what
+    every answer must hold: JSON, and a Retry-After that the body and the message repeat."""
 
     def invoke(
         method: str = "GET",
@@ -160,7 +161,7 @@ def call(
         response = main(request)
         assert response.mimetype == "application/json"
         answer = Answer(response.status_code, dict(response.headers), json.loads(response.get_body()))
-        if "Retry-After" in answer.headers:  # the wait is in the body too, the same number (issue 11)
+        if "Retry-After" in answer.headers:  # the wait is in the body too, the same number
             assert answer.body["error"]["retryAfterSeconds"] == int(answer.headers["Retry-After"])
         for error in errors_in(answer.body):
             if "retryAfterSeconds" in error:  # and in words, for whoever reads the message
@@ -194,7 +195,7 @@ def diagnose(
     diagnose_main: Callable[[func.HttpRequest], func.HttpResponse], configure: Callable[..., None]
 ) -> Callable[..., Answer]:
     def invoke(**params: str) -> Answer:
-        """GET /api/diagnose, built directly like `call`."""
+        """GET /api/diagnose, built directly like `get_join_url`'s requests."""
         request = func.HttpRequest(
             method="GET", url="http://localhost:7071/api/diagnose", headers={}, params=params, body=b""
         )

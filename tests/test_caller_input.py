@@ -68,10 +68,10 @@ def test_other_names_and_the_known_ones_are_no_near_miss(name):
 
 @pytest.mark.parametrize(("name", "meant"), [("MeetingId", "meetingId"), ("organizerid", "organizerId")])
 @pytest.mark.parametrize("where", ["body", "query"])
-def test_a_near_miss_in_a_body_or_query_string_is_400_naming_both(call, meeting, emulator, name, meant, where):
+def test_a_near_miss_in_a_body_or_query_string_is_400_naming_both(get_join_url, meeting, emulator, name, meant, where):
     fields = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
     fields[name] = fields.pop(meant)
-    answer = call("POST", body=fields) if where == "body" else call(params=fields)
+    answer = get_join_url("POST", body=fields) if where == "body" else get_join_url(params=fields)
     assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
     message = answer.body["error"]["message"]
     said = "The request body" if where == "body" else "The query string"
@@ -80,8 +80,8 @@ def test_a_near_miss_in_a_body_or_query_string_is_400_naming_both(call, meeting,
     assert emulator.state.graph_requests == []
 
 
-def test_a_near_miss_in_a_batch_item_fails_that_item_alone(call, meeting):
-    answer = call(
+def test_a_near_miss_in_a_batch_item_fails_that_item_alone(get_join_url, meeting):
+    answer = get_join_url(
         "POST",
         body={
             "meetings": [
@@ -95,16 +95,16 @@ def test_a_near_miss_in_a_batch_item_fails_that_item_alone(call, meeting):
     assert second["joinWebUrl"] == meeting.appointment_url
 
 
-def test_a_webhooks_own_fields_and_the_function_key_are_ignored(call, meeting):
+def test_a_webhooks_own_fields_and_the_function_key_are_ignored(get_join_url, meeting):
     extras = {name: "x" for name in IGNORED}
-    answer = call("POST", params={"code": "key"}, body={**extras, "joinUrl": meeting.teams_link})
+    answer = get_join_url("POST", params={"code": "key"}, body={**extras, "joinUrl": meeting.teams_link})
     assert answer.status == 200, answer.body
     assert answer.body["joinWebUrl"] == meeting.appointment_url
 
 
 @pytest.mark.parametrize("name", ["joinWebUrl", "JoinWebURL"])
-def test_a_link_sent_as_join_web_url_alone_is_told_to_send_join_url(call, meeting, name):
-    answer = call("POST", body={name: meeting.teams_link})
+def test_a_link_sent_as_join_web_url_alone_is_told_to_send_join_url(get_join_url, meeting, name):
+    answer = get_join_url("POST", body={name: meeting.teams_link})
     assert answer.status == 400
     message = answer.body["error"]["message"]
     assert message.startswith("Send one of meetingId") and f"This call has {name}" in message
@@ -115,9 +115,11 @@ def test_a_link_sent_as_join_web_url_alone_is_told_to_send_join_url(call, meetin
 
 
 def test_surrounding_whitespace_is_trimmed_from_every_body_field_and_graph_gets_the_clean_value(
-    call, meeting, emulator
+    get_join_url, meeting, emulator
 ):
-    answer = call("POST", body={"meetingId": "\t" + meeting.meeting_id + " \n", "organizerId": ORGANIZER_UPN + " "})
+    answer = get_join_url(
+        "POST", body={"meetingId": "\t" + meeting.meeting_id + " \n", "organizerId": ORGANIZER_UPN + " "}
+    )
     assert (answer.status, answer.body["meetingId"], answer.body["organizerId"]) == (
         200,
         meeting.meeting_id,
@@ -128,18 +130,20 @@ def test_surrounding_whitespace_is_trimmed_from_every_body_field_and_graph_gets_
     assert sent.target == f"/v1.0{path}"
 
 
-def test_a_link_with_a_trailing_newline_and_a_number_grouped_by_no_break_spaces_are_read(call, meeting, emulator):
-    by_link = call("POST", body={"joinUrl": meeting.teams_link + "\r\n"})
+def test_a_link_with_a_trailing_newline_and_a_number_grouped_by_no_break_spaces_are_read(
+    get_join_url, meeting, emulator
+):
+    by_link = get_join_url("POST", body={"joinUrl": meeting.teams_link + "\r\n"})
     assert by_link.status == 200, by_link.body
     for grouped in ("123\u00a0456\u00a0789\u00a0012", "123\u202f456\u2009789 012", "\u3000123456789012\u00a0"):
-        answer = call("POST", body={"joinMeetingId": grouped, "organizerId": ORGANIZER_ID})
+        answer = get_join_url("POST", body={"joinMeetingId": grouped, "organizerId": ORGANIZER_ID})
         assert answer.status == 200, (grouped, answer.body)
     lookups = [r.target for r in emulator.graph_calls() if "joinMeetingIdSettings" in r.target]
     assert len(lookups) == 3 and all("%27123456789012%27" in target for target in lookups)  # the digits alone
 
 
-def test_batch_items_and_the_batch_organizer_are_trimmed_too(call, meeting):
-    answer = call(
+def test_batch_items_and_the_batch_organizer_are_trimmed_too(get_join_url, meeting):
+    answer = get_join_url(
         "POST",
         body={"meetings": [{"meetingId": f" {meeting.meeting_id}\n"}], "organizerId": f"\u00a0{ORGANIZER_ID}\t"},
     )
@@ -147,49 +151,51 @@ def test_batch_items_and_the_batch_organizer_are_trimmed_too(call, meeting):
     assert (result["organizerId"], result["joinWebUrl"]) == (ORGANIZER_ID, meeting.appointment_url)
 
 
-def test_a_query_string_value_is_taken_as_sent_and_a_space_in_a_meeting_id_keeps_its_hint(call, emulator):
-    answer = call(params={"meetingId": "MSpk YzE3", "organizerId": ORGANIZER_ID})
+def test_a_query_string_value_is_taken_as_sent_and_a_space_in_a_meeting_id_keeps_its_hint(get_join_url, emulator):
+    answer = get_join_url(params={"meetingId": "MSpk YzE3", "organizerId": ORGANIZER_ID})
     assert answer.status == 400 and "what a query string makes of a '+'" in answer.body["error"]["message"]
     assert emulator.state.graph_requests == []
 
 
-def test_tabs_or_line_ends_between_the_digits_are_no_group_separator(call, emulator):
-    answer = call("POST", body={"joinMeetingId": "123\t456\n789", "organizerId": ORGANIZER_ID})
+def test_tabs_or_line_ends_between_the_digits_are_no_group_separator(get_join_url, emulator):
+    answer = get_join_url("POST", body={"joinMeetingId": "123\t456\n789", "organizerId": ORGANIZER_ID})
     assert answer.status == 400 and emulator.state.graph_requests == []
 
 
 # --- a GET with a body, a long number -----------------------------------------------------------------------------
 
 
-def test_a_get_with_a_json_body_is_told_to_post_it(call, meeting, emulator):
+def test_a_get_with_a_json_body_is_told_to_post_it(get_join_url, meeting, emulator):
     body = json.dumps({"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).encode()
-    answer = call("GET", raw_body=body)
+    answer = get_join_url("GET", raw_body=body)
     assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
     assert "reads only from a POST: send the same request with POST" in answer.body["error"]["message"]
     assert emulator.state.graph_requests == []
-    assert call("POST", raw_body=body).status == 200  # the same body, posted
+    assert get_join_url("POST", raw_body=body).status == 200  # the same body, posted
 
 
-def test_a_get_with_an_empty_or_blank_body_reads_its_query_string(call, meeting):
+def test_a_get_with_an_empty_or_blank_body_reads_its_query_string(get_join_url, meeting):
     for body in (b"", b" \r\n"):
-        answer = call("GET", params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}, raw_body=body)
+        answer = get_join_url(
+            "GET", params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}, raw_body=body
+        )
         assert answer.status == 200, body
 
 
 @pytest.mark.parametrize("digits", [65, 5000, 100_000])
-def test_a_meeting_number_of_thousands_of_digits_is_too_long_not_invalid_json(call, emulator, digits):
+def test_a_meeting_number_of_thousands_of_digits_is_too_long_not_invalid_json(get_join_url, emulator, digits):
     raw = b'{"joinMeetingId": ' + b"1" * digits + b', "organizerId": "' + ORGANIZER_ID.encode() + b'"}'
-    answer = call("POST", raw_body=raw)
+    answer = get_join_url("POST", raw_body=raw)
     assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
     message = answer.body["error"]["message"]
     assert f"a JSON number of {digits:,} digits, too long for a numeric Teams meeting ID" in message
     assert "not valid JSON" not in message
-    item = call("POST", raw_body=b'{"meetings": [' + raw + b"]}").body["results"][0]
+    item = get_join_url("POST", raw_body=b'{"meetings": [' + raw + b"]}").body["results"][0]
     assert f"{digits:,} digits" in item["error"]["message"]
     assert emulator.state.graph_requests == []
 
 
-def test_a_long_number_in_a_field_the_function_ignores_is_ignored(call, meeting):
+def test_a_long_number_in_a_field_the_function_ignores_is_ignored(get_join_url, meeting):
     raw = b'{"ticket": ' + b"9" * 5000 + b', "meetingId": "' + meeting.meeting_id.encode() + b'", "organizerId": "'
-    answer = call("POST", raw_body=raw + ORGANIZER_ID.encode() + b'"}')
+    answer = get_join_url("POST", raw_body=raw + ORGANIZER_ID.encode() + b'"}')
     assert answer.status == 200, answer.body

@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN
 
 
-def test_get_answers_the_join_url(call, meeting, emulator):
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+def test_get_answers_the_join_url(get_join_url, meeting, emulator):
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert answer.status == 200
     assert answer.body == {
         "joinWebUrl": meeting.appointment_url,
@@ -28,8 +28,8 @@ def test_get_answers_the_join_url(call, meeting, emulator):
     assert answer.headers["request-id"]  # Graph's, for Microsoft support
 
 
-def test_post_body_and_upn_organizer(call, meeting, emulator):
-    answer = call("POST", body={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
+def test_post_body_and_upn_organizer(get_join_url, meeting, emulator):
+    answer = get_join_url("POST", body={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
     assert answer.status == 200
     assert answer.body["organizerId"] == ORGANIZER_UPN
     assert answer.body["joinWebUrl"] == meeting.appointment_url
@@ -37,38 +37,38 @@ def test_post_body_and_upn_organizer(call, meeting, emulator):
     assert f"/users/{ORGANIZER_UPN.replace('@', '%40')}/" in sent.target
 
 
-def test_every_path_segment_is_percent_encoded(call, meeting, emulator):
+def test_every_path_segment_is_percent_encoded(get_join_url, meeting, emulator):
     assert meeting.meeting_id.endswith("=")
-    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
+    get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
     [sent] = emulator.graph_calls()
     assert "%3D" in sent.target and "=" not in sent.target.split("?")[0]
     assert unquote(sent.target.split("/")[5]) == meeting.meeting_id
 
 
-def test_default_organizer_from_settings(call, meeting, configure):
+def test_default_organizer_from_settings(get_join_url, meeting, configure):
     configure(DEFAULT_ORGANIZER_ID=ORGANIZER_UPN)
-    answer = call(params={"meetingId": meeting.meeting_id})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id})
     assert answer.status == 200
     assert answer.body["organizerId"] == ORGANIZER_UPN
 
 
-def test_missing_organizer_without_default_is_400(call, meeting, emulator):
-    answer = call(params={"meetingId": meeting.meeting_id})
+def test_missing_organizer_without_default_is_400(get_join_url, meeting, emulator):
+    answer = get_join_url(params={"meetingId": meeting.meeting_id})
     assert answer.status == 400
     assert answer.body["error"]["code"] == "InvalidRequest"
     assert "DEFAULT_ORGANIZER_ID" in answer.body["error"]["message"]
     assert emulator.state.graph_requests == []
 
 
-def test_beta_api_version(call, meeting, configure, emulator):
+def test_beta_api_version(get_join_url, meeting, configure, emulator):
     configure(GRAPH_API_VERSION="beta")
-    assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
+    assert get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
     assert emulator.graph_calls()[0].target.startswith("/beta/users/")
 
 
-def test_accept_language_and_client_request_id_pass_through(call, meeting, emulator):
+def test_accept_language_and_client_request_id_pass_through(get_join_url, meeting, emulator):
     request_id = str(uuid.uuid4())
-    answer = call(
+    answer = get_join_url(
         params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
         headers={"client-request-id": request_id, "Accept-Language": "fr-FR"},
     )
@@ -78,8 +78,8 @@ def test_accept_language_and_client_request_id_pass_through(call, meeting, emula
     assert sent["Accept-Language"] == "fr-FR"
 
 
-def test_a_client_request_id_is_made_when_none_or_junk_is_given(call, meeting, emulator):
-    answer = call(
+def test_a_client_request_id_is_made_when_none_or_junk_is_given(get_join_url, meeting, emulator):
+    answer = get_join_url(
         params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID},
         headers={"client-request-id": "not a guid\r\nX-Evil: 1"},
     )
@@ -87,9 +87,9 @@ def test_a_client_request_id_is_made_when_none_or_junk_is_given(call, meeting, e
     assert uuid.UUID(made) and made == emulator.graph_calls()[0].headers["client-request-id"]
 
 
-def test_token_is_fetched_once_for_twenty_calls(call, meeting, emulator):
+def test_token_is_fetched_once_for_twenty_calls(get_join_url, meeting, emulator):
     for _ in range(20):
-        assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
+        assert get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
     assert len(emulator.state.identity_requests) == 1
     sent = emulator.state.identity_requests[0]
     assert "api-version=2019-08-01" in sent.target
@@ -105,8 +105,8 @@ def test_graph_scope_follows_graph_base_url(configure, emulator):
     )
 
 
-def test_no_token_in_answers_or_logs(call, meeting, emulator, logs):
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+def test_no_token_in_answers_or_logs(get_join_url, meeting, emulator, logs):
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     [token] = emulator.state.tokens
     assert token not in str(answer.headers) + str(answer.body)
     assert token not in logs.text
@@ -116,22 +116,22 @@ def test_no_token_in_answers_or_logs(call, meeting, emulator, logs):
 # --- the error table -----------------------------------------------------------------------------------------
 
 
-def test_unknown_meeting_is_404(call, meeting):
-    answer = call(params={"meetingId": "MSpub3RoZXJlCg==", "organizerId": ORGANIZER_ID})
+def test_unknown_meeting_is_404(get_join_url, meeting):
+    answer = get_join_url(params={"meetingId": "MSpub3RoZXJlCg==", "organizerId": ORGANIZER_ID})
     assert answer.status == 404
     assert answer.body["error"]["code"] == "MeetingNotFound"
     assert answer.headers["request-id"]
 
 
 @pytest.mark.parametrize("given_by", ["meetingId", "joinUrl", "batch"])
-def test_an_organizer_graph_does_not_know_is_named_as_the_cause(call, meeting, given_by):
+def test_an_organizer_graph_does_not_know_is_named_as_the_cause(get_join_url, meeting, given_by):
     nobody = "nobody@contoso.example"
     request = {
         "meetingId": {"params": {"meetingId": meeting.meeting_id, "organizerId": nobody}},
         "joinUrl": {"params": {"joinUrl": meeting.teams_link, "organizerId": nobody}},
         "batch": {"method": "POST", "body": {"meetings": [{"meetingId": meeting.meeting_id, "organizerId": nobody}]}},
     }[given_by]
-    answer = call(**request)
+    answer = get_join_url(**request)
     error = answer.body["results"][0]["error"] if given_by == "batch" else answer.body["error"]
     assert error["code"] == "MeetingNotFound"
     assert error["message"].startswith(f"Graph knows no user {nobody} in this tenant")
@@ -139,24 +139,24 @@ def test_an_organizer_graph_does_not_know_is_named_as_the_cause(call, meeting, g
     assert "Check the meeting ID" not in error["message"]
 
 
-def test_an_unknown_meeting_names_the_organizer_as_a_possible_cause_too(call, meeting):
-    answer = call(params={"meetingId": "MSpub3RoZXJlCg==", "organizerId": ORGANIZER_ID})
+def test_an_unknown_meeting_names_the_organizer_as_a_possible_cause_too(get_join_url, meeting):
+    answer = get_join_url(params={"meetingId": "MSpub3RoZXJlCg==", "organizerId": ORGANIZER_ID})
     assert "Check the meeting ID, and organizerId" in answer.body["error"]["message"]
 
 
-def test_token_graph_rejects_is_403(call, meeting, emulator):
-    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+def test_token_graph_rejects_is_403(get_join_url, meeting, emulator):
+    get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     emulator.state.tokens.clear()  # Graph no longer accepts the cached token: it answers 401
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (403, "GraphAccessDenied")
     assert "HTTP 401" in answer.body["error"]["message"]
 
 
-def test_graph_400_is_graph_bad_request(call, meeting, emulator):
+def test_graph_400_is_graph_bad_request(get_join_url, meeting, emulator):
     from devhost.emulator import Fault
 
     emulator.state.graph_faults.append(Fault(status=400))
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (400, "GraphBadRequest")
 
 
@@ -165,19 +165,19 @@ def test_graph_400_is_graph_bad_request(call, meeting, emulator):
     [b"<html>oops</html>", b'{"value": 42}', b'{"value": "javascript:alert(1)"}', b"[]"],
     ids=["html", "number", "not-https", "list"],
 )
-def test_unusable_graph_answer_is_502(call, meeting, emulator, body):
+def test_unusable_graph_answer_is_502(get_join_url, meeting, emulator, body):
     from devhost.emulator import Fault
 
     emulator.state.graph_faults.append(Fault(status=200, body=body))
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
 
 
-def test_unexpected_graph_status_is_502(call, meeting, emulator):
+def test_unexpected_graph_status_is_502(get_join_url, meeting, emulator):
     from devhost.emulator import Fault
 
     emulator.state.graph_faults.append(Fault(status=500))
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
     assert len(emulator.state.graph_requests) == 1  # a 500 is not retried
 
@@ -230,22 +230,22 @@ HOSTILE_ORGANIZERS = [
 
 
 @pytest.mark.parametrize("value", HOSTILE_MEETING_IDS, ids=range(len(HOSTILE_MEETING_IDS)))
-def test_hostile_meeting_ids_are_400_with_no_graph_call(call, emulator, value):
+def test_hostile_meeting_ids_are_400_with_no_graph_call(get_join_url, emulator, value):
     for method in ("GET", "POST"):
         if method == "POST" and value != value.strip():
             continue  # a body's value is trimmed first (tests/test_caller_input.py); a query string's is not
         if method == "GET":
-            answer = call(params={"meetingId": value, "organizerId": ORGANIZER_ID})
+            answer = get_join_url(params={"meetingId": value, "organizerId": ORGANIZER_ID})
         else:
-            answer = call("POST", body={"meetingId": value, "organizerId": ORGANIZER_ID})
+            answer = get_join_url("POST", body={"meetingId": value, "organizerId": ORGANIZER_ID})
         assert answer.status == 400, (method, value)
         assert answer.body["error"]["code"] == "InvalidRequest"
     assert emulator.state.graph_requests == [] and emulator.state.identity_requests == []
 
 
 @pytest.mark.parametrize("value", HOSTILE_ORGANIZERS, ids=range(len(HOSTILE_ORGANIZERS)))
-def test_hostile_organizers_are_400_with_no_graph_call(call, emulator, value):
-    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": value})
+def test_hostile_organizers_are_400_with_no_graph_call(get_join_url, emulator, value):
+    answer = get_join_url(params={"meetingId": "MSpkYzE3", "organizerId": value})
     assert answer.status == 400, value
     assert answer.body["error"]["code"] == "InvalidRequest"
     assert emulator.state.graph_requests == [] and emulator.state.identity_requests == []
@@ -256,47 +256,47 @@ def test_hostile_organizers_are_400_with_no_graph_call(call, emulator, value):
     [b"{not json", b"[1, 2]", b'"meetingId"', b"\xff\xfe\x00", b"null", b"[" * 100_000 + b"]" * 100_000],
     ids=["broken", "array", "string", "bad-utf8", "null", "deeply-nested"],
 )
-def test_malformed_bodies_are_400(call, emulator, raw):
-    answer = call("POST", raw_body=raw)
+def test_malformed_bodies_are_400(get_join_url, emulator, raw):
+    answer = get_join_url("POST", raw_body=raw)
     assert answer.status == 400
     assert answer.body["error"]["code"] == "InvalidRequest"
     assert emulator.state.graph_requests == []
 
 
-def test_non_string_meeting_id_is_400(call, emulator):
-    answer = call("POST", body={"meetingId": 12345, "organizerId": ORGANIZER_ID})
+def test_non_string_meeting_id_is_400(get_join_url, emulator):
+    answer = get_join_url("POST", body={"meetingId": 12345, "organizerId": ORGANIZER_ID})
     assert answer.status == 400
     assert "string" in answer.body["error"]["message"]
 
 
-def test_unknown_action_is_404(call, emulator):
-    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}, action="frobnicate")
+def test_unknown_action_is_404(get_join_url, emulator):
+    answer = get_join_url(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}, action="frobnicate")
     assert (answer.status, answer.body["error"]["code"]) == (404, "NotFound")
 
 
-def test_every_error_is_json_with_correlation_headers(call, emulator):
-    answer = call(params={})
+def test_every_error_is_json_with_correlation_headers(get_join_url, emulator):
+    answer = get_join_url(params={})
     assert answer.status == 400
     assert set(answer.body) == {"error"} and set(answer.body["error"]) == {"code", "message"}
     assert uuid.UUID(answer.headers["client-request-id"])
     assert answer.headers["Cache-Control"] == "no-store"
 
 
-def test_bad_setting_is_a_500_that_names_it(call, configure, emulator):
+def test_bad_setting_is_a_500_that_names_it(get_join_url, configure, emulator):
     configure(GRAPH_TIMEOUT_SECONDS="soon")
-    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (500, "ConfigurationError")
     assert "GRAPH_TIMEOUT_SECONDS" in answer.body["error"]["message"]
 
 
-def test_a_fault_of_ours_still_answers_json(call, meeting, monkeypatch, logs):
+def test_a_fault_of_ours_still_answers_json(get_join_url, meeting, monkeypatch, logs):
     from shared import appointment_urls
 
-    def broken(self, fields, call):
+    def broken(self, fields, invocation):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(appointment_urls.AppointmentUrlService, "resolve", broken)
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (500, "InternalError")
     assert answer.headers["client-request-id"] in logs.text
     assert "RuntimeError: boom" in logs.text  # the traceback is logged, not returned
@@ -329,15 +329,15 @@ def test_every_function_answers_a_fault_of_its_own_as_json_naming_it(configure, 
 
 @pytest.mark.parametrize("left_out", [None, ""], ids=["null", "empty"])
 @pytest.mark.parametrize("name", ["meetingId", "organizerId"])
-def test_a_body_value_left_out_does_not_hide_the_query_strings(call, meeting, name, left_out):
+def test_a_body_value_left_out_does_not_hide_the_query_strings(get_join_url, meeting, name, left_out):
     params = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN}
-    answer = call("POST", params=params, body={**params, name: left_out})
+    answer = get_join_url("POST", params=params, body={**params, name: left_out})
     assert answer.status == 200, answer.body
     assert (answer.body["meetingId"], answer.body["organizerId"]) == (meeting.meeting_id, ORGANIZER_UPN)
 
 
-def test_a_body_value_still_wins_over_the_query_strings(call, meeting):
-    answer = call(
+def test_a_body_value_still_wins_over_the_query_strings(get_join_url, meeting):
+    answer = get_join_url(
         "POST",
         params={"organizerId": "someone@contoso.example"},
         body={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN},

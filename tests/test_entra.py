@@ -488,9 +488,9 @@ def test_the_stand_in_strips_every_platform_header_a_client_sends(stack, emulato
 
     admit = caller_access.admit
 
-    def spy(door: Any, headers: Any, call: Any) -> None:
+    def spy(door: Any, headers: Any, invocation: Any) -> None:
         seen.append(dict(headers))
-        admit(door, headers, call)
+        admit(door, headers, invocation)
 
     monkeypatch.setattr("shared.http.admit", spy)
     entra = stack("both")

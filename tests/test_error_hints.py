@@ -20,29 +20,33 @@ def error_of(answer) -> tuple[int, str, str]:
     return answer.status, answer.body["error"]["code"], answer.body["error"]["message"]
 
 
-def test_a_failing_managed_identity_is_named_with_its_cause(call, meeting, emulator):
+def test_a_failing_managed_identity_is_named_with_its_cause(get_join_url, meeting, emulator):
     unknown = b'{"statusCode": 400, "message": "Unable to load the proper Managed Identity.", "correlationId": "c"}'
     emulator.state.identity_faults.append(Fault(status=400, body=unknown))  # App Service, for a wrong client ID
-    status, code, message = error_of(call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
+    status, code, message = error_of(
+        get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    )
     assert (status, code) == (503, "IdentityUnavailable")
     assert message.startswith("Could not get a Graph token from the function's managed identity (")
     assert "Unable to load the proper Managed Identity." in message  # what the endpoint said, not a class name
     assert "AZURE_CLIENT_ID is its client ID" in message
 
 
-def test_an_unexpected_identity_answer_names_what_went_wrong(call, meeting, emulator):
+def test_an_unexpected_identity_answer_names_what_went_wrong(get_join_url, meeting, emulator):
     emulator.state.identity_faults.append(Fault(status=500, body=b"<html>Internal error</html>"))
-    _, _, message = error_of(call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
+    _, _, message = error_of(get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
     assert "managed identity (JSONDecodeError: Expecting value" in message
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
-def test_a_brief_identity_endpoint_failure_is_called_transient_not_a_set_up_to_mend(call, meeting, emulator, status):
+def test_a_brief_identity_endpoint_failure_is_called_transient_not_a_set_up_to_mend(
+    get_join_url, meeting, emulator, status
+):
     """azure-identity words a JSON 500 or 429 as "configuration not found ... (invalid_scope)", then answers from
     the failure it holds without asking the endpoint again: both answers say the failure is the platform's, brief."""
     emulator.state.identity_faults.append(Fault(status=status))
     for _ in range(2):  # the endpoint's answer, then the failure azure-identity holds for 5 s
-        answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+        answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
         status_, code, message = error_of(answer)
         assert (status_, code, answer.headers["Retry-After"]) == (503, "IdentityUnavailable", "5")
         assert f"its token endpoint answered HTTP {status}, a transient failure of the platform's identity" in message
@@ -53,10 +57,10 @@ def test_a_brief_identity_endpoint_failure_is_called_transient_not_a_set_up_to_m
 
 
 def test_a_service_principal_without_its_settings_is_named_not_the_managed_identity(
-    call, configure, no_azure_environment
+    get_join_url, configure, no_azure_environment
 ):
     configure(GRAPH_CREDENTIAL="environment")
-    status, code, message = error_of(call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}))
+    status, code, message = error_of(get_join_url(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID}))
     assert (status, code) == (503, "IdentityUnavailable")
     assert "the service principal in AZURE_TENANT_ID / AZURE_CLIENT_ID (GRAPH_CREDENTIAL=environment)" in message
     assert "Environment variables are not fully configured" in message
@@ -77,8 +81,8 @@ def test_a_credential_quoting_a_token_never_passes_it_on():
     ],
     ids=["classic", "short"],
 )
-def test_a_refused_link_that_looks_url_decoded_gets_a_hint(call, emulator, link):
-    status, code, message = error_of(call(params={"joinUrl": link, "organizerId": ORGANIZER_ID}))
+def test_a_refused_link_that_looks_url_decoded_gets_a_hint(get_join_url, emulator, link):
+    status, code, message = error_of(get_join_url(params={"joinUrl": link, "organizerId": ORGANIZER_ID}))
     assert (status, code) == (400, "InvalidRequest")
     assert "looks URL-decoded" in message and '{"joinUrl": "..."}' in message and "URL-encoded" in message
     assert emulator.state.graph_requests == []
@@ -92,9 +96,9 @@ DECODED_CLASSIC_WITHOUT_CONTEXT = (
 
 
 @pytest.mark.parametrize("where", ["query", "body"])
-def test_a_decoded_classic_link_without_a_context_is_refused_before_graph(call, emulator, where):
+def test_a_decoded_classic_link_without_a_context_is_refused_before_graph(get_join_url, emulator, where):
     fields = {"joinUrl": DECODED_CLASSIC_WITHOUT_CONTEXT, "organizerId": ORGANIZER_ID}
-    answer = call(params=fields) if where == "query" else call("POST", body=fields)
+    answer = get_join_url(params=fields) if where == "query" else get_join_url("POST", body=fields)
     status, code, message = error_of(answer)
     assert (status, code) == (400, "InvalidRequest")
     assert "looks URL-decoded" in message and "19%3ameeting_" in message
@@ -103,28 +107,32 @@ def test_a_decoded_classic_link_without_a_context_is_refused_before_graph(call, 
     assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
 
 
-def test_a_meeting_id_whose_plus_a_query_string_decoded_gets_a_hint(call, emulator):
-    status, code, message = error_of(call(params={"meetingId": "abc def==", "organizerId": ORGANIZER_ID}))
+def test_a_meeting_id_whose_plus_a_query_string_decoded_gets_a_hint(get_join_url, emulator):
+    status, code, message = error_of(get_join_url(params={"meetingId": "abc def==", "organizerId": ORGANIZER_ID}))
     assert (status, code) == (400, "InvalidRequest")
     assert "holds a space" in message and "%2B" in message and '{"meetingId": "..."}' in message
     assert emulator.state.graph_requests == []
 
 
-def test_a_meeting_id_that_is_simply_wrong_gets_no_such_hint(call):
-    _, _, message = error_of(call(params={"meetingId": "abc/def", "organizerId": ORGANIZER_ID}))
+def test_a_meeting_id_that_is_simply_wrong_gets_no_such_hint(get_join_url):
+    _, _, message = error_of(get_join_url(params={"meetingId": "abc/def", "organizerId": ORGANIZER_ID}))
     assert message.startswith("meetingId is not a Teams online meeting ID") and "%2B" not in message
 
 
-def test_a_link_that_is_simply_wrong_gets_no_such_hint(call):
-    _, _, message = error_of(call(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID}))
+def test_a_link_that_is_simply_wrong_gets_no_such_hint(get_join_url):
+    _, _, message = error_of(
+        get_join_url(params={"joinUrl": "https://example.com/meeting", "organizerId": ORGANIZER_ID})
+    )
     assert message.startswith("joinUrl must be a Teams meeting link") and "URL-decoded" not in message
 
 
-def test_graphs_words_end_as_a_sentence_before_the_next_one_begins(call, meeting, emulator, configure):
+def test_graphs_words_end_as_a_sentence_before_the_next_one_begins(get_join_url, meeting, emulator, configure):
     configure(GRAPH_MAX_RETRIES="0")
     down = b'{"error": {"code": "ServiceUnavailable", "message": "down"}}'  # Graph's text, with no final period
     emulator.state.graph_faults.append(Fault(status=503, retry_after="5", body=down))
-    status, code, message = error_of(call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}))
+    status, code, message = error_of(
+        get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    )
     assert (status, code) == (503, "GraphUnavailable")
     assert message.endswith("Graph said: ServiceUnavailable: down. Try again in 5 seconds.")
 
@@ -149,15 +157,15 @@ CLASSIC_WITH_OID = (
 
 
 @pytest.mark.parametrize("oid", ["..%2F..", "abc", ""])
-def test_a_links_oid_that_is_no_object_id_is_named_as_the_problem(call, emulator, oid):
-    status, code, message = error_of(call("POST", body={"joinUrl": CLASSIC_WITH_OID.format(oid=oid)}))
+def test_a_links_oid_that_is_no_object_id_is_named_as_the_problem(get_join_url, emulator, oid):
+    status, code, message = error_of(get_join_url("POST", body={"joinUrl": CLASSIC_WITH_OID.format(oid=oid)}))
     assert (status, code) == (400, "InvalidRequest")
     assert message.startswith("The link's context has an Oid that is not an Entra object ID (a GUID)")
     assert "as organizerId" in message and "DEFAULT_ORGANIZER_ID" in message
     assert emulator.state.graph_requests == []
 
 
-def test_a_link_with_no_oid_says_organizer_id_is_missing(call):
+def test_a_link_with_no_oid_says_organizer_id_is_missing(get_join_url):
     link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"
-    _, _, message = error_of(call("POST", body={"joinUrl": link}))
+    _, _, message = error_of(get_join_url("POST", body={"joinUrl": link}))
     assert message.startswith("organizerId is missing: send")

@@ -16,22 +16,22 @@ def invocation_records(logs):
     return [r for r in logs.records if getattr(r, "getjoinurl", {}).get("event") == "invocation"]
 
 
-def test_allow_list_admits_listed_organizers_case_insensitively(call, meeting, configure):
+def test_allow_list_admits_listed_organizers_case_insensitively(get_join_url, meeting, configure):
     configure(ALLOWED_ORGANIZER_IDS=f" {ORGANIZER_UPN.upper()} , 00000000-0000-0000-0000-000000000001")
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN})
     assert answer.status == 200
 
 
-def test_allow_list_refuses_others_before_any_token_or_graph_call(call, meeting, configure, emulator):
+def test_allow_list_refuses_others_before_any_token_or_graph_call(get_join_url, meeting, configure, emulator):
     configure(ALLOWED_ORGANIZER_IDS="someone.else@contoso.example")
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (403, "OrganizerNotAllowed")
     assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
 
 
-def test_allow_list_applies_to_batch_items_and_implied_organizers(call, meeting, configure, emulator):
+def test_allow_list_applies_to_batch_items_and_implied_organizers(get_join_url, meeting, configure, emulator):
     configure(ALLOWED_ORGANIZER_IDS=ORGANIZER_UPN)
-    answer = call(
+    answer = get_join_url(
         "POST",
         body={
             "meetings": [
@@ -47,13 +47,13 @@ def test_allow_list_applies_to_batch_items_and_implied_organizers(call, meeting,
     assert results[2]["error"]["code"] == "OrganizerNotAllowed"
 
 
-def test_a_refused_organizer_is_named_with_where_it_came_from_and_the_form_to_add(call, meeting, configure):
+def test_a_refused_organizer_is_named_with_where_it_came_from_and_the_form_to_add(get_join_url, meeting, configure):
     """The README's own example lists user principal names; a classic link names its organizer by object ID only,
     so the 403 says the organizer came from the link and that its object ID is the form to add."""
     configure(
         ALLOWED_ORGANIZER_IDS=f"{ORGANIZER_UPN},adele@contoso.com", DEFAULT_ORGANIZER_ID="default@contoso.example"
     )
-    by_link = call("POST", body={"joinUrl": meeting.teams_link}).body["error"]
+    by_link = get_join_url("POST", body={"joinUrl": meeting.teams_link}).body["error"]
     assert by_link["code"] == "OrganizerNotAllowed"
     assert (
         f"Organizer {ORGANIZER_ID}, the object ID (Oid) in the Teams link's context, since no organizerId"
@@ -62,44 +62,44 @@ def test_a_refused_organizer_is_named_with_where_it_came_from_and_the_form_to_ad
     assert f"Add the object ID {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS" in by_link["message"]
     assert "holds the organizer's user principal name alone does not match it" in by_link["message"]
 
-    sent = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).body["error"]["message"]
+    sent = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).body["error"]["message"]
     assert f"Organizer {ORGANIZER_ID}, the organizerId sent, is not in" in sent
     assert f"Add {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS as it was sent" in sent
 
-    by_default = call(params={"meetingId": meeting.meeting_id}).body["error"]["message"]
+    by_default = get_join_url(params={"meetingId": meeting.meeting_id}).body["error"]["message"]
     assert "Organizer default@contoso.example, the app setting DEFAULT_ORGANIZER_ID, since the call" in by_default
     assert "as DEFAULT_ORGANIZER_ID holds it, or set DEFAULT_ORGANIZER_ID" in by_default
 
     batch = {"meetings": [{"meetingId": meeting.meeting_id}], "organizerId": "batch@contoso.example"}
-    [item] = call("POST", body=batch).body["results"]
+    [item] = get_join_url("POST", body=batch).body["results"]
     assert (
         "Organizer batch@contoso.example, the batch's organizerId, since the item names no organizer"
         in (item["error"]["message"])
     )
 
 
-def test_listing_both_forms_serves_a_link_and_a_named_organizer(call, meeting, configure):
+def test_listing_both_forms_serves_a_link_and_a_named_organizer(get_join_url, meeting, configure):
     configure(ALLOWED_ORGANIZER_IDS=f"{ORGANIZER_UPN},{ORGANIZER_ID}")
-    assert call("POST", body={"joinUrl": meeting.teams_link}).status == 200
-    assert call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN}).status == 200
+    assert get_join_url("POST", body={"joinUrl": meeting.teams_link}).status == 200
+    assert get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_UPN}).status == 200
 
 
-def test_bad_allow_list_is_a_configuration_error(call, configure):
+def test_bad_allow_list_is_a_configuration_error(get_join_url, configure):
     configure(ALLOWED_ORGANIZER_IDS="alice@contoso.example, not an id")
-    answer = call(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (500, "ConfigurationError")
     assert "ALLOWED_ORGANIZER_IDS" in answer.body["error"]["message"]
 
 
-def test_every_answer_says_no_store(call, meeting):
-    ok = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
-    bad = call(params={"meetingId": "../x", "organizerId": ORGANIZER_ID})
-    batch = call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}]})
+def test_every_answer_says_no_store(get_join_url, meeting):
+    ok = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    bad = get_join_url(params={"meetingId": "../x", "organizerId": ORGANIZER_ID})
+    batch = get_join_url("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}]})
     assert {a.headers["Cache-Control"] for a in (ok, bad, batch)} == {"no-store"}
 
 
-def test_one_structured_line_per_invocation(call, meeting, logs):
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+def test_one_structured_line_per_invocation(get_join_url, meeting, logs):
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     [record] = invocation_records(logs)
     assert record.levelno == logging.INFO
     fields = json.loads(record.getMessage())
@@ -110,11 +110,11 @@ def test_one_structured_line_per_invocation(call, meeting, logs):
     assert fields["durationMs"] >= 0
 
 
-def test_each_line_names_the_function_that_answered(call, diagnose, meeting, logs):
+def test_each_line_names_the_function_that_answered(get_join_url, diagnose, meeting, logs):
     """OpenApi and Diagnose share the log with GetJoinUrl: a query for GetJoinUrl's calls must tell them apart."""
     openapi, _ = load_function("OpenApi", APP_ROOT)
-    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
-    call(params={"meetingId": "../x", "organizerId": ORGANIZER_ID})
+    get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    get_join_url(params={"meetingId": "../x", "organizerId": ORGANIZER_ID})
     diagnose(organizerId=ORGANIZER_ID)
     openapi(func.HttpRequest(method="GET", url="http://localhost:7071/api/openapi.json", params={}, body=b""))
     lines = [record.getjoinurl for record in invocation_records(logs)]
@@ -131,15 +131,15 @@ def test_each_line_names_the_function_that_answered(call, diagnose, meeting, log
     )
 
 
-def test_failures_are_logged_with_their_code(call, meeting, logs):
-    call(params={"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID})
+def test_failures_are_logged_with_their_code(get_join_url, meeting, logs):
+    get_join_url(params={"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID})
     [record] = invocation_records(logs)
     assert (record.getjoinurl["outcome"], record.getjoinurl["status"]) == ("MeetingNotFound", 404)
 
 
-def test_retries_are_warnings_with_the_correlation_fields(call, meeting, emulator, logs):
+def test_retries_are_warnings_with_the_correlation_fields(get_join_url, meeting, emulator, logs):
     emulator.state.graph_faults.append(Fault(status=503, retry_after="0"))
-    answer = call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     warnings = [r for r in logs.records if r.levelno == logging.WARNING and r.name == "getjoinurl"]
     assert [w.getjoinurl["event"] for w in warnings] == ["graphRetry"]
     assert warnings[0].getjoinurl["clientRequestId"] == answer.headers["client-request-id"]
@@ -147,16 +147,16 @@ def test_retries_are_warnings_with_the_correlation_fields(call, meeting, emulato
     assert invocation_records(logs)[0].getjoinurl["graphAttempts"] == 2
 
 
-def test_batch_line_counts_items(call, meeting, logs):
-    call("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}, {"x": 1}]})
+def test_batch_line_counts_items(get_join_url, meeting, logs):
+    get_join_url("POST", body={"meetings": [{"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}, {"x": 1}]})
     [record] = invocation_records(logs)
     assert (record.getjoinurl["items"], record.getjoinurl["failedItems"]) == (2, 1)
 
 
-def test_no_token_at_any_level_and_no_join_url_at_info(call, meeting, emulator, caplog):
+def test_no_token_at_any_level_and_no_join_url_at_info(get_join_url, meeting, emulator, caplog):
     caplog.set_level(logging.DEBUG)  # every logger, azure-identity and azure-core included
-    call(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
-    call(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_ID})
+    get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    get_join_url(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_ID})
     assert emulator.state.tokens and caplog.records
     for token in emulator.state.tokens:
         assert token not in caplog.text

@@ -47,11 +47,11 @@ def peak_memory() -> Iterator[Callable[[], int]]:
         tracemalloc.stop()
 
 
-def test_a_100_mb_body_is_refused_before_it_is_parsed(call, emulator):
+def test_a_100_mb_body_is_refused_before_it_is_parsed(get_join_url, emulator):
     body = huge_body()
     with peak_memory() as peak:
         started = time.monotonic()
-        answer = call("POST", raw_body=body)
+        answer = get_join_url("POST", raw_body=body)
         elapsed = time.monotonic() - started
     assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooLarge")
     assert f"{len(body):,} bytes" in answer.body["error"]["message"]
@@ -60,21 +60,21 @@ def test_a_100_mb_body_is_refused_before_it_is_parsed(call, emulator):
     assert emulator.state.identity_requests == [] and emulator.state.graph_requests == []
 
 
-def test_a_declared_content_length_over_the_limit_is_refused_without_reading_the_body(call, emulator):
-    answer = call("POST", raw_body=b'{"meetingId": "MSpkYzE3"}', headers={"content-length": str(HUGE)})
+def test_a_declared_content_length_over_the_limit_is_refused_without_reading_the_body(get_join_url, emulator):
+    answer = get_join_url("POST", raw_body=b'{"meetingId": "MSpkYzE3"}', headers={"content-length": str(HUGE)})
     assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooLarge")
     assert emulator.state.graph_requests == []
 
 
 @pytest.mark.parametrize("declared", ["", "12", "-5", "1e9", "\u00b2", "9" * 30])
-def test_a_content_length_that_is_no_size_over_the_limit_goes_by_the_body(call, meeting, declared):
+def test_a_content_length_that_is_no_size_over_the_limit_goes_by_the_body(get_join_url, meeting, declared):
     body = json.dumps({"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).encode()
     headers = {"content-length": declared} if declared else {}
-    answer = call("POST", raw_body=body, headers=headers)
+    answer = get_join_url("POST", raw_body=body, headers=headers)
     assert answer.status == (413 if declared == "9" * 30 else 200)
 
 
-def test_the_largest_valid_batch_is_well_under_the_limit(call, emulator):
+def test_the_largest_valid_batch_is_well_under_the_limit(get_join_url, emulator):
     link = "https://teams.microsoft.com/l/meetup-join/"
     organizer = "a" * 64 + "@" + "b" * 40 + ".example"
     assert len(organizer) == ORGANIZER_ID_MAX
@@ -84,7 +84,7 @@ def test_the_largest_valid_batch_is_well_under_the_limit(call, emulator):
     ]
     body = json.dumps({"meetings": items}, indent=2).encode()
     assert len(body) * 4 < BODY_MAX_BYTES
-    answer = call("POST", raw_body=body)
+    answer = get_join_url("POST", raw_body=body)
     assert answer.status == 200
     assert len(answer.body["results"]) == BATCH_MAX_ITEMS
 
@@ -96,15 +96,15 @@ def nested(depth: int) -> bytes:
 
 
 @pytest.mark.parametrize("depth", [JSON_MAX_DEPTH + 1, 900, 100_000])
-def test_json_nested_deeper_than_the_limit_is_400_before_any_use(call, emulator, depth):
-    answer = call("POST", raw_body=nested(depth))
+def test_json_nested_deeper_than_the_limit_is_400_before_any_use(get_join_url, emulator, depth):
+    answer = get_join_url("POST", raw_body=nested(depth))
     assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
     assert f"deeper than {JSON_MAX_DEPTH} levels" in answer.body["error"]["message"]
     assert emulator.state.graph_requests == []
 
 
-def test_json_nested_up_to_the_limit_is_read(call, meeting, emulator):
-    answer = call("POST", raw_body=nested(JSON_MAX_DEPTH).replace(b"MSpkYzE3", meeting.meeting_id.encode()))
+def test_json_nested_up_to_the_limit_is_read(get_join_url, meeting, emulator):
+    answer = get_join_url("POST", raw_body=nested(JSON_MAX_DEPTH).replace(b"MSpkYzE3", meeting.meeting_id.encode()))
     assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
@@ -158,9 +158,9 @@ def values_body(values: int) -> bytes:
     return f'{{"meetingId": "MSpkYzE3", "organizerId": "{ORGANIZER_ID}", "x": [{items}]}}'.encode()
 
 
-def test_a_body_of_as_many_json_values_as_the_budget_is_read_and_one_more_is_refused_unparsed(call, emulator):
-    assert call("POST", raw_body=values_body(BODY_VALUES_MAX)).status == 404  # read, and asked of Graph
-    answer = call("POST", raw_body=values_body(BODY_VALUES_MAX + 1))
+def test_a_body_of_as_many_json_values_as_the_budget_is_read_and_one_more_is_refused_unparsed(get_join_url, emulator):
+    assert get_join_url("POST", raw_body=values_body(BODY_VALUES_MAX)).status == 404  # read, and asked of Graph
+    answer = get_join_url("POST", raw_body=values_body(BODY_VALUES_MAX + 1))
     assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooComplex")
     message = answer.body["error"]["message"]
     assert f"{BODY_VALUES_MAX + 1:,} JSON values" in message and f"at most {BODY_VALUES_MAX:,}" in message
@@ -168,17 +168,19 @@ def test_a_body_of_as_many_json_values_as_the_budget_is_read_and_one_more_is_ref
     assert emulator.graph_calls() != [] and len(emulator.graph_calls()) == 1  # the first call only
 
 
-def test_text_inside_strings_is_not_counted_as_values(call):
+def test_text_inside_strings_is_not_counted_as_values(get_join_url):
     """Commas and brackets in a webhook's text are not structure: a note full of them is read."""
     note = "[{a, b: c}], " * 2000
-    answer = call("POST", body={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID, "note": note, "q": 'say "x"'})
+    answer = get_join_url(
+        "POST", body={"meetingId": "MSpkYzE3", "organizerId": ORGANIZER_ID, "note": note, "q": 'say "x"'}
+    )
     assert answer.status == 404, answer.body
 
 
-def test_the_largest_batch_with_a_webhooks_fields_beside_each_item_is_read(call, emulator):
+def test_the_largest_batch_with_a_webhooks_fields_beside_each_item_is_read(get_join_url, emulator):
     extras = {f"field{n}": f"value, {n}" for n in range(15)}  # what a flow's Select may carry besides the link
     items = [{"meetingId": f"MSpkYzE3{i:03}", "organizerId": ORGANIZER_ID, **extras} for i in range(BATCH_MAX_ITEMS)]
-    answer = call("POST", body={"meetings": items, "trigger": {"id": "x", "body": {"subject": "y"}}})
+    answer = get_join_url("POST", body={"meetings": items, "trigger": {"id": "x", "body": {"subject": "y"}}})
     assert answer.status == 200 and len(answer.body["results"]) == BATCH_MAX_ITEMS
 
 
@@ -194,20 +196,20 @@ def text_body(first: str, characters: int) -> bytes:
     [("\U0001f600", 4), ("\\ud83d\\ude00", 4), ("\u20ac", 2), ("\\u20ac", 2), ("\u00e9", 1), ("\\u00e9", 1)],
     ids=["emoji", "surrogate-escape", "euro", "euro-escape", "latin-1", "latin-1-escape"],
 )
-def test_a_body_is_held_to_its_size_as_python_text_by_its_widest_character(call, first, width):
+def test_a_body_is_held_to_its_size_as_python_text_by_its_widest_character(get_join_url, first, width):
     """Python keeps a string in 1, 2 or 4 bytes a character, by its widest, written or escaped: a body may hold that
     many times fewer characters. The largest such body is read; one character more is refused before decoding."""
     most = BODY_TEXT_MAX_BYTES // width
     if width == 1:
         most -= len(first.encode()) - len(first)  # and within the body limit in bytes
     assert text_width(text_body(first, most)) == width
-    assert call("POST", raw_body=text_body(first, most)).status == 404  # read, and asked of Graph
+    assert get_join_url("POST", raw_body=text_body(first, most)).status == 404  # read, and asked of Graph
     if width > 1:
-        answer = call("POST", raw_body=text_body(first, most + 1))
+        answer = get_join_url("POST", raw_body=text_body(first, most + 1))
         assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooComplex")
         assert f"in {width} bytes" in answer.body["error"]["message"]
 
 
-def test_a_body_in_another_encoding_than_utf8_is_refused(call):
-    answer = call("POST", raw_body='{"meetingId": "MSpkYzE3"}'.encode("utf-16"))
+def test_a_body_in_another_encoding_than_utf8_is_refused(get_join_url):
+    answer = get_join_url("POST", raw_body='{"meetingId": "MSpkYzE3"}'.encode("utf-16"))
     assert answer.status == 400 and "not UTF-8" in answer.body["error"]["message"]
