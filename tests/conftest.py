@@ -14,6 +14,7 @@ from http.server import HTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 import pytest
@@ -22,7 +23,7 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 if str(APP_ROOT) not in sys.path:
     sys.path.insert(0, str(APP_ROOT))
 
-from devhost.emulator import WIRES, GraphEmulator, Meeting  # noqa: E402
+from devhost.emulator import WIRES, GraphEmulator, Meeting, Recorded  # noqa: E402
 from devhost.host import load_function  # noqa: E402
 from shared import app  # noqa: E402
 from shared.clock import SYSTEM_CLOCK  # noqa: E402
@@ -169,6 +170,40 @@ def get_join_url(
         return answer
 
     return invoke
+
+
+def by_id(meeting: Meeting, organizer: str | None = None) -> dict[str, str]:
+    """GetJoinUrl's fields for `meeting` by its ID, the organizer by object ID unless `organizer` names it otherwise."""
+    return {"meetingId": meeting.meeting_id, "organizerId": organizer or meeting.organizer_id}
+
+
+def error_of(answer: Answer) -> tuple[int, str, str]:
+    return answer.status, answer.body["error"]["code"], answer.body["error"]["message"]
+
+
+def lookup_filter(recorded: Recorded) -> str:
+    """The OData filter of a meeting lookup the emulator received, decoded."""
+    return parse_qs(urlsplit(recorded.target).query)["$filter"][0]
+
+
+def batch_calls(emulator: GraphEmulator) -> list[Recorded]:
+    return [r for r in emulator.state.graph_requests if r.target.endswith("/$batch")]
+
+
+def inner_requests(emulator: GraphEmulator) -> list[str]:
+    """The URL of every request the `$batch` calls carried, in the order sent."""
+    return [item["url"] for sent in batch_calls(emulator) for item in sent.body["requests"]]
+
+
+def distinct_meetings(emulator: GraphEmulator, count: int) -> list[Meeting]:
+    """Meetings that each cost Graph a request of their own: a batch asks once per distinct meeting."""
+    return [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"30000000{i:04}") for i in range(count)]
+
+
+def issued_token(emulator: GraphEmulator) -> str:
+    """The one token the emulated identity endpoint has handed out."""
+    [token] = emulator.state.platform_cache.values()
+    return token
 
 
 def errors_in(body: Any) -> list[dict[str, Any]]:

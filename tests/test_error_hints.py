@@ -7,17 +7,13 @@ import pytest
 from devhost.emulator import Fault
 from shared.errors import sentences
 from shared.identity import credential_problem
-from tests.conftest import ORGANIZER_ID
+from tests.conftest import ORGANIZER_ID, error_of
 
 
 @pytest.fixture
 def no_azure_environment(monkeypatch):
     for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
         monkeypatch.delenv(name, raising=False)
-
-
-def error_of(answer) -> tuple[int, str, str]:
-    return answer.status, answer.body["error"]["code"], answer.body["error"]["message"]
 
 
 def test_a_failing_managed_identity_is_named_with_its_cause(get_join_url, meeting, emulator):

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import threading
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from devhost.emulator import Fault
 from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.graph_batch import BATCH_CONCURRENCY
-from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
-
-
-def lookup_filter(recorded) -> str:
-    return parse_qs(urlsplit(recorded.target).query)["$filter"][0]
+from tests.conftest import (
+    ORGANIZER_ID,
+    ORGANIZER_UPN,
+    batch_calls,
+    by_id,
+    distinct_meetings,
+    inner_requests,
+    lookup_filter,
+)
 
 
 def test_classic_join_link_is_looked_up_then_answered(get_join_url, meeting, emulator):
@@ -156,19 +159,6 @@ def test_bad_meeting_numbers_are_400(get_join_url, emulator, number):
 
 
 # --- batch ---------------------------------------------------------------------------------------------------
-
-
-def batch_calls(emulator):
-    return [r for r in emulator.state.graph_requests if r.target.endswith("/$batch")]
-
-
-def by_id(meeting) -> dict[str, str]:
-    return {"meetingId": meeting.meeting_id, "organizerId": meeting.organizer_id}
-
-
-def distinct_meetings(emulator, count: int) -> list:
-    """Meetings that each cost Graph a request of their own: a batch asks once per distinct meeting."""
-    return [emulator.add_meeting(ORGANIZER_ID, join_meeting_id=f"30000000{i:04}") for i in range(count)]
 
 
 def test_batch_answers_in_order_given(get_join_url, emulator, configure):
@@ -399,10 +389,6 @@ def test_a_batch_reply_that_means_nothing_fails_every_item_as_graph_error(get_jo
     answer = get_join_url("POST", body={"meetings": [item, item]})
     assert answer.status == 200
     assert [result["error"]["code"] for result in answer.body["results"]] == ["GraphError"] * 2
-
-
-def inner_requests(emulator) -> list[str]:
-    return [item["url"] for sent in batch_calls(emulator) for item in sent.body["requests"]]
 
 
 @pytest.mark.parametrize("given_by", ["meetingId", "joinUrl", "joinMeetingId"])

@@ -19,13 +19,7 @@ from devhost.emulator import Fault
 from shared.errors import ApiError
 from shared.graph_batch import connections_needed
 from shared.retry import BACKOFF_BASE_SECONDS, OUTAGE_RETRY_AFTER_SECONDS
-from tests.conftest import ORGANIZER_ID, says_its_wait
-
-
-def timed(get_join_url, meeting, **kwargs):
-    started = time.monotonic()
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}, **kwargs)
-    return answer, time.monotonic() - started
+from tests.conftest import ORGANIZER_ID, by_id, says_its_wait
 
 
 def backoff_range(attempt: int) -> tuple[float, float]:
@@ -37,7 +31,7 @@ def backoff_range(attempt: int) -> tuple[float, float]:
 def test_429_with_retry_after_is_waited_out_then_answered(get_join_url, meeting, configure, emulator, clock):
     configure(REQUEST_DEADLINE_SECONDS="60")
     emulator.state.graph_faults.append(Fault(status=429, retry_after="30"))
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
     assert clock.waits == [30.0]  # Graph's Retry-After, exactly
@@ -45,7 +39,7 @@ def test_429_with_retry_after_is_waited_out_then_answered(get_join_url, meeting,
 
 def test_429_asking_for_more_than_the_deadline_is_passed_on_at_once(get_join_url, meeting, emulator, clock):
     emulator.state.graph_faults.append(Fault(status=429, retry_after="30"))
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (429, "Throttled")
     assert answer.headers["Retry-After"] == "30"
     assert answer.body["error"]["retryAfterSeconds"] == 30
@@ -56,7 +50,7 @@ def test_429_asking_for_more_than_the_deadline_is_passed_on_at_once(get_join_url
 
 def test_two_503s_then_200_answers_200(get_join_url, meeting, emulator, clock):
     emulator.state.graph_faults.extend([Fault(status=503), Fault(status=503)])
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 3
     first, second = clock.waits  # backoff from a small base, doubling
@@ -65,7 +59,7 @@ def test_two_503s_then_200_answers_200(get_join_url, meeting, emulator, clock):
 
 def test_503_that_never_clears_is_graph_unavailable_after_all_retries(get_join_url, meeting, emulator):
     emulator.state.graph_faults.extend([Fault(status=503, retry_after="0")] * 4)
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
     assert "Retry-After" in answer.headers
     assert len(emulator.graph_calls()) == 4  # the first try and GRAPH_MAX_RETRIES=3
@@ -106,7 +100,7 @@ def test_every_error_with_a_retry_after_says_its_wait_in_words(get_join_url, mee
     configure(GRAPH_MAX_RETRIES="0", GRAPH_TIMEOUT_SECONDS="0.1")
     where, fault = FAULTS_WITH_A_WAIT[code]
     (emulator.state.identity_faults if where == "identity" else emulator.state.graph_faults).append(fault)
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     error = answer.body["error"]
     assert (error["code"], str(error["retryAfterSeconds"])) == (code, answer.headers["Retry-After"])
     assert says_its_wait(error), error["message"]
@@ -114,9 +108,7 @@ def test_every_error_with_a_retry_after_says_its_wait_in_words(get_join_url, mee
 
 def test_identity_unavailable_says_when_to_retry_and_then_who_to_ask(get_join_url, meeting, emulator):
     emulator.state.identity_faults.append(Fault(status=500, body=b"<html>Internal error</html>"))
-    message = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).body["error"][
-        "message"
-    ]
+    message = get_join_url(params=by_id(meeting)).body["error"]["message"]
     assert "Try again in 5 seconds; if it persists, check the function app's Resource health" in message
 
 
@@ -129,7 +121,7 @@ def test_an_error_with_a_wait_says_it_whatever_its_fix():
 
 def test_503_with_a_retry_after_beyond_the_deadline_is_passed_on(get_join_url, meeting, emulator, clock):
     emulator.state.graph_faults.append(Fault(status=503, retry_after="120"))
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
     assert answer.headers["Retry-After"] == "120"
     assert clock.waits == []
@@ -137,7 +129,7 @@ def test_503_with_a_retry_after_beyond_the_deadline_is_passed_on(get_join_url, m
 
 def test_504_and_connection_resets_are_retried(get_join_url, meeting, emulator, clock):
     emulator.state.graph_faults.extend([Fault(status=504), Fault(reset=True)])
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 3
     assert len(clock.waits) == 2
@@ -145,7 +137,7 @@ def test_504_and_connection_resets_are_retried(get_join_url, meeting, emulator, 
 
 def test_resets_that_never_clear_are_graph_unavailable_within_the_deadline(get_join_url, meeting, emulator, clock):
     emulator.state.graph_faults.extend([Fault(reset=True)] * 4)
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (503, "GraphUnavailable")
     assert len(clock.waits) == len(emulator.graph_calls()) - 1 >= 2  # backed off between tries
     assert sum(clock.waits) < 3.0  # REQUEST_DEADLINE_SECONDS: no wait outlasts it
@@ -161,7 +153,7 @@ def test_a_hanging_graph_is_retried_while_time_is_left_then_504(get_join_url, me
     """Each try hangs past GRAPH_TIMEOUT_SECONDS (0.1 s here): a read timeout is worth a retry while time is left."""
     configure(GRAPH_TIMEOUT_SECONDS="0.1", GRAPH_MAX_RETRIES="1")
     emulator.state.graph_faults.extend([Fault(delay=2, status=200)] * 5)
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
     assert len(emulator.graph_calls()) == 2
     [wait] = clock.waits
@@ -173,7 +165,9 @@ def test_a_hanging_try_is_cut_at_the_deadline_not_at_its_own_timeout(get_join_ur
     Graph answers after 10 s, and the bound is half of that: it tells which timeout ended the wait, not how fast."""
     configure(GRAPH_TIMEOUT_SECONDS="30", REQUEST_DEADLINE_SECONDS="0.5")
     emulator.state.graph_faults.append(Fault(delay=10))
-    answer, elapsed = timed(get_join_url, meeting)
+    started = time.monotonic()
+    answer = get_join_url(params=by_id(meeting))
+    elapsed = time.monotonic() - started
     assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
     assert elapsed < 5
     assert len(emulator.graph_calls()) == 1  # no time left for another
@@ -181,13 +175,13 @@ def test_a_hanging_try_is_cut_at_the_deadline_not_at_its_own_timeout(get_join_ur
 
 def test_slow_graph_under_the_attempt_timeout_succeeds(get_join_url, meeting, emulator):
     emulator.state.graph_faults.append(Fault(delay=0.1))
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert answer.status == 200
 
 
 def test_identity_500_is_identity_unavailable_without_graph(get_join_url, meeting, emulator):
     emulator.state.identity_faults.append(Fault(status=500))
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
     assert answer.headers["Retry-After"]
     assert emulator.state.graph_requests == []
@@ -196,7 +190,7 @@ def test_identity_500_is_identity_unavailable_without_graph(get_join_url, meetin
 
 def test_identity_non_json_500_is_identity_unavailable(get_join_url, meeting, emulator):
     emulator.state.identity_faults.append(Fault(status=500, body=b"<html>Internal error</html>"))
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
     assert emulator.state.graph_requests == []
 
@@ -215,7 +209,7 @@ def test_hanging_identity_is_identity_unavailable_within_the_deadline(
     """The endpoint answers after 2 s, so a wait that neither timeout cut would get a token and a 200."""
     configure(**settings)
     emulator.state.identity_faults.append(Fault(delay=2))
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (503, "IdentityUnavailable")
     assert cut_by in answer.body["error"]["message"]
     assert emulator.state.graph_requests == []
@@ -224,8 +218,8 @@ def test_hanging_identity_is_identity_unavailable_within_the_deadline(
 def test_identity_recovers_at_the_next_call_once_the_endpoint_answers(get_join_url, meeting, emulator):
     """Retry-After 0: azure-identity does not hold the failure (it holds one for the endpoint's Retry-After)."""
     emulator.state.identity_faults.append(Fault(status=500, retry_after="0"))
-    assert timed(get_join_url, meeting)[0].status == 503
-    assert timed(get_join_url, meeting)[0].status == 200
+    assert get_join_url(params=by_id(meeting)).status == 503
+    assert get_join_url(params=by_id(meeting)).status == 200
     assert len(emulator.state.identity_requests) == 2  # nothing of ours kept the failure
 
 
@@ -235,7 +229,7 @@ def test_cold_burst_of_16_threads_makes_one_identity_call(main, get_join_url, me
 
     def one(_: int) -> int:
         start.wait(timeout=10)
-        return get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status
+        return get_join_url(params=by_id(meeting)).status
 
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(one, range(16)))
@@ -246,7 +240,7 @@ def test_cold_burst_of_16_threads_makes_one_identity_call(main, get_join_url, me
 
 def test_sequential_calls_share_one_pooled_connection(get_join_url, meeting, emulator):
     for _ in range(10):
-        assert get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status == 200
+        assert get_join_url(params=by_id(meeting)).status == 200
     assert emulator.state.connections <= 2  # one to the identity endpoint, one to Graph
 
 
@@ -256,7 +250,7 @@ def test_graph_trickling_its_answer_is_cut_at_the_deadline(get_join_url, meeting
     gzip header alone is ten of these bytes: 2 s, four times the deadline, had the decoder read them all at once."""
     configure(REQUEST_DEADLINE_SECONDS="0.5")
     emulator.state.graph_faults.extend([Fault(trickle=0.2)] * 5)  # each read is quick, the whole answer is not
-    answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (504, "GraphTimeout")
 
 
@@ -309,14 +303,14 @@ def test_one_retry_budget_per_request_whatever_mix_of_batch_and_item_failures(
 def test_a_redirect_is_not_followed_with_the_token(get_join_url, meeting, emulator):
     elsewhere = emulator.base_url + "/v1.0/elsewhere"
     emulator.state.graph_faults.append(Fault(status=302, headers={"Location": elsewhere}))
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
     assert len(emulator.state.graph_requests) == 1
 
 
 def test_an_unreadable_retry_after_falls_back_to_backoff(get_join_url, meeting, emulator, clock):
     emulator.state.graph_faults.append(Fault(status=503, retry_after="\u00b2"))  # a digit to str.isdigit only
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
     [wait] = clock.waits
@@ -334,10 +328,7 @@ def test_more_calls_in_flight_than_pooled_connections_all_answer(get_join_url, m
 
     def one(_: int) -> list[int]:
         start.wait(timeout=10)
-        return [
-            get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}).status
-            for _ in range(rounds)
-        ]
+        return [get_join_url(params=by_id(meeting)).status for _ in range(rounds)]
 
     with ThreadPoolExecutor(threads) as pool:
         statuses = [status for answers in pool.map(one, range(threads)) for status in answers]
@@ -349,7 +340,7 @@ def test_retry_after_as_a_date_in_the_minus_0000_zone_is_waited_out(get_join_url
     """A zone that parses to a naive datetime made the wait a TypeError, and the answer a 500."""
     now = format_datetime(datetime.now(UTC).replace(tzinfo=None))
     emulator.state.graph_faults.append(Fault(status=503, retry_after=now))
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert answer.status == 200
     assert len(emulator.graph_calls()) == 2
     assert clock.waits == [0.0]  # the date is now: no wait left
@@ -357,11 +348,11 @@ def test_retry_after_as_a_date_in_the_minus_0000_zone_is_waited_out(get_join_url
 
 def test_a_huge_retry_after_is_passed_on_as_at_most_a_day(get_join_url, meeting, emulator):
     emulator.state.graph_faults.append(Fault(status=429, retry_after="9" * 40))
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.headers["Retry-After"]) == (429, "86400")
 
 
 def test_graph_answering_absurdly_nested_json_is_graph_error(get_join_url, meeting, emulator):
     emulator.state.graph_faults.append(Fault(status=200, body=b"[" * 100_000))
-    answer, _ = timed(get_join_url, meeting)
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")

@@ -14,16 +14,7 @@ import time
 from devhost.emulator import APPOINTMENT_URL_ROLE, IDENTITY_CLIENT_ID, IDENTITY_OBJECT_ID, LOOKUP_ROLE, Fault
 from shared import app
 from shared.token_claims import iso_time, read_token_identity
-from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
-
-
-def by_id(meeting, organizer=ORGANIZER_ID):
-    return {"meetingId": meeting.meeting_id, "organizerId": organizer}
-
-
-def issued_token(emulator) -> str:
-    [token] = emulator.state.platform_cache.values()
-    return token
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN, by_id, issued_token
 
 
 def test_emulated_tokens_carry_the_claims_entra_puts_in_app_only_tokens(get_join_url, meeting, emulator):

@@ -9,11 +9,7 @@ import pytest
 import requests
 
 from devhost.emulator import WIRES, Fault, content_coding
-from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
-
-
-def by_id(meeting) -> dict[str, str]:
-    return {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN, by_id
 
 
 def test_a_call_by_id(get_join_url, meeting, emulator, wire):
