@@ -1,4 +1,5 @@
-"""Fixtures: the function loaded as the worker loads it, talking over loopback HTTP to the emulator."""
+"""Fixtures and helpers the test files share: the function loaded as the worker loads it, talking over loopback HTTP
+to the emulator, on a virtual clock (tests/virtual_clock.py) whose waits pass at once."""
 
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ def serving(server: HTTPServer) -> Iterator[HTTPServer]:
 
 @dataclass
 class Answer:
+    """What a function answered a request built in-process: its status, headers and JSON body."""
+
     status: int
     headers: dict[str, str]
     body: Any

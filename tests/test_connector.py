@@ -1,4 +1,5 @@
-"""Issue 6: the Power Automate custom connector (connector/) and the OpenApi function that serves its definition.
+"""The Power Automate custom connector (connector/) and the OpenApi function that serves its definition
+(shared/openapi.py).
 
 The definition must describe the real API exactly: its patterns are the very strings in shared/validation.py, and
 they accept and refuse the same good and hostile values as the function's validators (here with Python's `re`, and

@@ -1,5 +1,6 @@
 """shared/graph_transport.py against the emulator: every wire it may speak, the deadline while a body trickles in,
-and threads sharing a small pool. What it relies on in requests and urllib3 is in test_graph_transport_contract.py.
+threads sharing a small pool, and calls through GetJoinUrl sharing pooled connections, more of them in flight than
+the pool keeps. What it relies on in requests and urllib3 is in test_graph_transport_contract.py.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import requests
 
 from devhost.emulator import Fault, GraphEmulator, Meeting
 from shared.deadline import Deadline
+from shared.graph_batch import connections_needed
 from shared.graph_paths import appointment_url_path
 from shared.graph_transport import GraphTransport, build_session
 from shared.token_claims import TokenIdentity
-from tests.conftest import ORGANIZER_ID
+from tests.conftest import ORGANIZER_ID, by_id
 
 IDENTITY = TokenIdentity("client", "object", "tenant", (), None, None, delegated=False)
 TRICKLE_GAP = 3.0  # seconds between the bytes of a trickled body: longer than the deadlines below
@@ -136,3 +138,28 @@ def calls_on_a_small_pool(graph: GraphEmulator, cut: int, deadline: float) -> li
 
     with ThreadPoolExecutor(len(meetings)) as pool:
         return [outcome for per_thread in pool.map(one, meetings) for outcome in per_thread]
+
+
+def test_sequential_calls_share_one_pooled_connection(get_join_url, meeting, emulator):
+    for _ in range(10):
+        assert get_join_url(params=by_id(meeting)).status == 200
+    assert emulator.state.connections <= 2  # one to the identity endpoint, one to Graph
+
+
+def test_more_calls_in_flight_than_pooled_connections_all_answer(get_join_url, meeting, configure, emulator, wire):
+    """With more invocations at once than the pool keeps, urllib3 closes the connections it cannot pool
+    inside the read that ends each answer; nothing may touch them afterwards (that was a 500 on EBADF). On every
+    wire: the read that ends a chunked answer is the one that reads its last chunk's trailer."""
+    configure(PYTHON_THREADPOOL_THREAD_COUNT="1")
+    emulator.state.graph_latency = 0.03  # every call in flight at once
+    threads, rounds = 4 * connections_needed(1), 3  # four times the pool
+    start = threading.Barrier(threads)
+
+    def one(_: int) -> list[int]:
+        start.wait(timeout=10)
+        return [get_join_url(params=by_id(meeting)).status for _ in range(rounds)]
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [status for answers in pool.map(one, range(threads)) for status in answers]
+    assert statuses == [200] * threads * rounds
+    assert len(emulator.graph_calls()) == threads * rounds  # each answered at the first try

@@ -1,5 +1,6 @@
-"""Graph's wire: answers compressed (gzip or deflate) or not, chunked or not, are read as Graph meant them on a
-call by ID, by link, a batch, Diagnose and every kind of refusal; the emulator speaks that wire by default."""
+"""Graph's wire end to end: answers compressed (gzip or deflate) or not, chunked or not, are read as Graph meant them
+on a call by ID, by link, a batch, Diagnose and every kind of refusal. The emulator's side of the wire:
+tests/test_emulator.py; the transport's: tests/test_graph_transport.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import gzip
 import pytest
 import requests
 
-from devhost.emulator import WIRES, Fault, content_coding
+from devhost.emulator import Fault
 from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN, by_id
 
 
@@ -92,49 +93,3 @@ def test_graph_is_offered_only_the_codings_the_client_decodes(get_join_url, meet
 
 
 # --- the emulator's wire ----------------------------------------------------------------------------------
-
-
-def test_the_emulator_answers_on_the_wire_it_is_set_to(emulator, configure, wire):
-    """Its identity endpoint as an example: every JSON answer travels the same way."""
-    preferred, _, framing = wire.partition("+")
-    answer = requests.get(
-        emulator.identity_endpoint,
-        params={"api-version": "2019-08-01", "resource": "https://graph.microsoft.com"},
-        headers={"X-IDENTITY-HEADER": emulator.identity_header, "Accept-Encoding": "gzip, deflate"},
-        timeout=10,
-    )
-    assert answer.json()["token_type"] == "Bearer"
-    assert answer.headers.get("Content-Encoding") == (preferred if preferred in ("gzip", "deflate") else None)
-    chunked = "chunked" in (preferred, framing)
-    assert answer.headers.get("Transfer-Encoding") == ("chunked" if chunked else None)
-    assert ("Content-Length" in answer.headers) is not chunked
-
-
-def test_the_emulator_compresses_by_default_and_only_when_asked(emulator, configure):
-    assert WIRES[0] == "gzip+chunked" and emulator.wire == WIRES[0]
-    url = emulator.identity_endpoint + "?api-version=2019-08-01&resource=https://graph.microsoft.com"
-    for offered, expected in (("gzip, deflate", "gzip"), ("deflate", "deflate"), ("identity", None), (None, None)):
-        headers = {"X-IDENTITY-HEADER": emulator.identity_header, "Accept-Encoding": offered}
-        answer = requests.get(url, headers=headers, timeout=10)  # None: requests sends no Accept-Encoding
-        assert (answer.status_code, answer.headers.get("Content-Encoding")) == (200, expected), offered
-
-
-@pytest.mark.parametrize(
-    ("offered", "preferred", "coding"),
-    [
-        ("gzip, deflate", "gzip", "gzip"),
-        ("gzip, deflate", "deflate", "deflate"),
-        ("deflate", "gzip", "deflate"),
-        ("gzip;q=0, deflate;q=0.5", "gzip", "deflate"),
-        ("GZIP;Q=1.0", "deflate", "gzip"),
-        ("*", "gzip", "gzip"),
-        ("*, gzip;q=0", "gzip", "deflate"),
-        ("*;q=0", "gzip", None),
-        ("identity", "gzip", None),
-        ("br, zstd", "gzip", None),
-        ("", "gzip", None),
-        (None, "gzip", None),
-    ],
-)
-def test_the_coding_follows_accept_encoding(offered, preferred, coding):
-    assert content_coding(offered, preferred) == coding
