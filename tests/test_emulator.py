@@ -24,10 +24,7 @@ from devhost.emulator import (
     content_coding,
 )
 from shared.token_claims import read_token_identity
-from tests.conftest import (
-    by_id,
-    issued_token,
-)
+from tests.conftest import by_id, issued_token
 
 
 def test_emulated_tokens_carry_the_claims_entra_puts_in_app_only_tokens(get_join_url, meeting, emulator):

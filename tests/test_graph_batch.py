@@ -24,13 +24,7 @@ from shared.graph_replies import appointment_url_from, meeting_id_from
 from shared.graph_transport import GraphReply
 from shared.retry import RETRY_AFTER_CAP_SECONDS
 from shared.validation import MeetingQuery
-from tests.conftest import (
-    ORGANIZER_ID,
-    batch_calls,
-    by_id,
-    distinct_meetings,
-    inner_requests,
-)
+from tests.conftest import ORGANIZER_ID, batch_calls, by_id, distinct_meetings, inner_requests
 from tests.test_retry import ANY_JSON, RETRY_AFTERS
 
 # --- whatever a reply holds, every item ends in a result or an ApiError -----------------------------------------------

@@ -5,9 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from shared.graph_paths import appointment_url_path, meeting_lookup_path, odata_string
-from shared.validation import (
-    MeetingQuery,
-)
+from shared.validation import MeetingQuery
 from tests.conftest import ORGANIZER_UPN
 
 

@@ -8,10 +8,7 @@ import pytest
 
 from devhost.emulator import Fault
 from shared.retry import OUTAGE_RETRY_AFTER_SECONDS
-from tests.conftest import (
-    ORGANIZER_ID,
-    by_id,
-)
+from tests.conftest import ORGANIZER_ID, by_id
 
 # --- not found --------------------------------------------------------------------------------------------------------
 
@@ -72,8 +69,6 @@ def test_not_found_names_the_meeting_as_it_was_given(get_join_url, meeting, fiel
 
 
 def test_graph_400_is_graph_bad_request(get_join_url, meeting, emulator):
-    from devhost.emulator import Fault
-
     emulator.state.graph_faults.append(Fault(status=400))
     answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (400, "GraphBadRequest")
@@ -93,8 +88,6 @@ def test_token_graph_rejects_is_403(get_join_url, meeting, emulator):
     ids=["html", "number", "not-https", "list"],
 )
 def test_unusable_graph_answer_is_502(get_join_url, meeting, emulator, body):
-    from devhost.emulator import Fault
-
     emulator.state.graph_faults.append(Fault(status=200, body=body))
     answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
@@ -107,8 +100,6 @@ def test_graph_answering_absurdly_nested_json_is_graph_error(get_join_url, meeti
 
 
 def test_unexpected_graph_status_is_502(get_join_url, meeting, emulator):
-    from devhost.emulator import Fault
-
     emulator.state.graph_faults.append(Fault(status=500))
     answer = get_join_url(params={"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")

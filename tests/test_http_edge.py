@@ -18,12 +18,7 @@ from devhost.host import load_function
 from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.http import BODY_MAX_BYTES
 from shared.validation import ORGANIZER_ID_MAX, TEAMS_LINK_MAX
-from tests.conftest import (
-    APP_ROOT,
-    ORGANIZER_ID,
-    ORGANIZER_UPN,
-    by_id,
-)
+from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, by_id
 
 # --- fields from the query string and the body ------------------------------------------------------------------------
 

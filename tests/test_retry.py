@@ -10,12 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.retry import (
-    BACKOFF_CAP_SECONDS,
-    RETRY_AFTER_CAP_SECONDS,
-    backoff_seconds,
-    retry_after_seconds,
-)
+from shared.retry import BACKOFF_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS, backoff_seconds, retry_after_seconds
 
 
 def test_retry_after_in_both_forms():

@@ -16,7 +16,7 @@ from shared.settings import (
     WORKER_SETTING_NAMES,
     Settings,
 )
-from tests.conftest import ORGANIZER_ID
+from tests.conftest import APP_ROOT, ORGANIZER_ID
 
 
 def test_defaults():
@@ -89,20 +89,15 @@ def test_plain_http_only_to_loopback():
     assert Settings.from_env({"GRAPH_BASE_URL": "http://localhost:1"}).graph_root == "http://localhost:1/v1.0"
 
 
-def test_graph_scope_follows_graph_base_url(configure, emulator):
-    from shared.settings import Settings
-
+def test_graph_scope_follows_graph_base_url():
     assert Settings.from_env({"GRAPH_BASE_URL": "https://graph.microsoft.us/"}).graph_scope == (
         "https://graph.microsoft.us/.default"
     )
 
 
 def test_every_setting_is_in_the_sample_and_the_readme():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    sample = json.loads((root / "local.settings.sample.json").read_text())["Values"]
-    readme = (root / "README.md").read_text()
+    sample = json.loads((APP_ROOT / "local.settings.sample.json").read_text())["Values"]
+    readme = (APP_ROOT / "README.md").read_text()
     for name in SETTING_NAMES + WORKER_SETTING_NAMES:
         assert name in sample, name
         assert f"| `{name}` |" in readme, name

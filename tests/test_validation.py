@@ -13,11 +13,7 @@ from shared.validation import (
     parse_meeting_query,
     validate_join_meeting_id,
 )
-from tests.conftest import (
-    ORGANIZER_ID,
-    error_of,
-    lookup_filter,
-)
+from tests.conftest import ORGANIZER_ID, error_of, lookup_filter
 
 # --- the rules, called directly ---------------------------------------------------------------------------------------
 
