@@ -123,7 +123,7 @@ def batch_items(reply: GraphReply, ids: Sequence[str]) -> dict[str, GraphReply]:
 
     Every item is the whole reply with its own status, body and wait (`dataclasses.replace`), so it keeps what
     the reply knows besides (its request-id, and anything else a reply comes to carry). An id with no usable
-    answer (none, or one whose status is not an HTTP status) gets status 0, which graph_answers reads as "no
+    answer (none, or one whose status is not an HTTP status) gets status 0, which graph_replies reads as "no
     answer for this item". Graph answers items in any order; the first usable answer for an id counts.
     """
     unanswered = replace(reply, status=0, body=None, retry_after=None)

@@ -1,6 +1,6 @@
 """Calls to Microsoft Graph: retries under the invocation's deadline, over `graph_transport`'s pooled session.
 
-Answers come back as `GraphReply`; what they mean for the caller is `graph_answers`' business. A retryable
+Answers come back as `GraphReply`; what they mean for the caller is `graph_replies`' business. A retryable
 answer that runs out of retries or time is returned as it is, so the caller sees Graph's own status and
 Retry-After (429 stays 429).
 """
