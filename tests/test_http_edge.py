@@ -74,7 +74,8 @@ def huge_body() -> bytes:
 
 @contextmanager
 def peak_memory() -> Iterator[Callable[[], int]]:
-    """Bytes allocated at the peak inside the block, above what was allocated when it began."""
+    """Bytes allocated at the peak inside the block, above what was allocated when it began, as tracemalloc sees them:
+    every Python allocation on every thread of this process."""
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
