@@ -101,7 +101,7 @@ HOSTILE_ORGANIZERS = [
 def test_hostile_meeting_ids_are_400_with_no_graph_call(get_join_url, emulator, value):
     for method in ("GET", "POST"):
         if method == "POST" and value != value.strip():
-            continue  # a body's value is trimmed first (tests/test_caller_input.py); a query string's is not
+            continue  # a body's value is trimmed first (tests/test_json_body.py); a query string's is not
         if method == "GET":
             answer = get_join_url(params={"meetingId": value, "organizerId": ORGANIZER_ID})
         else:
