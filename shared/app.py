@@ -1,4 +1,4 @@
-"""What lives once per worker process: settings, the credential and its token cache, the Graph session."""
+"""What lives once per worker process: settings, the clock, the credential and its token cache, the Graph session."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 
 from .appointment_urls import AppointmentUrlService
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import ApiError
 from .graph_batch import connections_needed
 from .graph_client import GraphClient
@@ -28,6 +29,7 @@ _lock = threading.Lock()
 _settings: Settings | ApiError | None = None
 _caller_auth: str | ApiError | None = None
 _components: Components | None = None
+_clock: Clock = SYSTEM_CLOCK
 
 
 def settings() -> Settings:
@@ -56,6 +58,20 @@ def caller_auth() -> str:
     return _caller_auth
 
 
+def clock() -> Clock:
+    """What every invocation's deadline, each wait before a Graph retry and token expiry read the time from."""
+    return _clock
+
+
+def use_clock(new: Clock) -> None:
+    """Tests put in a clock that moves on at once instead of waiting; what was built on the old one is forgotten,
+    as a restart would forget it."""
+    global _clock, _components
+    with _lock:
+        _clock = new
+        _components = None
+
+
 def components() -> Components:
     global _components
     if _components is None:
@@ -63,9 +79,10 @@ def components() -> Components:
             if _components is None:
                 current = settings()
                 endpoint = EndpointStatus()
-                tokens = TokenProvider(build_credential(current, endpoint), current.graph_scope, endpoint=endpoint)
+                credential = build_credential(current, endpoint)
+                tokens = TokenProvider(credential, current.graph_scope, clock=_clock, endpoint=endpoint)
                 pool_size = connections_needed(current.worker_threads)
-                graph = GraphClient(current, tokens, build_session(current.graph_base_url, pool_size))
+                graph = GraphClient(current, tokens, build_session(current.graph_base_url, pool_size), _clock)
                 _components = Components(current, tokens, graph, AppointmentUrlService(current, graph))
     return _components
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import time
+from .clock import SYSTEM_CLOCK, Clock
 
 RESERVE_SECONDS = 0.25  # kept back after a wait, for the request that follows it
 
 
 class Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.started = time.monotonic()
+    def __init__(self, seconds: float, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._monotonic = clock.monotonic
+        self.started = self._monotonic()
         self.expires = self.started + seconds
 
     def remaining(self) -> float:
-        return self.expires - time.monotonic()
+        return self.expires - self._monotonic()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return self._monotonic() - self.started
 
     def fits(self, wait: float) -> bool:
         """Whether waiting `wait` seconds still leaves time for a request afterwards."""

@@ -1,18 +1,18 @@
 """Calls to Microsoft Graph: retries under the invocation's deadline, over `graph_transport`'s pooled session.
 
 Replies come back as `GraphReply`; what they mean for the caller is `graph_replies`' business. A retryable
-answer that runs out of retries or time is returned as it is, so the caller sees Graph's own status and
+reply that runs out of retries or time is returned as it is, so the caller sees Graph's own status and
 Retry-After (429 stays 429).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from typing import Any
 
 import requests
 
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import ApiError
 from .graph_transport import GraphReply, GraphTransport
 from .identity import TokenProvider
@@ -23,8 +23,11 @@ from .settings import Settings
 
 
 class GraphClient:
-    def __init__(self, settings: Settings, tokens: TokenProvider, session: requests.Session) -> None:
+    def __init__(
+        self, settings: Settings, tokens: TokenProvider, session: requests.Session, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._transport = GraphTransport(session, settings.graph_root)
+        self._sleep = clock.sleep  # the wait before a retry
         self._timeout = settings.graph_timeout_seconds
         self._max_retries = settings.graph_max_retries
         self._tokens = tokens
@@ -102,7 +105,7 @@ class GraphClient:
             log_give_up(invocation, reason, attempt)
             return False
         log_retry(invocation, reason, wait, attempt)
-        time.sleep(wait)
+        self._sleep(wait)
         return True
 
 

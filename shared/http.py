@@ -36,7 +36,7 @@ def begin(req: func.HttpRequest, function: str) -> Invocation:
         seconds = app.settings().request_deadline_seconds
     except ApiError:
         seconds = Settings.request_deadline_seconds
-    return Invocation.start(function, req.headers, seconds)
+    return Invocation.start(function, req.headers, seconds, app.clock())
 
 
 def respond(

@@ -11,8 +11,6 @@ import logging
 import math
 import re
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +23,7 @@ from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
 from azure.core.pipeline import PipelineResponse  # noqa: E402
 from azure.identity import AzureCliCredential, EnvironmentCredential, ManagedIdentityCredential  # noqa: E402
 
+from .clock import SYSTEM_CLOCK, Clock  # noqa: E402
 from .deadline import Deadline  # noqa: E402
 from .errors import ApiError  # noqa: E402
 from .settings import Settings  # noqa: E402
@@ -153,12 +152,12 @@ class TokenProvider:
         self,
         credential: TokenCredential,
         scope: str,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         endpoint: EndpointStatus | None = None,
     ) -> None:
         self._credential = credential
         self._scope = scope
-        self._clock = clock
+        self._now = clock.time  # the epoch, as token expiry is given
         self._endpoint = endpoint  # the status of the token endpoint's answers, when build_credential was given it
         self._token: Token | None = None
         self._flight: _Flight | None = None
@@ -171,7 +170,7 @@ class TokenProvider:
 
     def token(self, deadline: Deadline) -> Token:
         current = self._token
-        now = self._clock()
+        now = self._now()
         if current is not None and now < current.refresh_at:
             return current
         if current is not None and now < current.expires_on - EXPIRY_SKEW_SECONDS:
@@ -195,7 +194,7 @@ class TokenProvider:
     def _refresh(self, flight: _Flight) -> None:
         try:
             access = self._credential.get_token(self._scope)
-            now = self._clock()
+            now = self._now()
             expires_on = float(access.expires_on)
             refresh_at = expires_on - min(REFRESH_AHEAD_SECONDS, (expires_on - now) / 2)
             previous = self._token
@@ -206,7 +205,7 @@ class TokenProvider:
             flight.error = exc
             # The answer this request got, or the one azure-identity holds and answered from without asking.
             flight.transient_status = self._endpoint.transient() if self._endpoint is not None else None
-            self._next_background_try = self._clock() + RETRY_FAILED_REFRESH_SECONDS
+            self._next_background_try = self._now() + RETRY_FAILED_REFRESH_SECONDS
             problem = credential_problem(self._credential, exc, flight.transient_status)[0]
             log.warning("Token request failed. %s", problem)  # redacted
         finally:

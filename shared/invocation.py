@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from .clock import SYSTEM_CLOCK, Clock
 from .deadline import Deadline
 from .validation import GUID_RE
 
@@ -31,14 +32,17 @@ class Invocation:
     _graph_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @classmethod
-    def start(cls, function: str, headers: Mapping[str, str], deadline_seconds: float) -> Invocation:
-        """Keeps the caller's client-request-id when it is a GUID (what Graph expects), else makes one."""
+    def start(
+        cls, function: str, headers: Mapping[str, str], deadline_seconds: float, clock: Clock = SYSTEM_CLOCK
+    ) -> Invocation:
+        """Keeps the caller's client-request-id when it is a GUID (what Graph expects), else makes one. The deadline
+        runs on `clock`, the process's (shared/app.py)."""
         given = headers.get("client-request-id") or ""
         language = headers.get("accept-language")
         return cls(
             function=function,
             client_request_id=given if GUID_RE.fullmatch(given) else str(uuid.uuid4()),
-            deadline=Deadline(deadline_seconds),
+            deadline=Deadline(deadline_seconds, clock),
             accept_language=language if language and _ACCEPT_LANGUAGE_RE.fullmatch(language) else None,
         )
 

@@ -1,4 +1,5 @@
-"""Issue 6: the Power Automate custom connector (connector/) and the OpenApi function that serves its definition.
+"""The Power Automate custom connector (connector/) and the OpenApi function that serves its definition
+(shared/openapi.py).
 
 The definition must describe the real API exactly: its patterns are the very strings in shared/validation.py, and
 they accept and refuse the same good and hostile values as the function's validators (here with Python's `re`, and
@@ -399,14 +400,14 @@ def test_batch_items_carry_no_pattern_but_the_list_is_bounded():
         assert prop["type"] == "string"
 
 
-def test_batch_answers_match_the_definition_and_each_result_names_its_item(call, meeting):
+def test_batch_answers_match_the_definition_and_each_result_names_its_item(get_join_url, meeting):
     """A flow that filters the results finds each one's meeting by its index, which every result has, first."""
     result = resolve({"$ref": "#/definitions/BatchResult"})
     index = result["properties"]["index"]
     assert (index["type"], index["minimum"], index["x-ms-summary"]) == ("integer", 0, "Index")
     assert "meetings" in index["description"] and result["required"] == ["index"]
     items = [{"meetingId": meeting.meeting_id, "organizerId": GUID}, {"meetingId": "../x"}, 7]
-    answer = call("POST", body={"meetings": [*items, {"meetingId": "MSpub3RoZXJl", "organizerId": GUID}]})
+    answer = get_join_url("POST", body={"meetings": [*items, {"meetingId": "MSpub3RoZXJl", "organizerId": GUID}]})
     schema = {"$ref": "#/definitions/BatchResponse", "definitions": SPEC["definitions"]}
     assert [error.message for error in Draft4Validator(schema).iter_errors(answer.body)] == []
     for position, given in enumerate(answer.body["results"]):

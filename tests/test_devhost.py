@@ -1,5 +1,6 @@
-"""`make run`'s pieces over real sockets: the dev host and the emulator hold up as the Functions host does, and
-every README command aimed at `make run` works as written and answers as the README shows."""
+"""devhost/ (host.py, http_server.py, __main__.py) and `make run`, over real sockets: the dev host and the emulator
+hold up as the Functions host does (backlog, I/O timeouts, body framing and limits), and every README command aimed
+at `make run` works as written and answers as the README shows."""
 
 from __future__ import annotations
 
@@ -31,11 +32,12 @@ from devhost.examples import examples as make_run_examples
 from devhost.host import route_pattern, serve
 from devhost.traffic import INDENT
 from shared.diagnosis import POLICY_PROBE_LINK
-from tests.conftest import APP_ROOT, ORGANIZER_ID, errors_in
+from shared.http import BODY_MAX_BYTES, HOST_BODY_MAX_BYTES
+from tests.conftest import APP_ROOT, ORGANIZER_ID, SHUTDOWN_POLL_SECONDS, errors_in, serving
+from tests.test_http_edge import HUGE, MEMORY_ALLOWANCE, huge_body, peak_memory
 
-SHORT_IO_TIMEOUT = 0.3
+SHORT_IO_TIMEOUT = 0.2
 BURST = 100
-POLL_INTERVAL = 0.05  # how soon serve_forever sees shutdown()
 CLI_SIGN_IN = "your Azure CLI sign-in (GRAPH_CREDENTIAL=azure_cli)"
 
 
@@ -73,11 +75,8 @@ def read_all(client: socket.socket) -> bytes:
 
 @pytest.fixture
 def host(configure):
-    server = serve("127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(serve("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
 
 
 @dataclass
@@ -94,7 +93,7 @@ def listening(request, configure) -> Iterator[Listening]:
     if request.param == "devhost":
         server = serve("127.0.0.1", 0, io_timeout=SHORT_IO_TIMEOUT)
         address = server.server_address[:2]
-        begin = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start
+        begin = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True).start
 
         def end() -> None:
             server.shutdown()
@@ -266,20 +265,44 @@ def test_the_definition_never_fails_whatever_host_a_client_names(host, monkeypat
     assert json.loads(body)["host"] == "localhost:7071"
 
 
-def test_the_emulator_keeps_a_bounded_window_of_traffic():
-    emulator = GraphEmulator(traffic_window=5).start()
-    try:
-        with requests.Session() as session:
-            for i in range(12):
-                session.get(f"{emulator.base_url}/v1.0/users/u{i}/onlineMeetings", timeout=10)
-            for i in range(7):
-                session.get(f"{emulator.identity_endpoint}?n={i}", timeout=10)
-        state = emulator.state
-        assert [r.target for r in state.graph_requests] == [f"/v1.0/users/u{i}/onlineMeetings" for i in range(7, 12)]
-        assert [r.target[-3:] for r in state.identity_requests] == [f"n={i}" for i in range(2, 7)]
-        assert (state.graph_request_count, state.identity_request_count) == (12, 7)
-    finally:
-        emulator.stop()
+@contextmanager
+def dev_host() -> Iterator[int]:
+    """The dev host on a free port, serving until the block ends."""
+    with serving(serve("127.0.0.1", 0)) as server:
+        yield server.server_address[1]
+
+
+def test_the_dev_host_passes_a_100_mb_body_on_and_the_function_refuses_it(configure, emulator, monkeypatch):
+    """As the Functions host does with its default limit: it reads bodies up to 100 MB and hands them over; the
+    function's check is what keeps them from being parsed."""
+    monkeypatch.delenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", raising=False)
+    body = huge_body()
+    with dev_host() as port, peak_memory() as peak:
+        answer = requests.post(f"http://127.0.0.1:{port}/api/GetJoinUrl", data=body, timeout=30)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (413, "RequestTooLarge")
+    assert peak() < len(body) + MEMORY_ALLOWANCE  # the host's one copy of the body, and little more
+    assert emulator.state.graph_requests == []
+
+
+def test_with_the_limit_infra_sets_the_host_refuses_a_large_body_before_reading_it(configure, emulator, monkeypatch):
+    """FUNCTIONS_REQUEST_BODY_SIZE_LIMIT as infra sets it: a declared 100 MB is refused at once, with none of the
+    body sent, so neither the host nor the worker ever holds it."""
+    monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))
+    head = f"POST /api/GetJoinUrl HTTP/1.1\r\nHost: x\r\nContent-Length: {HUGE}\r\n\r\n".encode()
+    with dev_host() as port, socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(head)  # and no body: a host that waited for it would answer only at its 30 s I/O timeout
+        status_line = client.makefile("rb").readline()
+    assert status_line.split()[1] == b"413"
+    assert emulator.state.graph_requests == []
+
+
+def test_a_body_over_the_function_limit_but_under_the_host_limit_gets_the_json_413(configure, monkeypatch):
+    monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(HOST_BODY_MAX_BYTES))
+    body = b'{"meetingId": "' + b"x" * (BODY_MAX_BYTES + 1) + b'"}'
+    assert BODY_MAX_BYTES < len(body) <= HOST_BODY_MAX_BYTES
+    with dev_host() as port:
+        answer = requests.post(f"http://127.0.0.1:{port}/api/GetJoinUrl", data=body, timeout=30)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (413, "RequestTooLarge")
 
 
 # --- make run and the README ---------------------------------------------------------------------------------

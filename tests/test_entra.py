@@ -10,9 +10,9 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,10 +41,9 @@ from devhost.entra_id import (
     tenant_signing_key,
 )
 from devhost.host import is_disabled, serve
-from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN
+from tests.conftest import APP_ROOT, ORGANIZER_ID, ORGANIZER_UPN, serving
 
 OTHER_TENANT = "11111111-2222-4333-8444-555555555555"
-POLL_INTERVAL = 0.05
 CLIENT_REQUEST_ID = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 
 
@@ -58,7 +57,7 @@ class Stack:
 @pytest.fixture
 def stack(configure, emulator) -> Iterator[Callable[..., Stack]]:
     """The dev host in a CALLER_AUTH mode, behind App Service Authentication's stand-in where infra turns it on."""
-    servers = []
+    servers = ExitStack()
 
     def start(mode: str, **options: Any) -> Stack:
         off = {"WEBSITE_AUTH_ENABLED": None, "WEBSITE_AUTH_CLIENT_ID": None, "WEBSITE_AUTH_OPENID_ISSUER": None}
@@ -67,15 +66,11 @@ def stack(configure, emulator) -> Iterator[Callable[..., Stack]]:
         if mode != "keys":
             front = AppServiceAuthentication(AuthSettings.as_infra_writes(mode), emulator.base_url, **options).start()
             configure(**front.platform_variables())
-        server = serve("127.0.0.1", 0, front=front)
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start()
+        server = servers.enter_context(serving(serve("127.0.0.1", 0, front=front)))
         return Stack(mode, f"http://127.0.0.1:{server.server_address[1]}/api", front)
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with servers:
+        yield start
 
 
 def token_for(emulator: GraphEmulator, principal: Principal = CALLER_APP, **options: Any) -> str:
@@ -494,9 +489,9 @@ def test_the_stand_in_strips_every_platform_header_a_client_sends(stack, emulato
 
     admit = caller_access.admit
 
-    def spy(door: Any, headers: Any, call: Any) -> None:
+    def spy(door: Any, headers: Any, invocation: Any) -> None:
         seen.append(dict(headers))
-        admit(door, headers, call)
+        admit(door, headers, invocation)
 
     monkeypatch.setattr("shared.http.admit", spy)
     entra = stack("both")

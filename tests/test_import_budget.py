@@ -1,14 +1,14 @@
 """Import-time budget: loading GetJoinUrl the way the worker does stays fast and leaves rare paths unloaded.
 
-The one timed test in the suite. Each run is a fresh interpreter (`-I`, so PYTHONDONTWRITEBYTECODE and
-PYTHONPATH from the environment do not apply and .pyc files are used) that, like the Python worker, has
-`azure.functions` imported and the app root on sys.path before it loads any function. Only
-`load_function("GetJoinUrl")` is timed, against the floor no version of this function can go below: importing
-its two dependencies, requests and azure-identity, in a fresh interpreter of the same kind, run interleaved with
-it. The budget is relative because these shared machines vary threefold in speed from day to day (the floor
-took 80 ms on one day and 160 to 220 ms on another) while the function's own share stays a few milliseconds.
-The best of several runs of each is compared, so a noisy machine has to be slow every time to fail it.
-bench/README.md has the measurements.
+The one timed test in the suite. One fresh interpreter (`-I`, so PYTHONDONTWRITEBYTECODE and PYTHONPATH from the
+environment do not apply and .pyc files are used) is brought to where the Python worker is before it loads any
+function: `azure.functions` imported, the app root on sys.path. Each measurement runs in a child forked from it, so
+each starts from exactly that state, without paying an interpreter's start again. Only `load_function("GetJoinUrl")`
+is timed, against the floor no version of this function can go below: importing its two dependencies, requests and
+azure-identity, run interleaved with it. The budget is relative because these shared machines vary threefold in speed
+from day to day (the floor took 80 ms on one day and 160 to 220 ms on another) while the function's own share stays
+a few milliseconds. The best of several runs of each is compared, so a noisy machine has to be slow every time to
+fail it. bench/README.md has the measurements.
 """
 
 from __future__ import annotations
@@ -41,35 +41,62 @@ NEVER_IMPORTED = (
     "cryptography.x509.",  # certificate credentials only: shared/deferred.py loads it on first use
 )
 
-LOAD = """
-import json, sys, time
+# The worker's state before it loads a function, then RUNS pairs of children forked from it: one loads GetJoinUrl,
+# one imports the floor. Each child prints one JSON line; a child that fails ends the whole run with its traceback.
+MEASURE = """
+import json, os, sys, time, traceback
+import azure.functions
+sys.path.insert(0, sys.argv[1])
+
+
+def load():
+    from devhost.host import load_function
+    started = time.perf_counter()
+    load_function("GetJoinUrl")
+    return {"ms": (time.perf_counter() - started) * 1000, "modules": sorted(sys.modules)}
+
+
+def floor():
+    started = time.perf_counter()
+    import requests, azure.identity
+    return {"ms": (time.perf_counter() - started) * 1000}
+
+
+for _ in range(int(sys.argv[2])):
+    for kind, measure in (("load", load), ("floor", floor)):
+        read, write = os.pipe()
+        if os.fork() == 0:
+            try:
+                os.close(read)
+                os.write(write, json.dumps({"kind": kind, **measure()}).encode())
+                os._exit(0)
+            except BaseException:
+                traceback.print_exc()
+                os._exit(1)
+        os.close(write)
+        with os.fdopen(read, "rb") as result:
+            line = result.read().decode()
+        if os.waitstatus_to_exitcode(os.wait()[1]) != 0:
+            sys.exit(1)
+        print(line, flush=True)
+"""
+LOAD_ALONE = """
+import sys
 import azure.functions
 sys.path.insert(0, sys.argv[1])
 from devhost.host import load_function
-started = time.perf_counter()
 load_function("GetJoinUrl")
-elapsed_ms = (time.perf_counter() - started) * 1000
-print(json.dumps({"ms": elapsed_ms, "modules": sorted(sys.modules)}))
 """
-
-FLOOR = """
-import json, time
-import azure.functions
-started = time.perf_counter()
-import requests, azure.identity
-print(json.dumps({"ms": (time.perf_counter() - started) * 1000}))
-"""
-
-
-def load_in_fresh_interpreter(*flags: str, script: str = LOAD) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-I", *flags, "-c", script, str(APP_ROOT)], capture_output=True, text=True, timeout=60
-    )
 
 
 def slowest_imports(limit: int = 12) -> str:
-    """The biggest cumulative imports of one load, for the failure message."""
-    stderr = load_in_fresh_interpreter("-X", "importtime").stderr
+    """The biggest cumulative imports of one load in a fresh interpreter, for the failure message."""
+    stderr = subprocess.run(
+        [sys.executable, "-I", "-X", "importtime", "-c", LOAD_ALONE, str(APP_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stderr
     rows = []
     for line in stderr.splitlines():
         parts = line.removeprefix("import time:").split("|")
@@ -79,17 +106,15 @@ def slowest_imports(limit: int = 12) -> str:
     return "\n".join(f"  {micros / 1000:7.1f} ms  {name}" for micros, name in rows[:limit])
 
 
-def timed(script: str) -> dict:
-    done = load_in_fresh_interpreter(script=script)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def test_loading_the_function_stays_within_budget_and_skips_rare_paths():
-    runs, floors = [], []
-    for _ in range(RUNS):
-        runs.append(timed(LOAD))
-        floors.append(timed(FLOOR)["ms"])
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", MEASURE, str(APP_ROOT), str(RUNS)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    measured = [json.loads(line) for line in done.stdout.splitlines()]
+    runs = [m for m in measured if m["kind"] == "load"]
+    floors = [m["ms"] for m in measured if m["kind"] == "floor"]
+    assert len(runs) == len(floors) == RUNS
     best, floor = min(run["ms"] for run in runs), min(floors)
     budget = floor * BUDGET_FLOOR_FACTOR + BUDGET_EXTRA_MS
     assert best <= budget, (

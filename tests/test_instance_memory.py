@@ -39,13 +39,13 @@ def resident_mb() -> float:
 
 
 def test_concurrent_batches_of_100_links_grow_memory_far_less_than_half_an_instance(
-    call: Callable[..., Answer], configure: Callable[..., None], emulator: GraphEmulator
+    get_join_url: Callable[..., Answer], configure: Callable[..., None], emulator: GraphEmulator
 ) -> None:
     configure(PYTHON_THREADPOOL_THREAD_COUNT=str(CONCURRENCY), GRAPH_TIMEOUT_SECONDS="5", REQUEST_DEADLINE_SECONDS="10")
     meetings = [emulator.add_meeting(ORGANIZER_ID) for _ in range(BATCH_MAX_ITEMS)]
     body = {"meetings": [{"joinUrl": m.teams_link} for m in meetings]}
     expected = [m.appointment_url for m in meetings]
-    first = call("POST", body=body)  # token, pool and code paths warm; not counted
+    first = get_join_url("POST", body=body)  # token, pool and code paths warm; not counted
     assert [r.get("joinWebUrl") for r in first.body["results"]] == expected
 
     # Every $batch call of every invocation waits at the gate until all have come: each step of the batches (look
@@ -56,7 +56,9 @@ def test_concurrent_batches_of_100_links_grow_memory_far_less_than_half_an_insta
     )
     answers: list[Answer] = []
     at_rest = resident_mb()
-    threads = [threading.Thread(target=lambda: answers.append(call("POST", body=body))) for _ in range(CONCURRENCY)]
+    threads = [
+        threading.Thread(target=lambda: answers.append(get_join_url("POST", body=body))) for _ in range(CONCURRENCY)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -88,6 +90,11 @@ def settle() -> None:
     """What earlier allocations (this test's or another's) left free goes back to the system: only what is held
     counts, at rest and at the peak."""
     gc.collect()
+    trim()
+
+
+def trim() -> None:
+    """Memory already freed goes back to the system; nothing is collected (a full collection takes tens of ms)."""
     with contextlib.suppress(OSError, AttributeError):  # glibc's, on Linux
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
@@ -102,23 +109,23 @@ def reset_peak() -> None:
 
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_sixteen_bodies_of_any_shape_up_to_the_limit_grow_memory_less_than_a_quarter_of_an_instance(
-    call: Callable[..., Answer], emulator: GraphEmulator, shape: str
+    get_join_url: Callable[..., Answer], emulator: GraphEmulator, shape: str
 ) -> None:
     """The shapes bench/bodies.py times: the hostile ones are refused before they are parsed, the largest legit
     ones are read. The bodies themselves count, as the worker holds each one it receives."""
     build = SHAPES[shape]
-    call("POST", raw_body=build())  # code paths warm; not counted
+    get_join_url("POST", raw_body=build())  # code paths warm; not counted
     settle()
     at_rest = resident_mb()
     bodies = [build() for _ in range(CONCURRENCY)]
-    settle()
+    trim()  # bytes built in place leave no cycles to collect, only freed buffers
     reset_peak()
     gate = threading.Barrier(CONCURRENCY)
     answers: list[Answer] = []
 
     def send(body: bytes) -> None:
         gate.wait()
-        answers.append(call("POST", raw_body=body))
+        answers.append(get_join_url("POST", raw_body=body))
 
     threads = [threading.Thread(target=send, args=(bodies.pop(),)) for _ in range(CONCURRENCY)]
     for thread in threads:

@@ -83,7 +83,7 @@ class Worker:
         assert line, f"the runtime's process gave no answer; its log:\n{self.log_path.read_text()}"
         return json.loads(line)
 
-    def call(self, function: str, method: str = "GET", path: str = "", **request: Any) -> dict[str, Any]:
+    def invoke(self, function: str, method: str = "GET", path: str = "", **request: Any) -> dict[str, Any]:
         body = request.pop("body", None)
         raw = json.dumps(body).encode() if body is not None else b""
         message = {
@@ -129,7 +129,7 @@ def http(worker: Worker) -> Callable[..., Answer]:
     the function sets some in either case, and HTTP compares them case-insensitively)."""
 
     def invoke(function: str, method: str = "GET", path: str = "", **request: Any) -> Answer:
-        answer = worker.call(function, method, path, **request)
+        answer = worker.invoke(function, method, path, **request)
         assert answer["status"] == "Success", answer
         returned = answer["http"]
         headers = {name.lower(): value for name, value in returned["headers"].items()}

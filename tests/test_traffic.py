@@ -1,18 +1,13 @@
-"""The lines `make run` prints for the emulator's traffic: readable, complete, never a secret, whole under threads;
-and the emulator hands its observer every answer's status, however it was answered."""
+"""devhost/traffic.py: the lines `make run` prints for the emulator's traffic, readable, complete, never a secret and
+whole under threads. What the emulator hands its observer: tests/test_emulator.py."""
 
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 
-import pytest
-import requests
-
-from devhost.emulator import GraphEmulator
-from devhost.emulator.state import Exchange, Fault, Recorded
+from devhost.emulator.state import Exchange, Recorded
 from devhost.traffic import INDENT, Printer, lines
 from shared.graph_paths import appointment_url_path, meeting_lookup_path
 from shared.validation import MeetingQuery
@@ -123,44 +118,6 @@ def test_lines_from_threads_answering_at_once_never_interleave():
     for first in range(0, len(printed), 4):
         assert "$batch?thread=" in printed[first]
         assert [line.strip()[:10] for line in printed[first + 1 : first + 4]] == ["GET /users"] * 3
-
-
-def test_the_observer_hears_every_answer_with_its_status_whichever_way_it_was_sent():
-    emulator = GraphEmulator().start()
-    heard: list[Exchange] = []
-    emulator.observer = heard.append
-    emulator.reset()  # the observer outlives a reset
-    try:
-        with requests.Session() as session:
-            session.get(f"{emulator.identity_endpoint}?api-version=2019-08-01&resource=r", timeout=10)
-            session.get(
-                f"{emulator.identity_endpoint}?api-version=2019-08-01&resource=r",
-                headers={"X-IDENTITY-HEADER": emulator.identity_header},
-                timeout=10,
-            )
-            emulator.state.graph_faults.extend([Fault(status=429, retry_after="1", delay=0.1), Fault(reset=True)])
-            session.get(f"{emulator.base_url}/v1.0/users/u/onlineMeetings", timeout=10)
-            with pytest.raises(requests.ConnectionError):
-                session.get(f"{emulator.base_url}/v1.0/users/u/onlineMeetings", timeout=10)
-            session.post(f"{emulator.base_url}/v1.0/$batch", json={"requests": []}, timeout=10)
-        with socket.create_connection(("127.0.0.1", int(emulator.base_url.rsplit(":", 1)[1])), timeout=10) as client:
-            client.sendall(b"POST /v1.0/$batch HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n")
-            assert client.recv(100).startswith(b"HTTP/1.1 400 ")  # not read, so not recorded, so not heard
-        deadline = time.monotonic() + 10
-        while len(heard) < 5 and time.monotonic() < deadline:  # the observer runs just after the answer is out
-            time.sleep(0.01)
-    finally:
-        emulator.stop()
-    assert [(e.identity, e.status) for e in heard] == [
-        (True, 401),
-        (True, 200),
-        (False, 429),
-        (False, None),
-        (False, 401),
-    ]
-    assert heard[2].seconds >= 0.1  # the fault's delay is in the time taken
-    assert heard[1].reply is None  # the identity endpoint's reply is a token: not handed on
-    assert heard[4].reply["error"]["code"] == "InvalidAuthenticationToken"  # Graph's reply, for a batch's items
 
 
 def test_each_graph_line_ends_with_the_client_request_id_of_its_call_and_a_junk_one_is_not_shown():

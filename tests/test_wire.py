@@ -1,5 +1,6 @@
-"""Graph's wire: answers compressed (gzip or deflate) or not, chunked or not, are read as Graph meant them on a
-call by ID, by link, a batch, Diagnose and every kind of refusal; the emulator speaks that wire by default."""
+"""Graph's wire end to end: answers compressed (gzip or deflate) or not, chunked or not, are read as Graph meant them
+on a call by ID, by link, a batch, Diagnose and every kind of refusal. The emulator's side of the wire:
+tests/test_emulator.py; the transport's: tests/test_graph_transport.py."""
 
 from __future__ import annotations
 
@@ -9,56 +10,51 @@ import pytest
 import requests
 
 from devhost.emulator.state import Fault
-from devhost.emulator.wire import WIRES, content_coding
-from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN, by_id
 
 
-def by_id(meeting) -> dict[str, str]:
-    return {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
-
-
-def test_a_call_by_id(call, meeting, emulator, wire):
-    answer = call(params=by_id(meeting))
+def test_a_call_by_id(get_join_url, meeting, emulator, wire):
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body.get("joinWebUrl")) == (200, meeting.appointment_url)
     [token_request] = emulator.state.identity_requests  # azure-identity offers gzip too, so got its token on the wire
     assert "gzip" in token_request.headers["Accept-Encoding"]
 
 
-def test_a_call_by_link(call, meeting, emulator, wire):
-    answer = call(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_UPN})
+def test_a_call_by_link(get_join_url, meeting, emulator, wire):
+    answer = get_join_url(params={"joinUrl": meeting.teams_link, "organizerId": ORGANIZER_UPN})
     assert (answer.status, answer.body.get("joinWebUrl")) == (200, meeting.appointment_url)
     assert len(emulator.graph_calls()) == 2  # the lookup, then the join URL
 
 
-def test_a_batch(call, meeting, wire):
+def test_a_batch(get_join_url, meeting, wire):
     items = [
         by_id(meeting),
         {"joinUrl": meeting.teams_link},
         {"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID},
     ]
-    answer = call("POST", body={"meetings": items}, action="batch")
+    answer = get_join_url("POST", body={"meetings": items}, action="batch")
     assert answer.status == 200
     results = answer.body["results"]
     assert [r.get("joinWebUrl") for r in results] == [meeting.appointment_url, meeting.appointment_url, None]
     assert results[2]["error"]["code"] == "MeetingNotFound"
 
 
-def test_a_policy_403_is_access_policy_missing(call, meeting, emulator, wire):
+def test_a_policy_403_is_access_policy_missing(get_join_url, meeting, emulator, wire):
     emulator.apply_setup("no-policy")
-    answer = call(params=by_id(meeting))
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (403, "AccessPolicyMissing")
     assert "No application access policy found for this app." in answer.body["error"]["message"]
 
 
-def test_a_404_carries_graphs_words(call, meeting, wire):
-    answer = call(params={"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID})
+def test_a_404_carries_graphs_words(get_join_url, meeting, wire):
+    answer = get_join_url(params={"meetingId": "MSpub3RoZXJl", "organizerId": ORGANIZER_ID})
     assert (answer.status, answer.body["error"]["code"]) == (404, "MeetingNotFound")
     assert "Graph said: NotFound: The online meeting was not found." in answer.body["error"]["message"]
 
 
-def test_a_429_then_200(call, meeting, emulator, wire):
+def test_a_429_then_200(get_join_url, meeting, emulator, wire):
     emulator.state.graph_faults.append(Fault(status=429, retry_after="0"))
-    answer = call(params=by_id(meeting))
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body.get("joinWebUrl")) == (200, meeting.appointment_url)
     assert len(emulator.graph_calls()) == 2
 
@@ -73,73 +69,27 @@ def test_diagnose_reads_every_answer(diagnose, meeting, emulator, wire):
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate"])
-def test_a_body_that_does_not_decode_is_graph_error(call, meeting, emulator, coding):
+def test_a_body_that_does_not_decode_is_graph_error(get_join_url, meeting, emulator, coding):
     body = b"\x1f\x8b\x08\x00 this is not what it says" if coding == "gzip" else b"\x78\x9c not zlib"
     emulator.state.graph_faults.append(Fault(status=200, body=body, headers={"Content-Encoding": coding}))
-    answer = call(params=by_id(meeting))
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
 
 
-def test_a_truncated_gzip_body_is_graph_error(call, meeting, emulator):
+def test_a_truncated_gzip_body_is_graph_error(get_join_url, meeting, emulator):
     body = gzip.compress(b'{"value": "https://visit.teams.microsoft.com/x"}')[:-12]  # no end of stream
     emulator.state.graph_faults.append(Fault(status=200, body=body, headers={"Content-Encoding": "gzip"}))
-    answer = call(params=by_id(meeting))
+    answer = get_join_url(params=by_id(meeting))
     assert (answer.status, answer.body["error"]["code"]) == (502, "GraphError")
 
 
-def test_graph_is_offered_only_the_codings_the_client_decodes(call, meeting, emulator, configure, monkeypatch):
+def test_graph_is_offered_only_the_codings_the_client_decodes(get_join_url, meeting, emulator, configure, monkeypatch):
     """requests' own default offers br and zstd too whenever a module for them can be imported."""
     monkeypatch.setattr(requests.utils, "DEFAULT_ACCEPT_ENCODING", "gzip, deflate, br, zstd")
     configure()  # a new session, built with that default
-    assert call(params=by_id(meeting)).status == 200
+    assert get_join_url(params=by_id(meeting)).status == 200
     [sent] = emulator.graph_calls()
     assert sent.headers["Accept-Encoding"] == "gzip, deflate"
 
 
 # --- the emulator's wire ----------------------------------------------------------------------------------
-
-
-def test_the_emulator_answers_on_the_wire_it_is_set_to(emulator, configure, wire):
-    """Its identity endpoint as an example: every JSON answer travels the same way."""
-    preferred, _, framing = wire.partition("+")
-    answer = requests.get(
-        emulator.identity_endpoint,
-        params={"api-version": "2019-08-01", "resource": "https://graph.microsoft.com"},
-        headers={"X-IDENTITY-HEADER": emulator.identity_header, "Accept-Encoding": "gzip, deflate"},
-        timeout=10,
-    )
-    assert answer.json()["token_type"] == "Bearer"
-    assert answer.headers.get("Content-Encoding") == (preferred if preferred in ("gzip", "deflate") else None)
-    chunked = "chunked" in (preferred, framing)
-    assert answer.headers.get("Transfer-Encoding") == ("chunked" if chunked else None)
-    assert ("Content-Length" in answer.headers) is not chunked
-
-
-def test_the_emulator_compresses_by_default_and_only_when_asked(emulator, configure):
-    assert WIRES[0] == "gzip+chunked" and emulator.wire == WIRES[0]
-    url = emulator.identity_endpoint + "?api-version=2019-08-01&resource=https://graph.microsoft.com"
-    for offered, expected in (("gzip, deflate", "gzip"), ("deflate", "deflate"), ("identity", None), (None, None)):
-        headers = {"X-IDENTITY-HEADER": emulator.identity_header, "Accept-Encoding": offered}
-        answer = requests.get(url, headers=headers, timeout=10)  # None: requests sends no Accept-Encoding
-        assert (answer.status_code, answer.headers.get("Content-Encoding")) == (200, expected), offered
-
-
-@pytest.mark.parametrize(
-    ("offered", "preferred", "coding"),
-    [
-        ("gzip, deflate", "gzip", "gzip"),
-        ("gzip, deflate", "deflate", "deflate"),
-        ("deflate", "gzip", "deflate"),
-        ("gzip;q=0, deflate;q=0.5", "gzip", "deflate"),
-        ("GZIP;Q=1.0", "deflate", "gzip"),
-        ("*", "gzip", "gzip"),
-        ("*, gzip;q=0", "gzip", "deflate"),
-        ("*;q=0", "gzip", None),
-        ("identity", "gzip", None),
-        ("br, zstd", "gzip", None),
-        ("", "gzip", None),
-        (None, "gzip", None),
-    ],
-)
-def test_the_coding_follows_accept_encoding(offered, preferred, coding):
-    assert content_coding(offered, preferred) == coding

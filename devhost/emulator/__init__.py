@@ -23,6 +23,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -56,13 +57,15 @@ class GraphEmulator:
         io_timeout: float = IO_TIMEOUT_SECONDS,
         traffic_window: int = TRAFFIC_WINDOW,
         wire: str = WIRES[0],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if wire not in WIRES:
             raise ValueError(f"unknown wire {wire!r}: one of {', '.join(WIRES)}")
         self.wire = wire  # read per answer, so a test may change it between calls
+        self.clock = clock  # seconds since the epoch, when tokens are issued and expire: tests move it on
         self.identity_header = secrets.token_hex(16)
         self.tenant_id = TENANT_ID
-        self.state = EmulatorState()
+        self.state = EmulatorState(clock=clock)
         self.traffic_window = traffic_window
         self.counter_lock = threading.Lock()  # the connection count and the recorded traffic
         self.observer: Callable[[Exchange], None] | None = None  # told of each recorded request once answered
@@ -99,8 +102,8 @@ class GraphEmulator:
         self._server.server_close()
 
     def reset(self) -> None:
-        """Forget faults, traffic, tokens and data, keeping the server running."""
-        self.state = EmulatorState()
+        """Forget faults, traffic, tokens and data, keeping the server running (and its clock)."""
+        self.state = EmulatorState(clock=self.clock)
 
     def apply_setup(self, name: str) -> None:
         """One of SETUPS, applied before any token is issued."""

@@ -35,7 +35,7 @@ def graph_reply(state: EmulatorState, method: str, target: str, authorization: s
     """One Graph request (top level or a `$batch` item): status, headers, JSON body."""
     scheme, _, token = authorization.partition(" ")
     issued = state.tokens.get(token) if scheme == "Bearer" else None
-    if issued is None or issued.expires_on < time.time():
+    if issued is None or issued.expires_on < state.clock():
         return odata_error(401, "InvalidAuthenticationToken", "Access token is empty, invalid or expired.")
     parts = urlsplit(target)
     segments = parts.path.split("/")

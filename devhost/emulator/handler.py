@@ -42,12 +42,14 @@ class EmulatorHandler(RequestHandler):
         self._observed("POST")
 
     def _observed(self, method: str) -> None:
-        """Serve, then hand the observer the exchange with its status and time, whichever way it was answered."""
+        """Serve, then hand the observer the exchange with its status and time, whichever way it was answered.
+        The observer is the one there when the request came: one set while it was answered (`make run` sets it
+        once the tenant's keys are fetched) does not hear it after its client has read the answer."""
+        observer = self.emulator.observer
         try:
             self._serve(method)
         finally:
             exchange, self.exchange = self.exchange, None  # a later request's parse error is not this one's
-            observer = self.emulator.observer
             if exchange is not None and observer is not None:
                 exchange.seconds = time.perf_counter() - exchange.started
                 observer(exchange)

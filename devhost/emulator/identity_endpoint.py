@@ -44,7 +44,7 @@ def identity_reply(
 def issue_token(state: EmulatorState, tenant_id: str, resource: str) -> dict[str, Any]:
     """The endpoint's token for `resource`: its cached one while that has time left, else a new one carrying the app
     roles granted now (so a role granted later reaches Graph only in a later token)."""
-    now = time.time()
+    now = state.clock()
     token = state.platform_cache.get(resource, "")
     cached = state.tokens.get(token)
     if cached is None or cached.expires_on - now <= min(

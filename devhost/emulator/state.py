@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,8 @@ class IssuedToken:
 
 @dataclass
 class EmulatorState:
+    # Seconds since the epoch, read when tokens are issued and checked for expiry: tests move it on, not wait.
+    clock: Callable[[], float] = time.time
     users: dict[str, str] = field(default_factory=dict)  # lower-case GUID or UPN -> object ID
     meetings: dict[tuple[str, str], Meeting] = field(default_factory=dict)  # (object ID, meeting ID)
     roles: set[str] = field(default_factory=lambda: {APPOINTMENT_URL_ROLE, LOOKUP_ROLE})  # granted to the identity now

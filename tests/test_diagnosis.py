@@ -1,4 +1,5 @@
-"""Issue 10: GET /api/diagnose tells an admin what works and, for what does not, the step that mends it."""
+"""shared/diagnosis.py and the Diagnose function: GET /api/diagnose tells an admin what works and, for what does not,
+the step that mends it."""
 
 from __future__ import annotations
 
