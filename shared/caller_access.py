@@ -130,14 +130,19 @@ def role_missing(door: Door, role: AppRole, principal: CallerPrincipal) -> ApiEr
     holds = f"; it holds {', '.join(held)}" if held else ""
     who = "signed-in user" if principal.delegated else "app"
     app_id = f", app {principal.app_id}" if principal.app_id else ""
+    where = (
+        "or in the Azure portal: Enterprise applications, the API, Users and groups"
+        if principal.delegated
+        else "the Azure portal cannot assign an app role to a managed identity"
+    )
     return ApiError(
         403,
         "CallerRoleMissing",
         f"The caller is signed in but does not hold the app role {role.value} of this API, which {door.route} "
         f"requires (the {who}'s object ID {object_id}{app_id}{holds}).",
         fix=f"Ask an admin of this API for an app role assignment of {role.value} to object ID {object_id}: "
-        f"`{GRANT_SCRIPT} --api {api_client_id} {object_id} {role.value}` (Azure CLI; the Azure portal cannot "
-        "assign an app role to a managed identity). The role arrives with the caller's next token: a managed "
+        f"`{GRANT_SCRIPT} --api {api_client_id} {object_id} {role.value}` (Azure CLI; {where}). "
+        "The role arrives with the caller's next token: a managed "
         "identity's token may be cached for up to 24 hours, and a user signs in again.",
     )
 

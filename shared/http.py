@@ -16,7 +16,7 @@ from .invocation import Invocation
 from .json_body import BODY_MAX_BYTES, parse_json_object, trimmed
 from .logs import log_invocation, log_unexpected
 from .settings import Settings
-from .validation import FIELDS, is_given
+from .validation import FIELDS, SELECTORS, is_given
 
 BATCH_ACTION = "batch"
 BATCH_FIELD = "meetings"  # a JSON body's list of meetings makes a batch
@@ -66,6 +66,12 @@ def get_appointment_urls(req: func.HttpRequest, invocation: Invocation, door: Do
     service = app.appointment_url_service()
     fields = request_fields(req)
     if wants_batch(req, fields, door.route):
+        beside = [name for name in SELECTORS if is_given(fields.get(name))]
+        if beside:  # a meeting sent beside the batch would be dropped without a word
+            raise invalid_request(
+                f"{' and '.join(beside)} came beside meetings: a batch reads its meetings from meetings alone. Put "
+                f'each meeting in it as an item, such as {{"meetings": [{{"{beside[0]}": "..."}}]}}.'
+            )
         return {"results": service.resolve_batch(fields[BATCH_FIELD], invocation, fields.get("organizerId"))}
     return service.resolve(fields, invocation)
 

@@ -47,20 +47,31 @@ _OPENING_RUN = rb"[\[{]{%d}" % (JSON_MAX_DEPTH + 1)  # more levels opened in a r
 
 
 class LongNumber(NamedTuple):
-    """A JSON integer of more than NUMBER_DIGITS_MAX digits, kept as its length: a field that should hold one says
-    it is too long, instead of the parse failing as "not valid JSON"."""
+    """A JSON number written with more than NUMBER_DIGITS_MAX characters, kept as its length: a field that should
+    hold one says it is too long, instead of the parse failing as "not valid JSON", and a long number in a field the
+    function ignores costs its text, not what converting it would (a float of 900,000 digits takes many MB)."""
 
     digits: int
 
 
-def _number(text: str) -> int | LongNumber:
+def _integer(text: str) -> int | LongNumber:
     digits = len(text.lstrip("-"))
     return int(text) if digits <= NUMBER_DIGITS_MAX else LongNumber(digits)
 
 
+def _fraction(text: str) -> float | LongNumber:
+    """A number with a point or an exponent; its length counts every character, the point and exponent too."""
+    return float(text) if len(text) <= NUMBER_DIGITS_MAX else LongNumber(len(text))
+
+
+def _not_json(name: str) -> Any:
+    """NaN, Infinity and -Infinity, which Python's json reads and JSON has not: the body is not valid JSON."""
+    raise ValueError(f"{name} is not JSON")
+
+
 # One decoder for every call: it keeps no state between calls that matters (its scanner's memo only shares equal
 # keys within one parse), and building one per call would cost more than the parse of a small body.
-_DECODER = json.JSONDecoder(parse_int=_number)
+_DECODER = json.JSONDecoder(parse_int=_integer, parse_float=_fraction, parse_constant=_not_json)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -51,9 +51,11 @@ _ORGANIZER_ID_RE = re.compile(ORGANIZER_ID_PATTERN)
 GUID_RE = re.compile(GUID_PATTERN)
 _JOIN_URL_RE = re.compile(TEAMS_LINK_PATTERN)
 _NOT_DIGIT_RE = re.compile("[^0-9]")
-# Signs of a decoded Teams link (a query string decodes one sent in it unencoded): %7b %22 %3a %40 and + turned into
-# { " : @ and space, anywhere, or a raw : or @ in a classic link's path.
-_DECODED_LINK_RE = re.compile(r'[{}"]|^https://[^/?#]*/l/meetup-join/[^?#]*[:@]|\S \S')
+# Signs of a decoded Teams link (a query string decodes one sent in it unencoded): %7b %22 %3a %40 turned into
+# { " : @ anywhere, or a raw : or @ in a classic link's path. A space alone is no such sign: copy and paste leave one.
+_DECODED_LINK_RE = re.compile(r'[{}"]|^https://[^/?#]*/l/meetup-join/[^?#]*[:@]')
+# Outlook's Safe Links wrap a link in one of their own (https://<region>.safelinks.protection.outlook.com/?url=...).
+_SAFE_LINKS = "safelinks.protection.outlook.com"
 
 
 class OrganizerFrom(Enum):
@@ -61,8 +63,8 @@ class OrganizerFrom(Enum):
 
     REQUEST = "the organizerId sent"
     LINK = "the object ID (Oid) in the Teams link's context, since no organizerId was sent"
-    BATCH = "the batch's organizerId, since the item names no organizer and its link names none"
-    DEFAULT = "the app setting DEFAULT_ORGANIZER_ID, since the call names no organizer and its link names none"
+    BATCH = "the batch's organizerId, since neither the item nor a classic link in it names an organizer"
+    DEFAULT = "the app setting DEFAULT_ORGANIZER_ID, since neither the call nor a classic link in it names an organizer"
 
 
 class Organizer(NamedTuple):  # a NamedTuple, not a dataclass: a third of the cost at import, on the cold path
@@ -95,45 +97,95 @@ class MeetingQuery:
 
 def validate_meeting_id(value: str) -> str:
     if not _MEETING_ID_RE.fullmatch(value):
-        hint = (
-            " This meetingId holds a space, which is what a query string makes of a '+': in a query string the ID "
-            "must be URL-encoded ('+' as %2B, '=' as %3D), or sent in a POST body {\"meetingId\": \"...\"}."
-            if " " in value
-            else ""
-        )
         raise invalid_request(
             f"meetingId is not a Teams online meeting ID: it must be 1 to {MEETING_ID_MAX} characters of letters, "
             "digits, '+', '=', '-' or '_' (the 'id' Graph gives an onlineMeeting). "
-            f"To start from a Teams join link, send it as joinUrl instead.{hint}"
+            f"To start from a Teams join link, send it as joinUrl instead.{_meeting_id_hint(value)}"
         )
     return value
+
+
+def _meeting_id_hint(value: str) -> str:
+    """What most likely went wrong with a meetingId: a space a query string made of a '+', whitespace a paste left,
+    or the ID sent twice (the Functions host joins a repeated query parameter's values with a comma)."""
+    if " " in value.strip():
+        return (
+            " This meetingId holds a space, which is what a query string makes of a '+': in a query string the ID "
+            "must be URL-encoded ('+' as %2B, '=' as %3D), or sent in a POST body {\"meetingId\": \"...\"}."
+        )
+    if value != value.strip() and _MEETING_ID_RE.fullmatch(value.strip()):
+        return (
+            f" {_surrounding_space('meetingId')} In a query string a space at its end may also be a '+' the query "
+            "string decoded: URL-encode the ID ('+' as %2B), or POST it."
+        )
+    if "," in value:
+        return " This meetingId holds a ',': was meetingId sent twice? The host joins repeated values with a comma."
+    return ""
+
+
+def _surrounding_space(name: str) -> str:
+    return (
+        f"This {name} has a space, tab or line break at its start or end, as copy and paste leave them: remove it. "
+        "A JSON body's values are trimmed; a query string's are taken as sent."
+    )
 
 
 def validate_organizer_id(value: str) -> str:
     if len(value) > ORGANIZER_ID_MAX or not _ORGANIZER_ID_RE.fullmatch(value):
         raise invalid_request(
             "organizerId must be the meeting organizer's Entra object ID (a GUID) or user principal name "
-            f"(name@domain, at most {ORGANIZER_ID_MAX} characters)."
+            f"(name@domain, at most {ORGANIZER_ID_MAX} characters).{_organizer_id_hint(value)}"
         )
     return value
+
+
+def _organizer_id_hint(value: str) -> str:
+    stripped = value.strip()
+    if stripped != value and _ORGANIZER_ID_RE.fullmatch(stripped):
+        return f" {_surrounding_space('organizerId')}"
+    if stripped.startswith("{") and stripped.endswith("}") and GUID_RE.fullmatch(stripped[1:-1]):
+        return " Send the object ID without its braces, such as 3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e."
+    return ""
 
 
 def validate_teams_link(value: str) -> str:
     if len(value) > TEAMS_LINK_MAX or not _JOIN_URL_RE.fullmatch(value):
-        hint = (
+        raise invalid_request(
+            "joinUrl must be a Teams meeting link exactly as Teams gave it: "
+            f"https://{TEAMS_HOSTS[0]}/l/meetup-join/... or https://{TEAMS_HOSTS[0]}/meet/<digits>?p=<passcode> "
+            f"(hosts: {', '.join(TEAMS_HOSTS)}; at most {TEAMS_LINK_MAX} characters, no quotes or spaces)."
+            f"{_teams_link_hint(value)}"
+        )
+    return value
+
+
+def _teams_link_hint(value: str) -> str:
+    """What most likely went wrong with a link: decoded on the way, a space or line break a paste left (at its ends
+    or inside, where mail clients wrap long links), wrapped by Outlook's Safe Links, or cut off its scheme."""
+    if _DECODED_LINK_RE.search(value):
+        return (
             " This link looks URL-decoded: Teams writes a classic link's thread as 19%3ameeting_...%40thread.v2 and "
             'decoding turns %7b, %22, %3a, %40 and + into {, ", :, @ and space. In a query string the link must be '
             "URL-encoded as a whole (joinUrl=https%3A%2F%2Fteams.microsoft.com%2Fl%2F...), or sent in a POST body "
             '{"joinUrl": "..."}; in a JSON body it was decoded before it was sent: send it exactly as Teams gave it.'
-            if _DECODED_LINK_RE.search(value)
-            else ""
         )
-        raise invalid_request(
-            "joinUrl must be a Teams meeting link exactly as Teams gave it: "
-            f"https://{TEAMS_HOSTS[0]}/l/meetup-join/... or https://{TEAMS_HOSTS[0]}/meet/<digits>?p=<passcode> "
-            f"(hosts: {', '.join(TEAMS_HOSTS)}; at most {TEAMS_LINK_MAX} characters, no quotes or spaces).{hint}"
+    stripped = value.strip()
+    if stripped != value and _JOIN_URL_RE.fullmatch(stripped):
+        return f" {_surrounding_space('joinUrl')}"
+    if any(character.isspace() for character in stripped):
+        return (
+            " This link holds a space, tab or line break inside it: copy and paste leave them where a mail client "
+            "wrapped a long link (remove them), and a query string makes one of a '+' (URL-encode the link, or "
+            "POST it)."
         )
-    return value
+    if _SAFE_LINKS in urlsplit(stripped).netloc.lower():
+        return (
+            " This is an Outlook Safe Links address wrapped around the Teams link: send the Teams link itself (from "
+            "the meeting invite, or the Safe Links address's url parameter, decoded once)."
+        )
+    if not stripped.lower().startswith(("https://", "http://")) and stripped.lower().startswith(TEAMS_HOSTS):
+        return " Send the whole link, starting https://."
+    return ""
 
 
 def validate_join_meeting_id(value: str) -> str:
@@ -294,8 +346,8 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
         raise invalid_request(f"{name} must be a string.")
     if isinstance(value, LongNumber):
         raise invalid_request(
-            f"joinMeetingId is a JSON number of {value.digits:,} digits, too long for a numeric Teams meeting ID, "
-            "which has 6 to 20: send the number from the invite."
+            f"joinMeetingId is a JSON number written with {value.digits:,} characters, too long for a numeric Teams "
+            "meeting ID, which has 6 to 20 digits: send the number from the invite."
         )
     if isinstance(value, float) and abs(value) >= FLOAT_EXACT_BELOW:  # 1e400 too, read as infinity
         raise invalid_request(

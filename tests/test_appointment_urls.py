@@ -263,13 +263,15 @@ def test_a_refused_organizer_is_named_with_where_it_came_from_and_the_form_to_ad
     assert f"Add {ORGANIZER_ID} to ALLOWED_ORGANIZER_IDS as it was sent" in sent
 
     by_default = get_join_url(params={"meetingId": meeting.meeting_id}).body["error"]["message"]
-    assert "Organizer default@contoso.example, the app setting DEFAULT_ORGANIZER_ID, since the call" in by_default
+    assert (
+        "Organizer default@contoso.example, the app setting DEFAULT_ORGANIZER_ID, since neither the call" in by_default
+    )
     assert "as DEFAULT_ORGANIZER_ID holds it, or set DEFAULT_ORGANIZER_ID" in by_default
 
     batch = {"meetings": [{"meetingId": meeting.meeting_id}], "organizerId": "batch@contoso.example"}
     [item] = get_join_url("POST", body=batch).body["results"]
     assert (
-        "Organizer batch@contoso.example, the batch's organizerId, since the item names no organizer"
+        "Organizer batch@contoso.example, the batch's organizerId, since neither the item nor a classic link in it"
         in (item["error"]["message"])
     )
 

@@ -297,7 +297,12 @@ def test_caller_role_missing_names_the_role_the_command_and_when_it_arrives(
     message = body["error"]["message"]
     assert f"does not hold the app role {role.value}" in message
     assert f"`python3 scripts/grant_app_roles.py --api {API_CLIENT_ID} {caller.object_id} {role.value}`" in message
-    assert "the Azure portal cannot assign an app role to a managed identity" in message
+    portal = (
+        "or in the Azure portal: Enterprise applications, the API, Users and groups"
+        if caller.is_user
+        else "the Azure portal cannot assign an app role to a managed identity"
+    )
+    assert portal in message
     assert "The role arrives with the caller's next token" in message
     assert ("signed-in user" in message) == caller.is_user
     assert token not in message and caller.name.split(" (")[0] not in message and "@" not in message

@@ -162,6 +162,17 @@ def test_the_batch_action_reads_meetings_from_the_body_only(get_join_url, meetin
     assert answer.body["results"][0]["joinWebUrl"] == meeting.appointment_url
 
 
+@pytest.mark.parametrize("where", ["body", "query string"])
+@pytest.mark.parametrize("name", ["meetingId", "joinUrl", "joinMeetingId"])
+def test_a_meeting_beside_a_batch_is_refused_not_dropped(get_join_url, meeting, emulator, name, where):
+    beside = {name: "x"}
+    body = {"meetings": [by_id(meeting)], "organizerId": ORGANIZER_ID, **(beside if where == "body" else {})}
+    answer = get_join_url("POST", params=beside if where == "query string" else None, body=body)
+    assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+    assert answer.body["error"]["message"].startswith(f"{name} came beside meetings: a batch reads its meetings from")
+    assert emulator.state.graph_requests == []
+
+
 def test_batch_action_needs_meetings(get_join_url, emulator):
     answer = get_join_url("POST", body={"meetingId": "MSpkYzE3"}, action="batch")
     assert answer.status == 400

@@ -61,17 +61,37 @@ def test_a_meeting_number_of_thousands_of_digits_is_too_long_not_invalid_json(ge
     answer = get_join_url("POST", raw_body=raw)
     assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
     message = answer.body["error"]["message"]
-    assert f"a JSON number of {digits:,} digits, too long for a numeric Teams meeting ID" in message
+    assert f"a JSON number written with {digits:,} characters, too long for a numeric Teams meeting ID" in message
     assert "not valid JSON" not in message
     item = get_join_url("POST", raw_body=b'{"meetings": [' + raw + b"]}").body["results"][0]
-    assert f"{digits:,} digits" in item["error"]["message"]
+    assert f"{digits:,} characters" in item["error"]["message"]
     assert emulator.state.graph_requests == []
 
 
-def test_a_long_number_in_a_field_the_function_ignores_is_ignored(get_join_url, meeting):
-    raw = b'{"ticket": ' + b"9" * 5000 + b', "meetingId": "' + meeting.meeting_id.encode() + b'", "organizerId": "'
+@pytest.mark.parametrize("number", [b"9" * 5000, b"1." + b"9" * 900_000 + b"e-999999999", b"-0." + b"1" * 70])
+def test_a_long_number_in_a_field_the_function_ignores_is_ignored(get_join_url, meeting, number):
+    """Kept as its length, never converted: a float of 900,000 digits would cost many MB to convert."""
+    raw = b'{"ticket": ' + number + b', "meetingId": "' + meeting.meeting_id.encode() + b'", "organizerId": "'
     answer = get_join_url("POST", raw_body=raw + ORGANIZER_ID.encode() + b'"}')
     assert answer.status == 200, answer.body
+
+
+def test_a_meeting_number_written_as_a_long_fraction_is_too_long(get_join_url, emulator):
+    raw = b'{"joinMeetingId": 1' + b"0" * 70 + b'.0e-60, "organizerId": "' + ORGANIZER_ID.encode() + b'"}'
+    answer = get_join_url("POST", raw_body=raw)
+    assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+    assert "written with 77 characters, too long" in answer.body["error"]["message"]
+    assert emulator.state.graph_requests == []
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(get_join_url, emulator, constant):
+    """Python's json reads them; JSON has no such values, so a body holding one, anywhere, is not valid JSON."""
+    for raw in (f'{{"joinMeetingId": {constant}}}', f'{{"meetingId": "MSpkYzE3", "x": [{constant}]}}'):
+        answer = get_join_url("POST", raw_body=raw.encode())
+        assert (answer.status, answer.body["error"]["code"]) == (400, "InvalidRequest")
+        assert "not valid JSON" in answer.body["error"]["message"]
+    assert emulator.state.graph_requests == []
 
 
 # --- what parsing it may cost (tests/test_instance_memory.py measures it) ---------------------------------------------

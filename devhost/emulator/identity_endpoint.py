@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
