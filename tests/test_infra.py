@@ -261,7 +261,7 @@ def test_the_api_registration_is_the_agreed_one(bicep: dict[str, BicepFile]) -> 
     assert text(body["displayName"]) == "'GetJoinUrl API (${environmentName})'"
     assert literal(body["signInAudience"]) == "AzureADMyOrg"
     [uri] = body["identifierUris"].named_children
-    assert text(resolved(uri, file)) == "'api://getjoinurl-${resourceToken}'"
+    assert text(resolved(uri, file)) == "'api://${tenant().tenantId}/getjoinurl-${resourceToken}'"
     assert text(file.outputs()["appIdUri"]) == text(uri)
     api = props(body["api"])
     assert literal(api["requestedAccessTokenVersion"]) == 2
@@ -286,6 +286,39 @@ def test_the_api_registration_is_the_agreed_one(bicep: dict[str, BicepFile]) -> 
     ]
     grant = load_script("grant_app_roles")
     assert tuple(API_ROLES) == (grant.CALLER_ROLE, grant.DIAGNOSE_ROLE)
+
+
+# Microsoft Learn, "Restrictions on identifier URIs of Microsoft Entra applications": the api:// formats it lists as
+# secure, as patterns. Those that name the application's own appId cannot be written by the resource that creates it.
+LISTED_API_URI_FORMATS = {
+    "api://<appId>": r"api://(?P<app>GUID)",
+    "api://<tenantId>/<appId>": r"api://(?P<tenant>GUID)/(?P<app>GUID)",
+    "api://<tenantId>/<string>": r"api://(?P<tenant>GUID)/[^/]+",
+    "api://<string>/<appId>": r"api://[^/]+/(?P<app>GUID)",
+}
+GUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def test_the_application_id_uri_is_a_form_entra_id_lists_as_secure(bicep) -> None:
+    """A tenant that enforces uriAdditionWithoutUniqueTenantIdentifier refuses an application ID URI without the
+    tenant's ID, the appId or a verified domain in it: the URI is api://<tenant ID>/<string>, and the docs say so."""
+    file = bicep["app/entra-api.bicep"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    [uri] = props(app.body)["identifierUris"].named_children
+    tenant_id, token = "aaaabbbb-0000-cccc-1111-dddd2222eeee", "x7k2m9q4w1z8c"
+    rendered = text(resolved(uri, file))[1:-1].replace("${tenant().tenantId}", tenant_id)
+    rendered = rendered.replace("${resourceToken}", token)
+    assert "${" not in rendered, rendered  # nothing else, such as the application's own appId
+    matched = {
+        name: match.groupdict()
+        for name, pattern in LISTED_API_URI_FORMATS.items()
+        if (match := re.fullmatch(pattern.replace("GUID", GUID_PATTERN), rendered))
+    }
+    assert matched == {"api://<tenantId>/<string>": {"tenant": tenant_id}}, rendered
+    for page in (INFRA / "README.md", ROOT / "connector" / "README.md"):
+        words = page.read_text()
+        assert "api://getjoinurl-" not in words, page
+        assert "api://<tenant ID>/getjoinurl-" in words, page
 
 
 def test_the_api_takes_tokens_only_for_assigned_principals_and_trusts_the_identity(bicep) -> None:

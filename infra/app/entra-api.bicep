@@ -31,7 +31,11 @@ var userImpersonationScopeId = '41573056-491e-4a04-8a2c-4f2cf5f5829a'
 // Azure CLI's application ID (Microsoft's, the same in every tenant): pre-authorized, so an admin's
 // `az account get-access-token --scope <application ID URI>/.default` gets a token without a consent prompt.
 var azureCliAppId = '04b07795-8ddb-461a-bbee-02f9e1bf7b46'
-var identifierUri = 'api://getjoinurl-${resourceToken}'
+// The application ID URI in a form Microsoft Learn lists as secure ("Restrictions on identifier URIs of Microsoft Entra
+// applications"): api://<tenant ID>/<string>. It carries the tenant's ID, so a tenant whose app management policy
+// enforces uriAdditionWithoutUniqueTenantIdentifier accepts it, and it needs no self-reference (api://<appId> would
+// need the application's own appId, known only once it exists).
+var identifierUri = 'api://${tenant().tenantId}/getjoinurl-${resourceToken}'
 
 resource api 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: 'getjoinurl-api-${resourceToken}'
