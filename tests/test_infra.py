@@ -72,6 +72,7 @@ FORBIDDEN_SETTINGS = frozenset(
 )
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+GRAPH_SERVICE_PRINCIPALS = "Microsoft.Graph/servicePrincipals@v1.0"
 AZD_GRANT_COMMAND = "scripts/grant_app_roles.py --azd-env"
 # The API's roles and delegated scope, fixed in every tenant: infra declares the IDs the function checks and names.
 API_ROLES = {role.value: role.id for role in APP_ROLES}
@@ -319,6 +320,29 @@ def test_the_application_id_uri_is_a_form_entra_id_lists_as_secure(bicep) -> Non
         words = page.read_text()
         assert "api://getjoinurl-" not in words, page
         assert "api://<tenant ID>/getjoinurl-" in words, page
+
+
+def test_the_deployer_owns_the_api_registration_and_its_service_principal(bicep) -> None:
+    """The extension does not make the creator an owner (microsoftgraph/msgraph-bicep-types#134, #142); a later run
+    updates both, and the post-provision step assigns roles on the service principal, which an owner may do. Owners
+    are appended, so no one else's ownership is taken away. The published 1.0.0 type has `owners`, and the checker
+    follows the variable into it."""
+    from .bicep_typecheck import check_resources, load_published
+
+    file = bicep["app/entra-api.bicep"]
+    graph = [r for r in file.resources() if r.type in ("Microsoft.Graph/applications@v1.0", GRAPH_SERVICE_PRINCIPALS)]
+    assert len(graph) == 2
+    for resource in graph:
+        owners = props(resolved(props(resource.body)["owners"], file))
+        assert literal(owners["relationshipSemantics"]) == "append", resource.symbol
+        relationships = [text(resolved(n, file)) for n in owners["relationships"].named_children]
+        assert relationships == ["deployer().objectId"], resource.symbol
+    published = load_published()
+    assert check_resources(file, published) == []
+    misspelt = parse(file.path, file.source.replace(b"  relationships: [", b"  relationship: [", 1))
+    assert any("owners.relationship: no such property" in p for p in check_resources(misspelt, published))
+    page = (INFRA / "README.md").read_text()
+    assert "deployer().objectId" in page and "append" in page
 
 
 def test_the_api_takes_tokens_only_for_assigned_principals_and_trusts_the_identity(bicep) -> None:

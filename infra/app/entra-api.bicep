@@ -37,10 +37,24 @@ var azureCliAppId = '04b07795-8ddb-461a-bbee-02f9e1bf7b46'
 // need the application's own appId, known only once it exists).
 var identifierUri = 'api://${tenant().tenantId}/getjoinurl-${resourceToken}'
 
+// Whoever deploys owns the application and its service principal. The extension does not make the creator an owner
+// by itself (microsoftgraph/msgraph-bicep-types#134 and #142: later deployments failed with Forbidden), and a later
+// `azd up` updates both, while the post-provision step assigns the API's roles on the service principal: an owner may
+// do both without an admin role. 'append' adds the deployer and leaves any other owner alone (Microsoft Learn,
+// "Model relationships in Microsoft Graph Bicep types"), so another owner's run takes no one's ownership away.
+var deployerObjectId = deployer().objectId
+var owners = {
+  relationshipSemantics: 'append'
+  relationships: [
+    deployerObjectId
+  ]
+}
+
 resource api 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: 'getjoinurl-api-${resourceToken}'
   displayName: 'GetJoinUrl API (${environmentName})'
   signInAudience: 'AzureADMyOrg'
+  owners: owners
   identifierUris: [
     identifierUri
   ]
@@ -97,6 +111,7 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
 resource apiServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appId: api.appId
   appRoleAssignmentRequired: true
+  owners: owners
 }
 
 // Microsoft Learn, "Configure an application to trust a managed identity": issuer the tenant's v2.0 endpoint,
