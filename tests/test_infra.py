@@ -163,6 +163,27 @@ def test_app_settings_are_exactly_the_function_settings_and_platform_ones(app_se
     assert names & PLATFORM_SETTINGS == PLATFORM_SETTINGS
 
 
+def test_the_docs_say_a_provision_undoes_app_settings_edited_in_the_portal(app_settings) -> None:
+    """The appsettings resource is the complete set and replaces whatever the app had: an admin's portal edit is gone
+    after the next azd up or azd provision. Where the docs speak of editing a setting, azd env set and azd provision
+    come first and the portal's caveat is said."""
+    file, _ = app_settings
+    assert file.name == "app/api.bicep" and "this resource replaces whatever was there" in file.source.decode()
+    readme = (ROOT / "README.md").read_text().splitlines()
+    rows = [line for line in readme if line.startswith(("| `ALLOWED_ORGANIZER_IDS` |", "| `OrganizerNotAllowed` |"))]
+    rows += [line for line in readme if line.startswith("| `ConfigurationError` |")]
+    assert len(rows) == 3
+    for row in rows:
+        assert "azd env set" in row and "azd provision" in row and "undoes" in row, row
+        assert row.index("azd env set") < row.index("portal"), row
+    page = (INFRA / "README.md").read_text()
+    parameters = " ".join(page[page.index("## Parameters") :].split("\n## ")[0].split())
+    assert "Each provision writes every app setting anew" in parameters
+    organizers = page[page.index("## Organizers by UPN") :].split("\n## ")[0]
+    assert organizers.index("azd env set ALLOWED_ORGANIZER_IDS") < organizers.index("portal")
+    assert "undoes" in organizers
+
+
 def test_app_settings_use_the_managed_identity(app_settings) -> None:
     _, settings = app_settings
     assert literal(settings["GRAPH_CREDENTIAL"]) == "managed_identity"
