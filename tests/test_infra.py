@@ -667,6 +667,22 @@ def test_the_docs_say_what_a_run_stopped_at_each_step_leaves() -> None:
         assert step in section, step
 
 
+def test_the_docs_say_what_azd_down_and_a_switch_to_keys_leave() -> None:
+    """Neither deletes what lives in Entra ID (the registration, its service principal, federated credential and the
+    callers' grants), and after azd down the Teams policy names an identity that is gone: a fresh azd up needs the
+    policy script again."""
+    page = (INFRA / "README.md").read_text()
+    section = " ".join(page[page.index("## Day two") :].split("\n## ")[0].split())
+    down, keys = section.split("**Switching to `keys`**")
+    assert "**`azd down`**" in down
+    for words in ("app registration", "service principal", "federated credential", "az ad app delete"):
+        assert words in down, words
+    assert "Grant-TeamsAccessPolicy.ps1` again" in down and "MANAGED_IDENTITY_CLIENT_ID" in down
+    for words in ("app registration", "service principal", "federated credential", "role granted to callers"):
+        assert words in keys, words
+    assert "ENTRA_API_CLIENT_ID" in keys  # empty after the switch: note it first
+
+
 def test_azure_yaml_asks_for_an_azd_that_bundles_the_bicep_the_graph_extension_needs() -> None:
     """The Microsoft Graph Bicep extension 1.0.0 needs Bicep 0.36.1 or later, bundled from azd 1.17.0; the README's
     prerequisites say the same."""
