@@ -647,6 +647,16 @@ def test_pip_install_dot_installs_the_runtime_dependencies_and_no_package(tmp_pa
     assert names((info / "requires.txt").read_text()) == names((ROOT / "requirements.txt").read_text())
 
 
+def test_the_docs_do_not_say_azd_up_restores() -> None:
+    """azd's Python service packages the source as it is (Azure/azure-dev, framework_service_python.go:
+    RequireRestore false): only an explicit azd restore runs pip install ., which pyproject.toml keeps working."""
+    page = (INFRA / "README.md").read_text()
+    opening = " ".join(page.split("\n## ")[0].split())
+    assert "runs `azd restore`" not in page
+    assert "It does not restore" in opening and "only an explicit `azd restore`" in opening
+    assert "`pip install .`" in opening
+
+
 def test_azure_yaml_deploys_the_api_service() -> None:
     yaml = pytest.importorskip("yaml")
     project = yaml.safe_load((ROOT / "azure.yaml").read_text())
