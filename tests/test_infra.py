@@ -834,8 +834,10 @@ def test_always_ready_instances_are_off_by_default_and_serve_the_http_group(bice
 
 
 def test_an_admin_can_cap_scale_as_low_as_the_platform_allows(bicep) -> None:
-    """Flex Consumption takes a maximum instance count from 1 to 1000 (Microsoft Learn, "Event-driven scaling in Azure
-    Functions"): a cap of 1 is a cost ceiling."""
+    """Flex Consumption takes a maximum instance count from 1 to 1000 (Microsoft Learn, "Azure Functions Flex
+    Consumption plan hosting", Considerations; copies from its preview said 40): a cap of 1 is a cost ceiling. The
+    floor is cited to the page that states it, and the older figure is written down where the docs list what is not
+    confirmed."""
     main = bicep["main.bicep"]
     decorators = main.decorators("maximumInstanceCount")
     assert [literal(n) for n in decorators["minValue"]] == [1]
@@ -843,6 +845,15 @@ def test_an_admin_can_cap_scale_as_low_as_the_platform_allows(bicep) -> None:
     assert literal(main.params()["maximumInstanceCount"]) == 100  # the platform's own default
     [row] = [line for line in (INFRA / "README.md").read_text().splitlines() if "`MAXIMUM_INSTANCE_COUNT`" in line]
     assert "(1 to 1000)" in row
+    source = main.source.decode()
+    declared = source.index("param maximumInstanceCount")
+    comment = " ".join(line.strip("/ ") for line in source[:declared].split("\n\n")[-1].splitlines())
+    assert '"Azure Functions Flex Consumption plan hosting", Considerations' in comment
+    assert "Event-driven scaling" not in comment
+    page = (INFRA / "README.md").read_text()
+    unconfirmed = " ".join(page[page.index("## What was relied on") :].split())
+    assert "The lowest maximum scale is currently 1" in unconfirmed and "currently 40" in unconfirmed
+    assert "Event-driven scaling" not in page
 
 
 def test_sizing_and_platform_parameters_have_azd_env_names(bicep) -> None:
