@@ -254,12 +254,24 @@ def test_azd_checks_the_mode_before_and_grants_the_app_roles_after_every_provisi
     yaml = pytest.importorskip("yaml")
     hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
     assert set(hooks) == {"preprovision", "postprovision"}
+    windows_runs = set()
     for hook, command in (("preprovision", "scripts/check_caller_auth.py"), ("postprovision", AZD_GRANT_COMMAND)):
         posix, windows = hooks[hook]["posix"], hooks[hook]["windows"]
         assert (posix["shell"], posix["run"]) == ("sh", f"python3 {command}")
         assert windows["shell"] == "pwsh"
-        assert f"& $python {command}; exit $LASTEXITCODE" in windows["run"]  # the script's exit status fails azd
         assert posix.get("continueOnError", False) is False and windows.get("continueOnError", False) is False
+        windows_runs.add(windows["run"].replace(command, "<script>"))
+    [run] = windows_runs  # one way to start Python, the same for both hooks
+    lines = [line.strip() for line in run.splitlines()]
+    assert lines[1] == "& $python <script>"
+    assert lines[-1] == "exit $LASTEXITCODE"  # the script's exit status fails azd
+    # When no Python starts, $LASTEXITCODE stays unset and `exit $LASTEXITCODE` would exit 0: the hook exits 1 then,
+    # saying which Python it missed.
+    unset = lines.index("if ($null -eq $LASTEXITCODE) {")
+    failing = lines[unset : lines.index("}", unset)]
+    assert "exit 1" in failing
+    said = " ".join(failing)
+    assert "py launcher" in said and "python" in said and "Python 3.11" in said
     grant = load_script("grant_app_roles")
     assert grant.GRAPH_APP_ID == GRAPH_APP_ID
     assert tuple(GRAPH_APP_ROLES) == grant.GRAPH_ROLES
@@ -691,6 +703,12 @@ def test_the_docs_say_what_azd_down_and_a_switch_to_keys_leave() -> None:
     for words in ("app registration", "service principal", "federated credential", "role granted to callers"):
         assert words in keys, words
     assert "ENTRA_API_CLIENT_ID" in keys  # empty after the switch: note it first
+
+
+def test_the_prerequisites_name_powershell_7_on_windows() -> None:
+    """azd runs the Windows hooks with pwsh, and before 1.19 does not fall back to Windows PowerShell 5.1."""
+    for page in (ROOT / "README.md", INFRA / "README.md"):
+        assert "PowerShell 7" in page.read_text(), page
 
 
 def test_azure_yaml_asks_for_an_azd_that_bundles_the_bicep_the_graph_extension_needs() -> None:
