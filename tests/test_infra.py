@@ -699,6 +699,12 @@ def test_the_docs_say_what_a_run_stopped_at_each_step_leaves() -> None:
     hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
     for step in [*hooks, "while provisioning", "while deploying"]:
         assert step in section, step
+    # An app without code behind App Service Authentication answers 401 to a request without a token, not 404; only
+    # the paths left open reach the empty app.
+    for page in (" ".join(section.split()), " ".join(readme.split())):
+        assert "succeeds): every URL answers 404" not in page and "(404 everywhere)" not in page
+        assert "401" in page
+    assert section.count("`/api/openapi.json`") == 2
 
 
 def test_the_docs_say_what_azd_down_and_a_switch_to_keys_leave() -> None:
