@@ -378,6 +378,27 @@ def test_the_deployer_owns_the_api_registration_and_its_service_principal(bicep)
     assert "deployer().objectId" in page and "append" in page
 
 
+def test_the_docs_say_which_tokens_the_deployed_api_asks_for_and_who_gets_none(bicep) -> None:
+    """The registration asks Entra ID for v2 tokens (audience: the client ID), App Service Authentication also takes
+    v1 tokens (audience: the URI); assignment is required, so an application without a role gets AADSTS501051 and a
+    user AADSTS50105; a user-assigned identity's credential needs its client ID; and `entra` is what azd deploys,
+    not the function's own default."""
+    file = bicep["app/entra-api.bicep"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    assert literal(props(props(app.body)["api"])["requestedAccessTokenVersion"]) == 2
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "v1 and v2 tokens work" not in readme
+    assert (
+        "the API asks Entra ID for v2 tokens (audience: its client ID); the function also accepts v1 tokens" in readme
+    )
+    assert "`entra` (the default)" not in readme and "`entra` (what `azd up` deploys unless you choose)" in readme
+    entra_page = " ".join((ROOT / "docs" / "entra-id.md").read_text().split())
+    assert "AADSTS501051" in entra_page and re.search(r"AADSTS50105(?!1)", entra_page)
+    for page in (ROOT / "README.md", *(ROOT / "docs").glob("*.md"), ROOT / "connector" / "README.md"):
+        for call in re.findall(r"ManagedIdentityCredential\([^)]*\)", page.read_text()):
+            assert "client_id=" in call, f"{page.name}: {call}"
+
+
 def test_the_api_takes_tokens_only_for_assigned_principals_and_trusts_the_identity(bicep) -> None:
     file = bicep["app/entra-api.bicep"]
     [sp] = [r for r in file.resources() if r.type == "Microsoft.Graph/servicePrincipals@v1.0"]
