@@ -45,9 +45,11 @@ param resourceGroupName string = ''
 ])
 param pythonVersion string = '3.13'
 
-// Flex Consumption takes a maximum instance count from 1 to 1000, 100 by default (Microsoft Learn, "Event-driven
-// scaling in Azure Functions", "Limit scale-out"; older pages said 40). A low cap bounds the cost: with 16 calls at
-// once per instance, a cap of 1 still serves 16 calls at a time, and the rest wait or fail.
+// Flex Consumption takes a maximum instance count from 1 to 1000, 100 by default (Microsoft Learn, "Azure Functions
+// Flex Consumption plan hosting", Considerations: "The lowest maximum scale is currently 1"; copies of that page from
+// its preview said 40, infra/README.md weighs the two). A low cap bounds the cost: with 16 calls at once per
+// instance, a cap of 1 still serves 16 calls at a time, and the rest wait or fail. Should the platform refuse a low
+// cap, an admin who asked for one gets its error at provision; the default, 100, is above either floor.
 @description('MAXIMUM_INSTANCE_COUNT: upper bound for scale-out (1 to 1000); a low one caps the cost.')
 @minValue(1)
 @maxValue(1000)

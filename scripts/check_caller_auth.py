@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
-from grant_app_roles import GrantError, azd_environment
+from azure_clis import SetupError, azd_environment
 
 CALLER_AUTH_MODES = ("keys", "entra", "both")  # as shared/settings.py reads the app setting
 DEPLOY_DEFAULT = "entra"  # infra/main.bicep's callerAuth
@@ -45,7 +45,7 @@ def problem(env: Mapping[str, str]) -> str | None:
 def main() -> int:
     try:
         env = azd_environment()
-    except GrantError as error:
+    except SetupError as error:
         print(error, file=sys.stderr)
         return 1
     found = problem(env)

@@ -2,16 +2,20 @@
 """Grants app roles with the Azure CLI: Microsoft Graph's application permissions to GetJoinUrl's managed identity,
 and the GetJoinUrl API's own roles to its callers. The Azure portal cannot grant an app role to a managed identity.
 
-  python3 scripts/grant_app_roles.py <principal object ID> [role ...]
+  python3 scripts/grant_app_roles.py [--tenant <tenant ID>] <principal object ID> [role ...]
       Microsoft Graph app roles (default VirtualAppointment.Read.All and OnlineMeetings.Read.All) for the function's
       identity: azd env get-value MANAGED_IDENTITY_PRINCIPAL_ID (GraphPermissionMissing and Diagnose print it too).
-  python3 scripts/grant_app_roles.py --api <API client ID> <principal object ID> [role ...]
+  python3 scripts/grant_app_roles.py [--tenant <tenant ID>] --api <API client ID> <principal object ID> [role ...]
       the GetJoinUrl API's roles (default JoinUrl.Get; Diagnose.Run runs Diagnose) for a caller: a managed identity,
       service principal, user or group. The API's client ID: azd env get-value ENTRA_API_CLIENT_ID.
   python3 scripts/grant_app_roles.py --azd-env
       everything the azd environment asks for (azd's postprovision hook runs it after every provision): the Graph
       roles for MANAGED_IDENTITY_PRINCIPAL_ID unless GRANT_GRAPH_APP_ROLES is false, JoinUrl.Get for each object ID
       in CALLER_PRINCIPAL_IDS and Diagnose.Run for each in DIAGNOSE_PRINCIPAL_IDS (comma-separated).
+
+Where the tenant is known (--azd-env: the environment's AZURE_TENANT_ID; else --tenant, e.g. azd env get-value
+AZURE_TENANT_ID), it first checks that the Azure CLI is signed in to it, and stops at once if not: azd auth login and
+az login are separate sign-ins, and in another tenant every lookup would fail as if Entra ID were still replicating.
 
 It checks before it grants, so running it again changes nothing and fails on nothing; an assignment that Graph says
 already exists counts as granted. A principal that Entra ID has only just created may not be known everywhere yet
@@ -29,14 +33,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from azure_clis import CliError, Runner, SetupError, azd_environment, check_az_tenant, run_command
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's application ID, the same in every tenant
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
@@ -48,7 +52,6 @@ COMMAND = "python3 scripts/grant_app_roles.py"
 REPLICATION_WAIT_SECONDS = 180.0  # Entra ID usually knows a new object everywhere within a minute or two
 FIRST_WAIT_SECONDS = 5.0
 LONGEST_WAIT_SECONDS = 30.0
-COMMAND_TIMEOUT_SECONDS = 120
 
 GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 ROLE_RE = re.compile(r"[A-Za-z]+(\.[A-Za-z]+)+")
@@ -71,33 +74,6 @@ class GrantError(Exception):
 
 class UsageError(GrantError):
     """Bad arguments or environment values; exit status 2, before any call to Graph."""
-
-
-class CliError(Exception):
-    """A command (az, azd) that failed, with what it printed."""
-
-    def __init__(self, command: Sequence[str], stderr: str) -> None:
-        super().__init__(stderr)
-        self.command = list(command)
-        self.stderr = stderr.strip()
-
-
-Runner = Callable[[Sequence[str]], str]
-
-
-def run_command(command: Sequence[str]) -> str:
-    """Runs an installed CLI (found on PATH, so az.cmd on Windows too) and returns its standard output."""
-    executable = shutil.which(command[0])
-    if executable is None:
-        raise GrantError(
-            f"{command[0]} is not on PATH: install it (the Azure CLI for az, the Azure Developer CLI for azd)."
-        )
-    done = subprocess.run(
-        [executable, *command[1:]], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False
-    )
-    if done.returncode != 0:
-        raise CliError(command, done.stderr or done.stdout)
-    return done.stdout
 
 
 @dataclass
@@ -172,6 +148,17 @@ class Grant:
     resource_app_id: str
     principal_id: str
     roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run grants, and the tenant the Azure CLI must be signed in to for it (None: not known, not checked),
+    with where that tenant was named and what to run again once signed in there."""
+
+    grants: list[Grant]
+    tenant_id: str | None = None
+    tenant_named_by: str = "--tenant"
+    rerun: str = "run this command again"
 
 
 def grant(graph: Graph, request: Grant, say: Callable[[str], None]) -> bool:
@@ -249,7 +236,7 @@ def _assign(graph: Graph, assignments: str, body: Mapping[str, str], what: str, 
 
 
 def explain(error: CliError, what: str, granting: bool = False) -> GrantError:
-    said = error.stderr.splitlines()[-1] if error.stderr else "(nothing)"
+    said = error.last_line
     if any(words in error.stderr for words in DENIED):
         return GrantError(
             f"You may not {'grant' if granting else 'read'} {what}. Graph said: {said} Microsoft Graph's roles take a "
@@ -286,22 +273,18 @@ def id_list(env: Mapping[str, str], name: str) -> list[str]:
     return [guid(item.strip(), f"Each entry of {name}") for item in env.get(name, "").split(",") if item.strip()]
 
 
-def azd_environment(run: Runner = run_command) -> dict[str, str]:
-    """The values of the azd environment in use: the one azd runs a hook for (AZURE_ENV_NAME), else the default."""
-    command = ["azd", "env", "get-values", "--output", "json"]
-    if os.environ.get("AZURE_ENV_NAME"):
-        command += ["--environment", os.environ["AZURE_ENV_NAME"]]
-    try:
-        values = json.loads(run(command))
-    except CliError as error:
-        raise GrantError(f"azd env get-values failed: {error.stderr}") from None
-    if not isinstance(values, dict):
-        raise GrantError("azd env get-values did not answer a JSON object.")
-    return {str(key): str(value) for key, value in values.items()}
+def azd_plan(env: Mapping[str, str], say: Callable[[str], None]) -> Plan:
+    """What an azd environment asks for, and its tenant, checked whole before anything is asked of Graph."""
+    tenant = env.get("AZURE_TENANT_ID", "").strip()
+    if not tenant:
+        say("The azd environment has no AZURE_TENANT_ID: the Azure CLI's tenant is not checked.")
+    rerun = f"run `{COMMAND} --azd-env` (or azd provision) again"
+    tenant_id = guid(tenant, "AZURE_TENANT_ID") if tenant else None
+    return Plan(azd_grants(env, say), tenant_id, "this azd environment's AZURE_TENANT_ID", rerun)
 
 
 def azd_grants(env: Mapping[str, str], say: Callable[[str], None]) -> list[Grant]:
-    """What an azd environment asks for, checked whole before anything is asked of Graph."""
+    """What an azd environment asks for."""
     identity = env.get("MANAGED_IDENTITY_PRINCIPAL_ID", "").strip()
     if not identity:
         raise UsageError("The azd environment has no MANAGED_IDENTITY_PRINCIPAL_ID yet: run azd provision first.")
@@ -335,27 +318,39 @@ def azd_grants(env: Mapping[str, str], say: Callable[[str], None]) -> list[Grant
     return grants
 
 
-def parse(argv: Sequence[str], env: Callable[[], Mapping[str, str]], say: Callable[[str], None]) -> list[Grant]:
-    usage = (
-        f"usage: {COMMAND} <principal object ID> [role ...]\n"
-        f"       {COMMAND} --api <API client ID> <principal object ID> [role ...]\n"
-        f"       {COMMAND} --azd-env"
-    )
+USAGE = (
+    f"usage: {COMMAND} [--tenant <tenant ID>] <principal object ID> [role ...]\n"
+    f"       {COMMAND} [--tenant <tenant ID>] --api <API client ID> <principal object ID> [role ...]\n"
+    f"       {COMMAND} --azd-env"
+)
+
+
+def parse(argv: Sequence[str], env: Callable[[], Mapping[str, str]], say: Callable[[str], None]) -> Plan:
     arguments = list(argv)
     if arguments in ([], ["-h"], ["--help"]):
-        raise UsageError(usage)
+        raise UsageError(USAGE)
     if arguments[0] == "--azd-env":
         if len(arguments) > 1:
-            raise UsageError(f"--azd-env takes nothing more.\n{usage}")
-        return azd_grants(env(), say)
+            raise UsageError(f"--azd-env takes nothing more (the tenant comes from the azd environment).\n{USAGE}")
+        return azd_plan(env(), say)
+    tenant_id = None
+    if arguments[0] == "--tenant":
+        if len(arguments) < 3:
+            raise UsageError(USAGE)
+        tenant_id, arguments = guid(arguments[1], "The tenant ID"), arguments[2:]
+    return Plan([one_grant(arguments)], tenant_id)
+
+
+def one_grant(arguments: list[str]) -> Grant:
+    """The grant the command line asks for: the API's roles (--api), else Microsoft Graph's."""
     if arguments[0] == "--api":
         if len(arguments) < 3:
-            raise UsageError(usage)
+            raise UsageError(USAGE)
         api = guid(arguments[1], "The API client ID")
-        return [Grant(api, guid(arguments[2], "The principal"), role_names(arguments[3:], (CALLER_ROLE,)))]
+        return Grant(api, guid(arguments[2], "The principal"), role_names(arguments[3:], (CALLER_ROLE,)))
     if arguments[0].startswith("-"):
-        raise UsageError(usage)
-    return [Grant(GRAPH_APP_ID, guid(arguments[0], "The principal"), role_names(arguments[1:], GRAPH_ROLES))]
+        raise UsageError(USAGE)
+    return Grant(GRAPH_APP_ID, guid(arguments[0], "The principal"), role_names(arguments[1:], GRAPH_ROLES))
 
 
 def main(
@@ -368,16 +363,18 @@ def main(
         print(line, flush=True)
 
     try:
-        grants = parse(argv, lambda: azd_environment(run), say)
+        plan = parse(argv, lambda: azd_environment(run), say)
+        if plan.grants and plan.tenant_id is not None:
+            check_az_tenant(plan.tenant_id, plan.tenant_named_by, plan.rerun, run)
         graph = Graph(run=run, sleep=sleep, clock=clock)
-        granted = [grant(graph, request, say) for request in grants]
+        granted = [grant(graph, request, say) for request in plan.grants]
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
-    except GrantError as error:
+    except (GrantError, SetupError) as error:
         print(error, file=sys.stderr)
         return 1
-    if not grants:
+    if not plan.grants:
         say("Nothing to grant.")
     elif any(granted):
         say(

@@ -4,7 +4,9 @@ The grammar predates the `extension` statement that Bicep 0.30+ requires for the
 `provider`/`import` forms are gone from Bicep). Before parsing, a line that is exactly `extension <alias>` is blanked
 out (same length, so positions stay) and its alias recorded; tests/test_infra.py checks each alias against
 infra/bicepconfig.json. Nothing else is masked. The grammar knows lambdas (`filter`, `map`), for-expressions and
-resource loops, and parses `.?` as if it were `.`: infra/ does without `.?`.
+resource loops, and parses `.?` as if it were `.`: infra/ does without `.?`. Without an ERROR node, it misreads a call
+that is the first item of an array in an object (`{ a: [deployer().objectId] }` reads as the identifier `deployer`,
+then `().objectId`): infra/ names such a value with a variable first.
 """
 
 from __future__ import annotations

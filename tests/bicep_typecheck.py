@@ -2,11 +2,11 @@
 
 For every resource declaration, the type@apiVersion must be in the published data, and its body must fit the type:
 each property name exists in the object type it sits in (nested objects, arrays of objects, both branches of a
-`cond ? a : b`, the body of a `for` included; Microsoft.Web/sites/config picks its type by `name`), no read-only
-property is written, a string, number or boolean literal has the type the property wants, a string literal is one of
-the allowed values where the type is a union of literals, and an object literal holds the required properties. An
-`existing` resource may name only what identifies it. Anything computed (a parameter, a function call) is taken on
-trust: Bicep checks it at compile time, this does not.
+`cond ? a : b`, the body of a `for`, the value of a variable a property names included; Microsoft.Web/sites/config
+picks its type by `name`), no read-only property is written, a string, number or boolean literal has the type the
+property wants, a string literal is one of the allowed values where the type is a union of literals, and an object
+literal holds the required properties. An `existing` resource may name only what identifies it. Anything computed (a
+parameter, a function call) is taken on trust: Bicep checks it at compile time, this does not.
 
 The type data's format is bicep-types' (Azure/bicep-types, `src/bicep-types/src/types.ts`): `$type` ObjectType,
 DiscriminatedObjectType, ArrayType, UnionType, StringLiteralType, StringType, IntegerType, BooleanType, AnyType,
@@ -161,8 +161,10 @@ class Checker:
                 self.problem(node, f"{where}.{name}", "required, and missing")
 
     def value(self, node: Node, ref: dict[str, str], where: str) -> None:
-        while node.type == "parenthesized_expression":
-            node = node.named_children[0]
+        variables = self.file.variables()
+        while node.type == "parenthesized_expression" or (node.type == "identifier" and text(node) in variables):
+            # A variable is checked where it is used, against the type of the property it fills, as Bicep does.
+            node = node.named_children[0] if node.type == "parenthesized_expression" else variables[text(node)]
         if node.type == "ternary_expression":
             for branch in node.named_children[1:]:
                 self.value(branch, ref, where)

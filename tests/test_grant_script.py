@@ -2,10 +2,11 @@
 stand-ins for `az` and `azd` on PATH.
 
 The `az` stand-in keeps a small directory (service principals with their app roles, directory objects by type, app
-role assignments) in a JSON file and answers only the calls Graph documents for this job, as `az rest` makes them:
-any other command line, URL or body fails the test. It also plays what a real tenant does to a re-run: an object
-Entra ID has not replicated yet (not found, or "Not a valid reference update"), an assignment that exists already,
-a caller without the right to grant, and collections served a page at a time.
+role assignments) in a JSON file and answers only the calls Graph documents for this job, as `az rest` makes them,
+and `az account show --query tenantId`: any other command line, URL or body fails the test. It also plays what a
+real tenant does to a re-run: an object Entra ID has not replicated yet (not found, or "Not a valid reference
+update"), an assignment that exists already, a caller without the right to grant, collections served a page at a
+time, and an Azure CLI signed in to another tenant than azd's, or to none.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ CALLER_APP = "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b"  # a Logic App's managed ide
 ADMIN_USER = "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"
 FLOW_GROUP = "3b4c5d6e-7f8a-4b9c-8d1e-2f3a4b5c6d7e"
 UNKNOWN_APP = "4c5d6e7f-8a9b-4c0d-9e1f-3a4b5c6d7e8f"
+TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee"  # the tenant azd deployed to (AZURE_TENANT_ID)
+OTHER_TENANT = "bbbbcccc-1111-dddd-2222-eeee3333ffff"  # where az was last signed in
+AZ_TENANT = ["account", "show", "--query", "tenantId", "--output", "tsv"]
 
 SERVICE_PRINCIPAL = "#microsoft.graph.servicePrincipal"
 
@@ -104,6 +108,12 @@ if args[5:7] == ["--headers", "Content-Type=application/json"] and len(args) == 
 else:
     body = None
     record()
+if args == ["account", "show", "--query", "tenantId", "--output", "tsv"]:
+    if state["signedInTenant"] is None:
+        print("ERROR: Please run 'az login' to setup account.", file=sys.stderr)
+        sys.exit(1)
+    print(state["signedInTenant"])
+    sys.exit(0)
 if args[:2] != ["rest", "--method"] or len(args) < 5 or args[3] != "--url":
     refuse("not az rest --method M --url U")
 method, url = args[2], args[4]
@@ -208,6 +218,7 @@ def tenant() -> dict[str, Any]:
         "denied": False,
         "hiddenDuplicates": False,
         "pageSize": 2,
+        "signedInTenant": TENANT,
     }
 
 
@@ -370,8 +381,22 @@ def test_a_user_can_be_given_the_diagnose_role(stand_ins: StandIns) -> None:
         ["--api", "nope", CALLER_APP],
         ["--azd-env", IDENTITY],
         ["--graph", IDENTITY],
+        ["--tenant", "contoso.onmicrosoft.com", IDENTITY],
+        ["--tenant", TENANT],
+        ["--tenant", TENANT, "--azd-env"],
     ],
-    ids=["no-args", "bad-principal", "injection", "api-without-principal", "bad-api", "azd-env-and-more", "unknown"],
+    ids=[
+        "no-args",
+        "bad-principal",
+        "injection",
+        "api-without-principal",
+        "bad-api",
+        "azd-env-and-more",
+        "unknown",
+        "tenant-not-an-id",
+        "tenant-alone",
+        "tenant-and-azd-env",
+    ],
 )
 def test_bad_arguments_ask_nothing_of_graph(stand_ins: StandIns, args: list[str]) -> None:
     done = stand_ins.run(*args)
@@ -462,6 +487,7 @@ def test_the_azd_environment_grants_everything_it_names(stand_ins: StandIns) -> 
     stand_ins.env_name = "dev"
     stand_ins.azd_env = {
         "AZURE_ENV_NAME": "dev",
+        "AZURE_TENANT_ID": TENANT,
         "MANAGED_IDENTITY_PRINCIPAL_ID": IDENTITY.upper(),
         "ENTRA_API_CLIENT_ID": API_APP_ID,
         "CALLER_AUTH": "entra",
@@ -471,6 +497,7 @@ def test_the_azd_environment_grants_everything_it_names(stand_ins: StandIns) -> 
     done = stand_ins.run("--azd-env")
     assert done.returncode == 0, done.stderr
     assert stand_ins.calls()[0] == ["azd", "env", "get-values", "--output", "json", "--environment", "dev"]
+    assert stand_ins.calls()[1] == AZ_TENANT  # az is in azd's tenant before anything is asked of Graph
     assert stand_ins.granted() == (
         graph_roles(IDENTITY, "VirtualAppointment.Read.All", "OnlineMeetings.Read.All")
         | api_roles(CALLER_APP, "JoinUrl.Get", "Diagnose.Run")
@@ -481,6 +508,70 @@ def test_the_azd_environment_grants_everything_it_names(stand_ins: StandIns) -> 
     again = stand_ins.run("--azd-env")  # the next azd up
     assert again.returncode == 0, again.stderr
     assert stand_ins.posted() == [] and stand_ins.granted() == before
+
+
+def azd_environment_in(tenant: str) -> dict[str, str]:
+    return {
+        "AZURE_TENANT_ID": tenant,
+        "MANAGED_IDENTITY_PRINCIPAL_ID": IDENTITY,
+        "ENTRA_API_CLIENT_ID": API_APP_ID,
+        "CALLER_PRINCIPAL_IDS": CALLER_APP,
+    }
+
+
+@pytest.mark.parametrize(
+    ("signed_in", "words"),
+    [(OTHER_TENANT, f"signed in to tenant {OTHER_TENANT}"), (None, "cannot say which tenant")],
+    ids=["another-tenant", "signed-out"],
+)
+def test_an_azure_cli_outside_the_environment_s_tenant_stops_it_at_once(
+    stand_ins: StandIns,
+    script: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    signed_in: str | None,
+    words: str,
+) -> None:
+    """azd auth login and az login are separate sign-ins: in another tenant every lookup would answer
+    Request_ResourceNotFound, and the script would wait 3 minutes and blame replication. It asks az first."""
+    stand_ins.state["signedInTenant"] = signed_in
+    stand_ins.state["unreplicated"][IDENTITY] = 10_000  # what Graph would answer there
+    stand_ins.azd_env = azd_environment_in(TENANT)
+    waits: list[float] = []
+    assert run_in_process(script, stand_ins, monkeypatch, ["--azd-env"], waits) == 1
+    error = capsys.readouterr().err
+    assert words in error and f"az login --tenant {TENANT}" in error and "AZURE_TENANT_ID" in error
+    assert "--azd-env" in error  # what to run once signed in
+    assert waits == []
+    assert [call for call in stand_ins.calls() if call[0] != "azd"] == [AZ_TENANT]
+
+
+def test_the_tenant_is_compared_whatever_its_case(stand_ins: StandIns) -> None:
+    stand_ins.azd_env = azd_environment_in(TENANT.upper())
+    done = stand_ins.run("--azd-env")
+    assert done.returncode == 0, done.stderr
+    assert stand_ins.granted() >= api_roles(CALLER_APP, "JoinUrl.Get")
+
+
+@pytest.mark.parametrize("signed_in", [TENANT, OTHER_TENANT])
+def test_a_grant_by_hand_checks_the_tenant_it_is_given(stand_ins: StandIns, signed_in: str) -> None:
+    stand_ins.state["signedInTenant"] = signed_in
+    done = stand_ins.run("--tenant", TENANT, "--api", API_APP_ID, CALLER_APP)
+    assert stand_ins.calls()[0] == AZ_TENANT
+    if signed_in == TENANT:
+        assert done.returncode == 0, done.stderr
+        assert stand_ins.granted() == api_roles(CALLER_APP, "JoinUrl.Get")
+    else:
+        assert done.returncode == 1
+        assert f"az login --tenant {TENANT}" in done.stderr and "--tenant" in done.stderr
+        assert stand_ins.calls() == [AZ_TENANT]
+
+
+def test_without_a_tenant_a_grant_by_hand_asks_graph_straight_away(stand_ins: StandIns) -> None:
+    """The forms an error message prints carry no tenant: they work as before, unchecked."""
+    done = stand_ins.run(IDENTITY)
+    assert done.returncode == 0, done.stderr
+    assert AZ_TENANT not in stand_ins.calls()
 
 
 def test_the_azd_environment_can_leave_the_graph_roles_to_an_admin(stand_ins: StandIns) -> None:

@@ -72,6 +72,7 @@ FORBIDDEN_SETTINGS = frozenset(
 )
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+GRAPH_SERVICE_PRINCIPALS = "Microsoft.Graph/servicePrincipals@v1.0"
 AZD_GRANT_COMMAND = "scripts/grant_app_roles.py --azd-env"
 # The API's roles and delegated scope, fixed in every tenant: infra declares the IDs the function checks and names.
 API_ROLES = {role.value: role.id for role in APP_ROLES}
@@ -162,6 +163,27 @@ def test_app_settings_are_exactly_the_function_settings_and_platform_ones(app_se
     assert names & PLATFORM_SETTINGS == PLATFORM_SETTINGS
 
 
+def test_the_docs_say_a_provision_undoes_app_settings_edited_in_the_portal(app_settings) -> None:
+    """The appsettings resource is the complete set and replaces whatever the app had: an admin's portal edit is gone
+    after the next azd up or azd provision. Where the docs speak of editing a setting, azd env set and azd provision
+    come first and the portal's caveat is said."""
+    file, _ = app_settings
+    assert file.name == "app/api.bicep" and "this resource replaces whatever was there" in file.source.decode()
+    readme = (ROOT / "README.md").read_text().splitlines()
+    rows = [line for line in readme if line.startswith(("| `ALLOWED_ORGANIZER_IDS` |", "| `OrganizerNotAllowed` |"))]
+    rows += [line for line in readme if line.startswith("| `ConfigurationError` |")]
+    assert len(rows) == 3
+    for row in rows:
+        assert "azd env set" in row and "azd provision" in row and "undoes" in row, row
+        assert row.index("azd env set") < row.index("portal"), row
+    page = (INFRA / "README.md").read_text()
+    parameters = " ".join(page[page.index("## Parameters") :].split("\n## ")[0].split())
+    assert "Each provision writes every app setting anew" in parameters
+    organizers = page[page.index("## Organizers by UPN") :].split("\n## ")[0]
+    assert organizers.index("azd env set ALLOWED_ORGANIZER_IDS") < organizers.index("portal")
+    assert "undoes" in organizers
+
+
 def test_app_settings_use_the_managed_identity(app_settings) -> None:
     _, settings = app_settings
     assert literal(settings["GRAPH_CREDENTIAL"]) == "managed_identity"
@@ -232,12 +254,24 @@ def test_azd_checks_the_mode_before_and_grants_the_app_roles_after_every_provisi
     yaml = pytest.importorskip("yaml")
     hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
     assert set(hooks) == {"preprovision", "postprovision"}
+    windows_runs = set()
     for hook, command in (("preprovision", "scripts/check_caller_auth.py"), ("postprovision", AZD_GRANT_COMMAND)):
         posix, windows = hooks[hook]["posix"], hooks[hook]["windows"]
         assert (posix["shell"], posix["run"]) == ("sh", f"python3 {command}")
         assert windows["shell"] == "pwsh"
-        assert f"& $python {command}; exit $LASTEXITCODE" in windows["run"]  # the script's exit status fails azd
         assert posix.get("continueOnError", False) is False and windows.get("continueOnError", False) is False
+        windows_runs.add(windows["run"].replace(command, "<script>"))
+    [run] = windows_runs  # one way to start Python, the same for both hooks
+    lines = [line.strip() for line in run.splitlines()]
+    assert lines[1] == "& $python <script>"
+    assert lines[-1] == "exit $LASTEXITCODE"  # the script's exit status fails azd
+    # When no Python starts, $LASTEXITCODE stays unset and `exit $LASTEXITCODE` would exit 0: the hook exits 1 then,
+    # saying which Python it missed.
+    unset = lines.index("if ($null -eq $LASTEXITCODE) {")
+    failing = lines[unset : lines.index("}", unset)]
+    assert "exit 1" in failing
+    said = " ".join(failing)
+    assert "py launcher" in said and "python" in said and "Python 3.11" in said
     grant = load_script("grant_app_roles")
     assert grant.GRAPH_APP_ID == GRAPH_APP_ID
     assert tuple(GRAPH_APP_ROLES) == grant.GRAPH_ROLES
@@ -261,7 +295,7 @@ def test_the_api_registration_is_the_agreed_one(bicep: dict[str, BicepFile]) -> 
     assert text(body["displayName"]) == "'GetJoinUrl API (${environmentName})'"
     assert literal(body["signInAudience"]) == "AzureADMyOrg"
     [uri] = body["identifierUris"].named_children
-    assert text(resolved(uri, file)) == "'api://getjoinurl-${resourceToken}'"
+    assert text(resolved(uri, file)) == "'api://${tenant().tenantId}/getjoinurl-${resourceToken}'"
     assert text(file.outputs()["appIdUri"]) == text(uri)
     api = props(body["api"])
     assert literal(api["requestedAccessTokenVersion"]) == 2
@@ -286,6 +320,83 @@ def test_the_api_registration_is_the_agreed_one(bicep: dict[str, BicepFile]) -> 
     ]
     grant = load_script("grant_app_roles")
     assert tuple(API_ROLES) == (grant.CALLER_ROLE, grant.DIAGNOSE_ROLE)
+
+
+# Microsoft Learn, "Restrictions on identifier URIs of Microsoft Entra applications": the api:// formats it lists as
+# secure, as patterns. Those that name the application's own appId cannot be written by the resource that creates it.
+LISTED_API_URI_FORMATS = {
+    "api://<appId>": r"api://(?P<app>GUID)",
+    "api://<tenantId>/<appId>": r"api://(?P<tenant>GUID)/(?P<app>GUID)",
+    "api://<tenantId>/<string>": r"api://(?P<tenant>GUID)/[^/]+",
+    "api://<string>/<appId>": r"api://[^/]+/(?P<app>GUID)",
+}
+GUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def test_the_application_id_uri_is_a_form_entra_id_lists_as_secure(bicep) -> None:
+    """A tenant that enforces uriAdditionWithoutUniqueTenantIdentifier refuses an application ID URI without the
+    tenant's ID, the appId or a verified domain in it: the URI is api://<tenant ID>/<string>, and the docs say so."""
+    file = bicep["app/entra-api.bicep"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    [uri] = props(app.body)["identifierUris"].named_children
+    tenant_id, token = "aaaabbbb-0000-cccc-1111-dddd2222eeee", "x7k2m9q4w1z8c"
+    rendered = text(resolved(uri, file))[1:-1].replace("${tenant().tenantId}", tenant_id)
+    rendered = rendered.replace("${resourceToken}", token)
+    assert "${" not in rendered, rendered  # nothing else, such as the application's own appId
+    matched = {
+        name: match.groupdict()
+        for name, pattern in LISTED_API_URI_FORMATS.items()
+        if (match := re.fullmatch(pattern.replace("GUID", GUID_PATTERN), rendered))
+    }
+    assert matched == {"api://<tenantId>/<string>": {"tenant": tenant_id}}, rendered
+    for page in (INFRA / "README.md", ROOT / "connector" / "README.md"):
+        words = page.read_text()
+        assert "api://getjoinurl-" not in words, page
+        assert "api://<tenant ID>/getjoinurl-" in words, page
+
+
+def test_the_deployer_owns_the_api_registration_and_its_service_principal(bicep) -> None:
+    """The extension does not make the creator an owner (microsoftgraph/msgraph-bicep-types#134, #142); a later run
+    updates both, and the post-provision step assigns roles on the service principal, which an owner may do. Owners
+    are appended, so no one else's ownership is taken away. The published 1.0.0 type has `owners`, and the checker
+    follows the variable into it."""
+    from .bicep_typecheck import check_resources, load_published
+
+    file = bicep["app/entra-api.bicep"]
+    graph = [r for r in file.resources() if r.type in ("Microsoft.Graph/applications@v1.0", GRAPH_SERVICE_PRINCIPALS)]
+    assert len(graph) == 2
+    for resource in graph:
+        owners = props(resolved(props(resource.body)["owners"], file))
+        assert literal(owners["relationshipSemantics"]) == "append", resource.symbol
+        relationships = [text(resolved(n, file)) for n in owners["relationships"].named_children]
+        assert relationships == ["deployer().objectId"], resource.symbol
+    published = load_published()
+    assert check_resources(file, published) == []
+    misspelt = parse(file.path, file.source.replace(b"  relationships: [", b"  relationship: [", 1))
+    assert any("owners.relationship: no such property" in p for p in check_resources(misspelt, published))
+    page = (INFRA / "README.md").read_text()
+    assert "deployer().objectId" in page and "append" in page
+
+
+def test_the_docs_say_which_tokens_the_deployed_api_asks_for_and_who_gets_none(bicep) -> None:
+    """The registration asks Entra ID for v2 tokens (audience: the client ID), App Service Authentication also takes
+    v1 tokens (audience: the URI); assignment is required, so an application without a role gets AADSTS501051 and a
+    user AADSTS50105; a user-assigned identity's credential needs its client ID; and `entra` is what azd deploys,
+    not the function's own default."""
+    file = bicep["app/entra-api.bicep"]
+    [app] = [r for r in file.resources() if r.type == "Microsoft.Graph/applications@v1.0"]
+    assert literal(props(props(app.body)["api"])["requestedAccessTokenVersion"]) == 2
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "v1 and v2 tokens work" not in readme
+    assert (
+        "the API asks Entra ID for v2 tokens (audience: its client ID); the function also accepts v1 tokens" in readme
+    )
+    assert "`entra` (the default)" not in readme and "`entra` (what `azd up` deploys unless you choose)" in readme
+    entra_page = " ".join((ROOT / "docs" / "entra-id.md").read_text().split())
+    assert "AADSTS501051" in entra_page and re.search(r"AADSTS50105(?!1)", entra_page)
+    for page in (ROOT / "README.md", *(ROOT / "docs").glob("*.md"), ROOT / "connector" / "README.md"):
+        for call in re.findall(r"ManagedIdentityCredential\([^)]*\)", page.read_text()):
+            assert "client_id=" in call, f"{page.name}: {call}"
 
 
 def test_the_api_takes_tokens_only_for_assigned_principals_and_trusts_the_identity(bicep) -> None:
@@ -345,6 +456,14 @@ def test_each_mode_runs_its_own_functions(bicep, app_settings, mode) -> None:
     assert folders - {"OpenApi"} <= FUNCTIONS_ON["both"]
 
 
+def chosen(node: Node, file: BicepFile, names: dict[str, object]) -> Node:
+    """The branch a `cond ? a : b` picks with these names (the node itself when it is no such expression)."""
+    while node.type == "ternary_expression":
+        condition, consequence, alternative = node.named_children
+        node = consequence if evaluate(condition, file, names) else alternative
+    return node
+
+
 @pytest.mark.parametrize("mode", AUTH_MODES)
 def test_app_service_authentication_per_mode(bicep, app_settings, mode) -> None:
     file, settings = app_settings
@@ -363,8 +482,12 @@ def test_app_service_authentication_per_mode(bicep, app_settings, mode) -> None:
     if mode != "keys":
         assert excluded == EXCLUDED_PATHS[mode]
     assert not any(path.startswith("/api/entra/") for path in excluded)  # an Entra ID route is never left open
-    entra = props(props(properties["identityProviders"])["azureActiveDirectory"])
+    entra = props(chosen(props(properties["identityProviders"])["azureActiveDirectory"], file, names))
     assert evaluate(entra["enabled"], file, names) is (mode != "keys")
+    if mode == "keys":
+        # No API is registered: the provider is declared off and nothing more (no empty client ID or audiences).
+        assert set(entra) == {"enabled"}
+        return
     registration = props(entra["registration"])
     assert text(registration["openIdIssuer"]) == ENTRA_ISSUER
     assert text(registration["clientId"]) == passed_to_api(bicep, "entraApiClientId")
@@ -569,6 +692,16 @@ def test_pip_install_dot_installs_the_runtime_dependencies_and_no_package(tmp_pa
     assert names((info / "requires.txt").read_text()) == names((ROOT / "requirements.txt").read_text())
 
 
+def test_the_docs_do_not_say_azd_up_restores() -> None:
+    """azd's Python service packages the source as it is (Azure/azure-dev, framework_service_python.go:
+    RequireRestore false): only an explicit azd restore runs pip install ., which pyproject.toml keeps working."""
+    page = (INFRA / "README.md").read_text()
+    opening = " ".join(page.split("\n## ")[0].split())
+    assert "runs `azd restore`" not in page
+    assert "It does not restore" in opening and "only an explicit `azd restore`" in opening
+    assert "`pip install .`" in opening
+
+
 def test_azure_yaml_deploys_the_api_service() -> None:
     yaml = pytest.importorskip("yaml")
     project = yaml.safe_load((ROOT / "azure.yaml").read_text())
@@ -587,6 +720,34 @@ def test_the_docs_say_what_a_run_stopped_at_each_step_leaves() -> None:
     hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]
     for step in [*hooks, "while provisioning", "while deploying"]:
         assert step in section, step
+    # An app without code behind App Service Authentication answers 401 to a request without a token, not 404; only
+    # the paths left open reach the empty app.
+    for page in (" ".join(section.split()), " ".join(readme.split())):
+        assert "succeeds): every URL answers 404" not in page and "(404 everywhere)" not in page
+        assert "401" in page
+    assert section.count("`/api/openapi.json`") == 2
+
+
+def test_the_docs_say_what_azd_down_and_a_switch_to_keys_leave() -> None:
+    """Neither deletes what lives in Entra ID (the registration, its service principal, federated credential and the
+    callers' grants), and after azd down the Teams policy names an identity that is gone: a fresh azd up needs the
+    policy script again."""
+    page = (INFRA / "README.md").read_text()
+    section = " ".join(page[page.index("## Day two") :].split("\n## ")[0].split())
+    down, keys = section.split("**Switching to `keys`**")
+    assert "**`azd down`**" in down
+    for words in ("app registration", "service principal", "federated credential", "az ad app delete"):
+        assert words in down, words
+    assert "Grant-TeamsAccessPolicy.ps1` again" in down and "MANAGED_IDENTITY_CLIENT_ID" in down
+    for words in ("app registration", "service principal", "federated credential", "role granted to callers"):
+        assert words in keys, words
+    assert "ENTRA_API_CLIENT_ID" in keys  # empty after the switch: note it first
+
+
+def test_the_prerequisites_name_powershell_7_on_windows() -> None:
+    """azd runs the Windows hooks with pwsh, and before 1.19 does not fall back to Windows PowerShell 5.1."""
+    for page in (ROOT / "README.md", INFRA / "README.md"):
+        assert "PowerShell 7" in page.read_text(), page
 
 
 def test_azure_yaml_asks_for_an_azd_that_bundles_the_bicep_the_graph_extension_needs() -> None:
@@ -730,8 +891,10 @@ def test_always_ready_instances_are_off_by_default_and_serve_the_http_group(bice
 
 
 def test_an_admin_can_cap_scale_as_low_as_the_platform_allows(bicep) -> None:
-    """Flex Consumption takes a maximum instance count from 1 to 1000 (Microsoft Learn, "Event-driven scaling in Azure
-    Functions"): a cap of 1 is a cost ceiling."""
+    """Flex Consumption takes a maximum instance count from 1 to 1000 (Microsoft Learn, "Azure Functions Flex
+    Consumption plan hosting", Considerations; copies from its preview said 40): a cap of 1 is a cost ceiling. The
+    floor is cited to the page that states it, and the older figure is written down where the docs list what is not
+    confirmed."""
     main = bicep["main.bicep"]
     decorators = main.decorators("maximumInstanceCount")
     assert [literal(n) for n in decorators["minValue"]] == [1]
@@ -739,6 +902,15 @@ def test_an_admin_can_cap_scale_as_low_as_the_platform_allows(bicep) -> None:
     assert literal(main.params()["maximumInstanceCount"]) == 100  # the platform's own default
     [row] = [line for line in (INFRA / "README.md").read_text().splitlines() if "`MAXIMUM_INSTANCE_COUNT`" in line]
     assert "(1 to 1000)" in row
+    source = main.source.decode()
+    declared = source.index("param maximumInstanceCount")
+    comment = " ".join(line.strip("/ ") for line in source[:declared].split("\n\n")[-1].splitlines())
+    assert '"Azure Functions Flex Consumption plan hosting", Considerations' in comment
+    assert "Event-driven scaling" not in comment
+    page = (INFRA / "README.md").read_text()
+    unconfirmed = " ".join(page[page.index("## What was relied on") :].split())
+    assert "The lowest maximum scale is currently 1" in unconfirmed and "currently 40" in unconfirmed
+    assert "Event-driven scaling" not in page
 
 
 def test_sizing_and_platform_parameters_have_azd_env_names(bicep) -> None:

@@ -196,9 +196,12 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
       excludedPaths: callerAuth == 'both' ? concat(openPaths, keyRoutePaths) : openPaths
     }
     identityProviders: {
-      azureActiveDirectory: {
-        // Off with the platform in keys mode, where no API is registered and its client ID is empty.
-        enabled: callerAuth != 'keys'
+      // In keys mode no API is registered: the provider is declared off and nothing more, rather than with an empty
+      // client ID and empty audiences, which App Service may refuse.
+      azureActiveDirectory: callerAuth == 'keys' ? {
+        enabled: false
+      } : {
+        enabled: true
         registration: {
           openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
           clientId: entraApiClientId

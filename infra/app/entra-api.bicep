@@ -31,12 +31,30 @@ var userImpersonationScopeId = '41573056-491e-4a04-8a2c-4f2cf5f5829a'
 // Azure CLI's application ID (Microsoft's, the same in every tenant): pre-authorized, so an admin's
 // `az account get-access-token --scope <application ID URI>/.default` gets a token without a consent prompt.
 var azureCliAppId = '04b07795-8ddb-461a-bbee-02f9e1bf7b46'
-var identifierUri = 'api://getjoinurl-${resourceToken}'
+// The application ID URI in a form Microsoft Learn lists as secure ("Restrictions on identifier URIs of Microsoft Entra
+// applications"): api://<tenant ID>/<string>. It carries the tenant's ID, so a tenant whose app management policy
+// enforces uriAdditionWithoutUniqueTenantIdentifier accepts it, and it needs no self-reference (api://<appId> would
+// need the application's own appId, known only once it exists).
+var identifierUri = 'api://${tenant().tenantId}/getjoinurl-${resourceToken}'
+
+// Whoever deploys owns the application and its service principal. The extension does not make the creator an owner
+// by itself (microsoftgraph/msgraph-bicep-types#134 and #142: later deployments failed with Forbidden), and a later
+// `azd up` updates both, while the post-provision step assigns the API's roles on the service principal: an owner may
+// do both without an admin role. 'append' adds the deployer and leaves any other owner alone (Microsoft Learn,
+// "Model relationships in Microsoft Graph Bicep types"), so another owner's run takes no one's ownership away.
+var deployerObjectId = deployer().objectId
+var owners = {
+  relationshipSemantics: 'append'
+  relationships: [
+    deployerObjectId
+  ]
+}
 
 resource api 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: 'getjoinurl-api-${resourceToken}'
   displayName: 'GetJoinUrl API (${environmentName})'
   signInAudience: 'AzureADMyOrg'
+  owners: owners
   identifierUris: [
     identifierUri
   ]
@@ -93,6 +111,7 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
 resource apiServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appId: api.appId
   appRoleAssignmentRequired: true
+  owners: owners
 }
 
 // Microsoft Learn, "Configure an application to trust a managed identity": issuer the tenant's v2.0 endpoint,
