@@ -604,6 +604,8 @@ def flow_expression(text: str, status: int | None, tries: int, wait: int | None 
     body = Outputs({} if wait is None else {"error": Outputs({"retryAfterSeconds": wait})})
     functions = {
         "or_": lambda *a: any(a),
+        "and_": lambda *a: all(a),
+        "less": lambda a, b: a < b,
         "not_": lambda a: not a,
         "contains": lambda items, x: x in items,
         "createArray": lambda *a: list(a),
@@ -614,7 +616,7 @@ def flow_expression(text: str, status: int | None, tries: int, wait: int | None 
         "body": lambda name: body,
         "variables": lambda name: tries,
     }
-    python = re.sub(r"\b(or|not)\(", r"\1_(", text.removeprefix("@"))
+    python = re.sub(r"\b(or|not|and)\(", r"\1_(", text.removeprefix("@"))
     python = re.sub(r"\?\['(\w+)'\]", r".get_('\1')", python)
     return eval(python, {"__builtins__": {}}, functions)  # the README's own text, not input
 
@@ -622,21 +624,23 @@ def flow_expression(text: str, status: int | None, tries: int, wait: int | None 
 def test_the_retry_recipe_counts_a_timed_out_try_as_a_504_and_stays_within_its_bound():
     recipe = readme_section((CONNECTOR / "README.md").read_text(), "## Errors in a flow")
     [until] = re.findall(r"`(@or\(not\(contains.*?)`", recipe)
-    [retry] = re.findall(r"`(@contains\(createArray.*?)`", recipe)
+    [retry] = re.findall(r"`(@and\(contains\(createArray.*?)`", recipe)
     [delay] = re.findall(r"`(@min\(coalesce.*?)`", recipe)
     for status in (429, 503, 504, None):  # None: the action timed out
         assert flow_expression(until, status, tries=1) is False, status  # goes round again
         assert flow_expression(retry, status, tries=1) is True, status  # after the Delay
         assert flow_expression(until, status, tries=4) is True, status  # and not past 4 tries
+        assert flow_expression(retry, status, tries=4) is False, status  # with no wait after the last
     for status in (200, 400, 403, 404, 413, 500, 502):
         assert flow_expression(until, status, tries=1) is True, status  # a wait mends none of these
+        assert flow_expression(retry, status, tries=1) is False, status
     assert flow_expression(delay, None, tries=1) == 5 and flow_expression(delay, 503, tries=1, wait=120) == 60
 
 
 def test_flow_builders_are_told_the_licence_and_the_bookings_trigger_output():
     readme, connector = (APP_ROOT / "README.md").read_text(), (CONNECTOR / "README.md").read_text()
     readme_words, connector_words = " ".join(readme.split()), " ".join(connector.split())
-    assert "Custom connectors are premium" in readme_words and "Power Automate Premium licence" in readme_words
+    assert "Custom connectors are premium" in readme_words and "needs Power Automate Premium" in readme_words
     licences = " ".join(readme_section(connector, "## Licences").split())
     for words in ("Power Automate Premium", "Power Automate Process", "pay-as-you-go", "standard connectors"):
         assert words in licences, words
