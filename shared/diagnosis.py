@@ -101,7 +101,7 @@ def _settings(checks: list[Check]) -> app.Components | None:
     try:
         current = app.components()
     except ApiError as failed:
-        checks.append(Check("settings", False, failed.message, fix="Correct that app setting; the app restarts."))
+        checks.append(Check("settings", False, failed.message, fix=failed.fix))
         return None
     settings = current.settings
     client = f" (AZURE_CLIENT_ID {settings.azure_client_id})" if settings.azure_client_id else ""

@@ -139,7 +139,13 @@ def _detect_credential(env: Mapping[str, str]) -> str:
 
 
 def _bad(name: str, why: str) -> ApiError:
-    return ApiError(500, "ConfigurationError", f"App setting {name} is invalid: {why}. Fix it and restart the app.")
+    return ApiError(
+        500,
+        "ConfigurationError",
+        f"App setting {name} is invalid: {why}.",
+        fix=f"For an app azd deployed, `azd env set {name} <value>`, then `azd provision` (a portal edit is undone by "
+        "the next provision); otherwise fix it in the app's settings, which restarts the app.",
+    )
 
 
 def _worker_threads(raw: str) -> int:

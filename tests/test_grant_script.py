@@ -11,10 +11,13 @@ time, and an Azure CLI signed in to another tenant than azd's, or to none.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -222,6 +225,18 @@ def tenant() -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def patched_environ(environ: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 class StandIns:
     """The stand-in `az` and `azd` on PATH, the tenant they serve, and the calls they were asked."""
 
@@ -255,6 +270,16 @@ class StandIns:
         return env
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The script's main, in this process (a Python start less per run), with the stand-ins on PATH: each az or
+        azd call it makes is still a process of its own. test_the_hooks_command_line_runs_it runs it as azd does."""
+        script = load_script("grant_app_roles")
+        out, err = io.StringIO(), io.StringIO()
+        with patched_environ(self.environ()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = script.main(list(args))
+        self.state = json.loads(self.state_file.read_text())
+        return subprocess.CompletedProcess([str(SCRIPT), *args], code, out.getvalue(), err.getvalue())
+
+    def run_as_a_process(self, *args: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, str(SCRIPT), *args], env=self.environ(), capture_output=True, text=True, timeout=60
         )
@@ -481,6 +506,15 @@ def test_without_the_right_to_grant_it_says_what_to_do(stand_ins: StandIns) -> N
     assert "Insufficient privileges" in done.stderr
     assert "azd env set GRANT_GRAPH_APP_ROLES false" in done.stderr
     assert "Privileged Role Administrator" in done.stderr
+
+
+def test_the_hooks_command_line_runs_it(stand_ins: StandIns) -> None:
+    """As azure.yaml's postprovision hook runs it: a Python process of its own, its exit code what azd reads."""
+    stand_ins.azd_env = {"AZURE_TENANT_ID": TENANT, "MANAGED_IDENTITY_PRINCIPAL_ID": IDENTITY, "CALLER_AUTH": "keys"}
+    done = stand_ins.run_as_a_process("--azd-env")
+    assert done.returncode == 0, done.stderr
+    assert stand_ins.granted() == graph_roles(IDENTITY, "VirtualAppointment.Read.All", "OnlineMeetings.Read.All")
+    assert stand_ins.run_as_a_process("--azd-env", "extra").returncode == 2  # a usage error, as azd shows it
 
 
 def test_the_azd_environment_grants_everything_it_names(stand_ins: StandIns) -> None:

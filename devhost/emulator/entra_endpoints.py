@@ -167,8 +167,19 @@ def _field(form: Mapping[str, list[str]], name: str) -> str:
 
 
 def _check_assigned(principal: Principal) -> None:
-    """The API requires assignment: Entra ID issues no token to a principal that holds none of its app roles."""
+    """The API requires assignment: Entra ID issues no token to a principal that holds none of its app roles, in its
+    words for an application (AADSTS501051) or a signed-in user (AADSTS50105)."""
     if not principal.roles:
+        if principal.is_user:
+            raise _Refused(
+                400,
+                "invalid_grant",
+                50105,
+                f"Your administrator has configured the application {API_NAME} ('{API_CLIENT_ID}') to block users "
+                "unless they are specifically granted ('assigned') access to the application. The signed in user "
+                f"'{principal.object_id}' is blocked because they are not a direct member of a group with access, "
+                "nor had access directly assigned by an administrator.",
+            )
         raise _Refused(
             400,
             "invalid_grant",
