@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from .errors import ApiError, invalid_request
@@ -43,7 +44,9 @@ _WIDE_BYTE = rb"[\xc4-\xef]"  # ... of one from U+0100 to U+FFFF (below U+0100: 
 _ASTRAL_ESCAPE = rb"\\u[dD][89abAB]"  # the first half of a surrogate pair
 _WIDE_ESCAPE = rb"\\u(?!00)[0-9a-fA-F]{4}"
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))  # UTF-8's bytes after a character's first
-_OPENING_RUN = rb"[\[{]{%d}" % (JSON_MAX_DEPTH + 1)  # more levels opened in a row than allowed
+_OPENING_RUN = b"[" * (JSON_MAX_DEPTH + 1)  # more levels opened in a row than allowed, `{` read as `[`
+# The scans that need a changed copy of the body make it a piece at a time: never more than this much at once.
+_PIECE_BYTES = 64 * 1024
 
 
 class LongNumber(NamedTuple):
@@ -96,10 +99,10 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 def check_cost(raw: bytes) -> None:
     """Refuses (413 RequestTooComplex) a body that would cost more than the budgets allow once parsed. Nothing here
-    copies the body: sixteen of them may be checked at once."""
+    copies more than _PIECE_BYTES of the body at a time: sixteen of them may be checked at once."""
     width = text_width(raw)
     if len(raw) * width > BODY_TEXT_MAX_BYTES:
-        characters = len(raw) - sum(raw.count(byte) for byte in _CONTINUATION_BYTES)  # one first byte a character
+        characters = sum(len(piece.translate(None, _CONTINUATION_BYTES)) for piece in _pieces(raw))  # first bytes
         if characters * width > BODY_TEXT_MAX_BYTES:
             wide = "beyond U+FFFF (an emoji, say)" if width == 4 else "beyond U+00FF"
             raise too_complex(
@@ -119,13 +122,19 @@ def check_cost(raw: bytes) -> None:
             return
         # Such a body that opens more levels in a row than the depth limit breaks that rule too, and its shape
         # shows it: it gets that rule's answer, as it did before this budget. Its depth is not measured otherwise.
-        if re.search(_OPENING_RUN, raw):
+        if any(_OPENING_RUN in piece.replace(b"{", b"[") for piece in _pieces(raw, overlap=len(_OPENING_RUN) - 1)):
             raise too_deep()
     raise too_complex(
         f"The request body holds {max(values, strings):,} JSON values or more (each key, value, object and list "
         f"counts one); this function parses at most {BODY_VALUES_MAX:,}, enough for its largest batch (100 meetings "
         "of four fields, 903 values) and more than 3,000 values of fields it does not read."
     )
+
+
+def _pieces(raw: bytes, overlap: int = 0) -> Iterator[bytes]:
+    """The body a piece at a time, each `overlap` bytes into the next, so a run that short spans no seam unseen."""
+    for start in range(0, len(raw), _PIECE_BYTES):
+        yield raw[start : start + _PIECE_BYTES + overlap]
 
 
 def _values(text: bytes, start: int, end: int) -> int:
