@@ -268,7 +268,7 @@ def test_key_routes_never_read_a_principal_header(functions, configure, emulator
     def no_principal_here(value: str | None) -> CallerPrincipal | None:
         raise AssertionError("a key route read a principal header")
 
-    monkeypatch.setattr("shared.caller_access.read_principal", no_principal_here)
+    monkeypatch.setattr("shared.caller_identity.read_principal", no_principal_here)  # where admit() finds it
     params = {"meetingId": meeting.meeting_id, "organizerId": ORGANIZER_ID}
     with_header = answer_of(functions["GetJoinUrl"](request("GetJoinUrl", forged(), params)))
     without = answer_of(functions["GetJoinUrl"](request("GetJoinUrl", {}, params)))

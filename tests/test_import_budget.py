@@ -39,6 +39,7 @@ NEVER_IMPORTED = (
     "opentelemetry",
     "msal_extensions",
     "cryptography.x509.",  # certificate credentials only: shared/deferred.py loads it on first use
+    "shared.caller_identity",  # an Entra ID route's: a key route never reads a principal, nor loads what reads one
 )
 
 # The worker's state before it loads a function, then RUNS pairs of children forked from it: one loads GetJoinUrl,
@@ -124,3 +125,31 @@ def test_loading_the_function_stays_within_budget_and_skips_rare_paths():
     loaded = set(runs[0]["modules"])
     unwanted = sorted(name for name in loaded if name.startswith(NEVER_IMPORTED))
     assert not unwanted, f"Loading GetJoinUrl imported modules no call path needs: {unwanted}"
+
+
+COLLECTOR_AFTER_LOAD = """
+import gc, json, sys
+import azure.functions
+sys.path.insert(0, sys.argv[1])
+if sys.argv[2] == "off":
+    gc.disable()
+from devhost.host import load_function
+load_function("GetJoinUrl")
+print(json.dumps({"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_loading_the_function_leaves_the_collector_as_it_found_it_with_the_imports_frozen():
+    """shared/app.py keeps the garbage collector out of the cold start's heavy imports: after them it runs again if
+    it ran before (and stays off if the host had turned it off), and what they made is out of its sight."""
+    for before in ("on", "off"):
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", COLLECTOR_AFTER_LOAD, str(APP_ROOT), before],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        after = json.loads(done.stdout)
+        assert after["enabled"] is (before == "on")
+        assert after["frozen"] > 10_000  # the modules' objects: a collection no longer walks them
