@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # A cold start's heavy imports (azure-identity's credentials, requests, urllib3) make a few hundred thousand objects,
 # and the cyclic garbage collector runs every few hundred allocations, walking ever more of them: about 5 ms of a
@@ -29,8 +29,7 @@ finally:
         gc.enable()
 
 
-@dataclass(frozen=True)
-class Components:
+class Components(NamedTuple):
     """Built from the settings once per process and shared by every invocation and function."""
 
     settings: Settings

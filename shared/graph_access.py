@@ -7,7 +7,7 @@ wherever the problem shows up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ApiError, graph_said, sentences
 from .token_claims import TokenIdentity, iso_time
@@ -22,8 +22,7 @@ _POWERSHELL_BARE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 _POWERSHELL_QUOTE_RE = re.compile("['\u2018\u2019\u201a\u201b]")  # PowerShell reads the typographic ones as ' too
 
 
-@dataclass(frozen=True)
-class AppRole:
+class AppRole(NamedTuple):
     """A Microsoft Graph application permission, by its least privileged name, and those that also do."""
 
     name: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from functools import partial
 from typing import Any, TypeGuard, TypeVar
 
@@ -138,12 +137,12 @@ def _post_batch(
 def batch_items(reply: GraphReply, ids: Sequence[str]) -> dict[str, GraphReply]:
     """Each id's own answer out of a `$batch` reply; never raises, whatever Graph sent.
 
-    Every item is the whole reply with its own status, body and wait (`dataclasses.replace`), so it keeps what
+    Every item is the whole reply with its own status, body and wait (`_replace`), so it keeps what
     the reply knows besides (its request-id, and anything else a reply comes to carry). An id with no usable
     answer (none, or one whose status is not an HTTP status) gets status 0, which graph_replies reads as "no
     answer for this item". Graph answers items in any order; the first usable answer for an id counts.
     """
-    unanswered = replace(reply, status=0, body=None, retry_after=None)
+    unanswered = reply._replace(status=0, body=None, retry_after=None)
     items = dict.fromkeys(ids, unanswered)
     answers = reply.body.get("responses") if isinstance(reply.body, dict) else None
     for item in answers if isinstance(answers, list) else ():
@@ -153,7 +152,7 @@ def batch_items(reply: GraphReply, ids: Sequence[str]) -> dict[str, GraphReply]:
         if not isinstance(item_id, str) or items.get(item_id) is not unanswered or not _is_http_status(status):
             continue
         wait = retry_after_seconds(_header(item.get("headers"), "Retry-After"))
-        items[item_id] = replace(reply, status=status, body=item.get("body"), retry_after=wait)
+        items[item_id] = reply._replace(status=status, body=item.get("body"), retry_after=wait)
     return items
 
 

@@ -20,8 +20,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 import urllib3
@@ -38,8 +37,7 @@ from .token_claims import TokenIdentity
 ACCEPT_ENCODING = "gzip, deflate"
 
 
-@dataclass(frozen=True)
-class GraphReply:
+class GraphReply(NamedTuple):
     status: int
     body: Any
     retry_after: float | None = None

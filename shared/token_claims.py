@@ -10,13 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class TokenIdentity:
+class TokenIdentity(NamedTuple):
     client_id: str | None  # appid (v1 tokens) or azp (v2): the client ID an access policy names
     object_id: str | None  # oid: the service principal app roles are granted to
     tenant_id: str | None

@@ -10,7 +10,6 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -84,8 +83,7 @@ class Selector(NamedTuple):
     link_organizer: str | None = None
 
 
-@dataclass(frozen=True)
-class MeetingQuery:
+class MeetingQuery(NamedTuple):
     """A validated request for one meeting: either its ID, or a Teams link or number to look it up by."""
 
     organizer_id: str

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -70,7 +69,7 @@ def test_any_batch_reply_gives_every_item_a_result_or_an_api_error(body):
     items = batch_items(reply, IDS)
     assert list(items) == IDS
     for item in items.values():
-        assert replace(item, status=0, body=None, retry_after=None) == replace(reply, body=None, status=0)
+        assert item._replace(status=0, body=None, retry_after=None) == reply._replace(body=None, status=0)
         assert item.retry_after is None or 0 <= item.retry_after <= RETRY_AFTER_CAP_SECONDS
         for query in QUERIES:
             for use in (appointment_url_from, meeting_id_from):
