@@ -75,9 +75,7 @@ SHAPES: dict[str, Callable[[], bytes]] = {
     "nested 14 deep, inside meetings": lambda: _fill(b'{"meetings": [', b"[[[[[[[[[[[[{}]]]]]]]]]]]],", b"]}", b"{}"),
     "350,000 {} in meetings": lambda: _fill(b'{"meetings": [', b"{},", b"]}", b"{}"),
     "short strings in a list": lambda: _fill(b'{"meetingId": "x", "x": [', b'"ab",', b"]}", b'"ab"'),
-    "a 1 MiB number (accepted, never converted)": lambda: _fill(
-        b'{"meetingId": "x", "n": 1.', b"1", b"e-999999999}"
-    ),
+    "a 1 MiB number (accepted, never converted)": lambda: _fill(b'{"meetingId": "x", "n": 1.', b"1", b"e-999999999}"),
     "one emoji, then 1 MiB of text": lambda: _text("\U0001f600"),
     "one \\ud83d\\ude00 escape, then text": lambda: _text("\\ud83d\\ude00"),
     "one euro sign, then text": lambda: _text("\u20ac"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import threading
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Generic, NamedTuple, TypeVar
 
 # A cold start's heavy imports (azure-identity's credentials, requests, urllib3) make a few hundred thousand objects,
 # and the cyclic garbage collector runs every few hundred allocations, walking ever more of them: about 5 ms of a
@@ -38,37 +39,36 @@ class Components(NamedTuple):
     appointment_urls: AppointmentUrlService
 
 
+T = TypeVar("T")
+
+
+class _ReadOnce(Generic[T]):
+    """A setting read once; a bad value is remembered and raised on every call, until the app restarts (or reset())."""
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read = read
+        self._value: T | ApiError | None = None
+
+    def __call__(self) -> T:
+        if self._value is None:
+            try:
+                self._value = self._read()
+            except ApiError as error:
+                self._value = error
+        if isinstance(self._value, ApiError):
+            raise self._value
+        return self._value
+
+    def forget(self) -> None:
+        self._value = None
+
+
 _lock = threading.Lock()
-_settings: Settings | ApiError | None = None
-_caller_auth: str | ApiError | None = None
+# CALLER_AUTH is also read on its own, so that every route can tell whether it is open even when another setting is bad.
+settings = _ReadOnce(Settings.from_env)
+caller_auth = _ReadOnce(read_caller_auth)
 _components: Components | None = None
 _clock: Clock = SYSTEM_CLOCK
-
-
-def settings() -> Settings:
-    """Read once; a bad value is remembered and reported on every call until the app restarts."""
-    global _settings
-    if _settings is None:
-        try:
-            _settings = Settings.from_env()
-        except ApiError as error:
-            _settings = error
-    if isinstance(_settings, ApiError):
-        raise _settings
-    return _settings
-
-
-def caller_auth() -> str:
-    """CALLER_AUTH, read once like every setting; a bad value is remembered and reported on every call."""
-    global _caller_auth
-    if _caller_auth is None:
-        try:
-            _caller_auth = read_caller_auth()
-        except ApiError as error:
-            _caller_auth = error
-    if isinstance(_caller_auth, ApiError):
-        raise _caller_auth
-    return _caller_auth
 
 
 def clock() -> Clock:
@@ -106,8 +106,8 @@ def appointment_url_service() -> AppointmentUrlService:
 
 def reset() -> None:
     """Forget everything built from app settings, as a restart would (tests and the dev host change settings)."""
-    global _settings, _caller_auth, _components
+    global _components
     with _lock:
-        _settings = None
-        _caller_auth = None
+        settings.forget()
+        caller_auth.forget()
         _components = None
