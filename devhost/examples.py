@@ -67,7 +67,8 @@ def examples(meeting: Meeting, port: int = DEV_PORT) -> list[Example]:
             ),
         ),
         Example(
-            "What works in the Graph set-up for this organizer and meeting (Diagnose; in Azure, master key only)",
+            "What works in the Graph set-up for this organizer and meeting (Diagnose; in Azure, the master key, or"
+            " /api/entra/diagnose with the Diagnose.Run role)",
             _get(f"{api}/diagnose", by_id),
         ),
     ]

@@ -132,11 +132,15 @@ def role_missing(door: Door, role: AppRole, principal: CallerPrincipal) -> ApiEr
     holds = f"; it holds {', '.join(held)}" if held else ""
     who = "signed-in user" if principal.delegated else "app"
     app_id = f", app {principal.app_id}" if principal.app_id else ""
-    where = (
-        "or in the Azure portal: Enterprise applications, the API, Users and groups"
-        if principal.delegated
-        else "the Azure portal cannot assign an app role to a managed identity"
-    )
+    if principal.delegated:
+        where = "or in the Azure portal: Enterprise applications, the API, Users and groups"
+        arrives = "signs in again (a new token for the API)"
+    else:
+        where = "the Azure portal cannot assign an app role to a managed identity"
+        arrives = (
+            "asks for a new token: a managed identity's may be cached for up to 24 hours, an app with a secret or "
+            "certificate gets one at its next token request"
+        )
     return ApiError(
         403,
         "CallerRoleMissing",
@@ -144,8 +148,7 @@ def role_missing(door: Door, role: AppRole, principal: CallerPrincipal) -> ApiEr
         f"requires (the {who}'s object ID {object_id}{app_id}{holds}).",
         fix=f"Ask an admin of this API for an app role assignment of {role.value} to object ID {object_id}: "
         f"`{GRANT_SCRIPT} --api {api_client_id} {object_id} {role.value}` (Azure CLI; {where}). "
-        "The role arrives with the caller's next token: a managed "
-        "identity's token may be cached for up to 24 hours, and a user signs in again.",
+        f"The role arrives with the caller's next token, once it {arrives}.",
     )
 
 

@@ -34,9 +34,10 @@ def check_names(names: Iterable[str], known: Collection[str], where: str) -> Non
     for name in names:
         meant = near_miss(name, known)
         if meant is not None:
+            case = " (names are case-sensitive)" if name.casefold() == meant.casefold() else ""
             raise invalid_request(
-                f"{where} has {name!r}, which this function does not read: it reads {meant!r} (names are "
-                f"case-sensitive). Rename it to {meant}."
+                f"{where} has {name!r}, which this function does not read: it reads {meant!r}{case}. "
+                f"Rename it to {meant}."
             )
 
 

@@ -126,6 +126,12 @@ def wants_batch(req: func.HttpRequest, fields: dict[str, Any], route: str = JOIN
         raise ApiError(404, "NotFound", f"No such action: use {route}, or {route}/batch for a batch.")
     batch = is_given(fields.get(BATCH_FIELD))
     if action is not None and not batch:
+        one = [name for name in SELECTORS if is_given(fields.get(name))]
+        if one:  # one meeting, sent to the batch action
+            raise invalid_request(
+                f"The batch action reads meetings, and this request holds {one[0]} instead: send one meeting to "
+                f'{route}, or put it in meetings here, such as {{"meetings": [{{"{one[0]}": "..."}}]}}.'
+            )
         raise invalid_request('POST a JSON body such as {"meetings": [{"meetingId": "..."}]} to the batch action.')
     return batch
 

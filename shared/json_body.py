@@ -86,15 +86,25 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         body = _DECODER.decode(raw.decode("utf-8-sig"))
     except RecursionError:  # nesting deeper than the interpreter's recursion limit
         raise too_deep() from None
-    except ValueError:  # UnicodeDecodeError too
+    except ValueError as error:  # UnicodeDecodeError too
         raise invalid_request(
-            'The request body is not valid JSON. Send an object such as {"meetingId": "..."}.'
+            f"The request body is not valid JSON ({_why_not_json(error)}). "
+            'Send an object such as {"meetingId": "..."}.'
         ) from None
     if not isinstance(body, dict):
         raise invalid_request('The request body must be a JSON object such as {"meetingId": "..."}.')
     if nested_deeper_than(body, JSON_MAX_DEPTH):
         raise too_deep()
     return body
+
+
+def _why_not_json(error: ValueError) -> str:
+    """The parser's own reason, with where it stopped: a caller finds the stray character from it."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at character {error.pos + 1}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 at byte {error.start + 1}"
+    return str(error)  # NaN, Infinity: "NaN is not JSON"
 
 
 def check_cost(raw: bytes) -> None:

@@ -53,8 +53,11 @@ _NOT_DIGIT_RE = re.compile("[^0-9]")
 # Signs of a decoded Teams link (a query string decodes one sent in it unencoded): %7b %22 %3a %40 turned into
 # { " : @ anywhere, or a raw : or @ in a classic link's path. A space alone is no such sign: copy and paste leave one.
 _DECODED_LINK_RE = re.compile(r'[{}"]|^https://[^/?#]*/l/meetup-join/[^?#]*[:@]')
-# Outlook's Safe Links wrap a link in one of their own (https://<region>.safelinks.protection.outlook.com/?url=...).
-_SAFE_LINKS = "safelinks.protection.outlook.com"
+# Safe Links wrap a link in one of their own: Outlook's (https://<region>.safelinks.protection.outlook.com/?url=...)
+# and Teams' (https://statics.teams.cdn.office.net/evergreen-assets/safelinks/.../atp-safelinks.html?url=...).
+_SAFE_LINKS = ("safelinks.protection.outlook.com", "atp-safelinks.html")
+# Teams free (consumer) meetings: no work or school tenant, so no Graph meeting to look up.
+_TEAMS_FREE_HOST = "teams.live.com"
 
 
 class OrganizerFrom(Enum):
@@ -106,19 +109,25 @@ def validate_meeting_id(value: str) -> str:
 def _meeting_id_hint(value: str) -> str:
     """What most likely went wrong with a meetingId: a space a query string made of a '+', whitespace a paste left,
     or the ID sent twice (the Functions host joins a repeated query parameter's values with a comma)."""
-    if " " in value.strip():
+    if any(character.isspace() for character in value.strip()):
         return (
-            " This meetingId holds a space, which is what a query string makes of a '+': in a query string the ID "
-            "must be URL-encoded ('+' as %2B, '=' as %3D), or sent in a POST body {\"meetingId\": \"...\"}."
+            " This meetingId holds a space, tab or line break inside it. In a query string a space is what a '+' "
+            "becomes: there the ID must be URL-encoded ('+' as %2B, '=' as %3D), or sent in a POST body "
+            '{"meetingId": "..."}. Anywhere else, copy and paste left it: remove it.'
         )
     if value != value.strip() and _MEETING_ID_RE.fullmatch(value.strip()):
         return (
             f" {_surrounding_space('meetingId')} In a query string a space at its end may also be a '+' the query "
             "string decoded: URL-encode the ID ('+' as %2B), or POST it."
         )
-    if "," in value:
-        return " This meetingId holds a ',': was meetingId sent twice? The host joins repeated values with a comma."
-    return ""
+    return _sent_twice_hint("meetingId", value)
+
+
+def _sent_twice_hint(name: str, value: str) -> str:
+    """The Functions host joins a query parameter's repeated values with a comma, which no valid value holds."""
+    if "," not in value:
+        return ""
+    return f" This {name} holds a ',': was {name} sent twice? The host joins repeated values with a comma."
 
 
 def _surrounding_space(name: str) -> str:
@@ -142,8 +151,10 @@ def _organizer_id_hint(value: str) -> str:
     if stripped != value and _ORGANIZER_ID_RE.fullmatch(stripped):
         return f" {_surrounding_space('organizerId')}"
     if stripped.startswith("{") and stripped.endswith("}") and GUID_RE.fullmatch(stripped[1:-1]):
-        return " Send the object ID without its braces, such as 3f9b2c1d-4e5a-4b6c-8d7e-9f0a1b2c3d4e."
-    return ""
+        return f" Send the object ID without its braces: {stripped[1:-1]}."
+    if any(character.isspace() for character in stripped):
+        return " This organizerId holds a space, tab or line break inside it: remove it."
+    return _sent_twice_hint("organizerId", value)
 
 
 def validate_teams_link(value: str) -> str:
@@ -176,12 +187,23 @@ def _teams_link_hint(value: str) -> str:
             "wrapped a long link (remove them), and a query string makes one of a '+' (URL-encode the link, or "
             "POST it)."
         )
-    if _SAFE_LINKS in urlsplit(stripped).netloc.lower():
+    lowered = stripped.lower()
+    if any(wrapper in lowered for wrapper in _SAFE_LINKS):
         return (
-            " This is an Outlook Safe Links address wrapped around the Teams link: send the Teams link itself (from "
-            "the meeting invite, or the Safe Links address's url parameter, decoded once)."
+            " This is a Safe Links address (Outlook's or Teams') wrapped around the Teams link: send the Teams link "
+            "itself (from the meeting invite, or the Safe Links address's url parameter, decoded once)."
         )
-    if not stripped.lower().startswith(("https://", "http://")) and stripped.lower().startswith(TEAMS_HOSTS):
+    if urlsplit(lowered).hostname == _TEAMS_FREE_HOST:
+        return (
+            f" This is a link of Teams free ({_TEAMS_FREE_HOST}), whose meetings belong to no work or school "
+            "organization: virtual appointments need a meeting of your organization's Teams."
+        )
+    scheme_and_host = stripped.split("/", 3)[:3]  # ['HTTPS:', '', 'TEAMS.MICROSOFT.COM'], as a link starts
+    if lowered.startswith(("https://", "http://")) and scheme_and_host != [part.lower() for part in scheme_and_host]:
+        return f" Write its start as Teams does, in lower case: https://{TEAMS_HOSTS[0]}/..."
+    if lowered.startswith("http://"):
+        return " Teams links are https: send it as Teams gave it, starting https://."
+    if lowered.startswith(TEAMS_HOSTS):
         return " Send the whole link, starting https://."
     return ""
 
@@ -193,6 +215,7 @@ def validate_join_meeting_id(value: str) -> str:
     if len(value) > JOIN_MEETING_ID_MAX or not re.fullmatch(JOIN_MEETING_ID_PATTERN, value):
         raise invalid_request(
             "joinMeetingId must be the numeric Teams meeting ID from the invite (6 to 20 digits; spaces are allowed)."
+            f"{_sent_twice_hint('joinMeetingId', value)}"
         )
     return _NOT_DIGIT_RE.sub("", value)
 

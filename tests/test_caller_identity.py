@@ -304,6 +304,8 @@ def test_caller_role_missing_names_the_role_the_command_and_when_it_arrives(
     )
     assert portal in message
     assert "The role arrives with the caller's next token" in message
+    assert ("signs in again" in message) == caller.is_user
+    assert ("a managed identity's may be cached for up to 24 hours" in message) != caller.is_user
     assert ("signed-in user" in message) == caller.is_user
     assert token not in message and caller.name.split(" (")[0] not in message and "@" not in message
 

@@ -599,19 +599,21 @@ NULL = Outputs()  # null, as `?[...]` gives it
 
 def flow_expression(text: str, status: int | None, tries: int, wait: int | None = None) -> Any:
     """A Power Automate expression of the recipe, evaluated in Python for one action outcome: its functions as
-    Microsoft's reference defines them (or, not, contains, createArray, coalesce, greaterOrEquals, min)."""
+    Microsoft's reference defines them (or, and, not, contains, createArray, coalesce, greater, greaterOrEquals,
+    less, lessOrEquals)."""
     action = Outputs({} if status is None else {"statusCode": status})  # a timed-out action has no status
     body = Outputs({} if wait is None else {"error": Outputs({"retryAfterSeconds": wait})})
     functions = {
         "or_": lambda *a: any(a),
         "and_": lambda *a: all(a),
         "less": lambda a, b: a < b,
+        "lessOrEquals": lambda a, b: a <= b,
+        "greater": lambda a, b: a > b,
         "not_": lambda a: not a,
         "contains": lambda items, x: x in items,
         "createArray": lambda *a: list(a),
         "coalesce": lambda *a: next((x for x in a if x is not NULL), NULL),
         "greaterOrEquals": lambda a, b: a >= b,
-        "min": min,
         "outputs": lambda name: action,
         "body": lambda name: body,
         "variables": lambda name: tries,
@@ -625,7 +627,7 @@ def test_the_retry_recipe_counts_a_timed_out_try_as_a_504_and_stays_within_its_b
     recipe = readme_section((CONNECTOR / "README.md").read_text(), "## Errors in a flow")
     [until] = re.findall(r"`(@or\(not\(contains.*?)`", recipe)
     [retry] = re.findall(r"`(@and\(contains\(createArray.*?)`", recipe)
-    [delay] = re.findall(r"`(@min\(coalesce.*?)`", recipe)
+    [delay] = re.findall(r"`(@coalesce\(body.*?)`", recipe)
     for status in (429, 503, 504, None):  # None: the action timed out
         assert flow_expression(until, status, tries=1) is False, status  # goes round again
         assert flow_expression(retry, status, tries=1) is True, status  # after the Delay
@@ -634,7 +636,11 @@ def test_the_retry_recipe_counts_a_timed_out_try_as_a_504_and_stays_within_its_b
     for status in (200, 400, 403, 404, 413, 500, 502):
         assert flow_expression(until, status, tries=1) is True, status  # a wait mends none of these
         assert flow_expression(retry, status, tries=1) is False, status
-    assert flow_expression(delay, None, tries=1) == 5 and flow_expression(delay, 503, tries=1, wait=120) == 60
+    assert flow_expression(delay, None, tries=1) == 5 and flow_expression(delay, 503, tries=1, wait=30) == 30
+    for status in (429, 503):  # a wait of more than a minute ends the loop, with no Delay first
+        assert flow_expression(until, status, tries=1, wait=61) is True, status
+        assert flow_expression(retry, status, tries=1, wait=61) is False, status
+        assert flow_expression(until, status, tries=1, wait=60) is False, status
 
 
 def test_flow_builders_are_told_the_licence_and_the_bookings_trigger_output():

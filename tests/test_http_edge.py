@@ -176,7 +176,10 @@ def test_a_meeting_beside_a_batch_is_refused_not_dropped(get_join_url, meeting, 
 def test_batch_action_needs_meetings(get_join_url, emulator):
     answer = get_join_url("POST", body={"meetingId": "MSpkYzE3"}, action="batch")
     assert answer.status == 400
-    assert "meetings" in answer.body["error"]["message"]
+    message = answer.body["error"]["message"]
+    assert message.startswith("The batch action reads meetings, and this request holds meetingId instead")
+    assert "send one meeting to /api/GetJoinUrl" in message
+    assert emulator.state.graph_requests == []
 
 
 def test_unknown_action_is_404(get_join_url, emulator):

@@ -8,7 +8,7 @@ import pytest
 from shared.appointment_urls import BATCH_MAX_ITEMS
 from shared.graph_paths import appointment_url_path
 from shared.json_body import BODY_TEXT_MAX_BYTES, BODY_VALUES_MAX, JSON_MAX_DEPTH, text_width
-from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN
+from tests.conftest import ORGANIZER_ID, ORGANIZER_UPN, error_of
 
 # --- what the body holds ----------------------------------------------------------------------------------------------
 
@@ -173,3 +173,18 @@ def test_a_body_is_held_to_its_size_as_python_text_by_its_widest_character(get_j
         answer = get_join_url("POST", raw_body=text_body(first, most + 1))
         assert (answer.status, answer.body["error"]["code"]) == (413, "RequestTooComplex")
         assert f"in {width} bytes" in answer.body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b'{"meetingId": "MSpkYzE3",}', "at character"),
+        (b'{"joinMeetingId": NaN}', "NaN is not JSON"),
+        (b'{"meetingId": "\xff"}', "not UTF-8 at byte"),
+    ],
+)
+def test_a_body_that_is_not_json_says_why_and_where(get_join_url, emulator, raw, why):
+    status, code, message = error_of(get_join_url("POST", raw_body=raw))
+    assert (status, code) == (400, "InvalidRequest")
+    assert message.startswith("The request body is not valid JSON (") and why in message
+    assert emulator.state.graph_requests == []

@@ -139,7 +139,7 @@ def test_a_meeting_id_that_is_simply_wrong_gets_no_such_hint(get_join_url):
 
 def test_a_query_string_value_is_taken_as_sent_and_a_space_in_a_meeting_id_keeps_its_hint(get_join_url, emulator):
     answer = get_join_url(params={"meetingId": "MSpk YzE3", "organizerId": ORGANIZER_ID})
-    assert answer.status == 400 and "what a query string makes of a '+'" in answer.body["error"]["message"]
+    assert answer.status == 400 and "a space is what a '+' becomes" in answer.body["error"]["message"]
     assert emulator.state.graph_requests == []
 
 
@@ -207,16 +207,26 @@ def test_a_link_with_whitespace_inside_is_told_so_not_that_it_was_decoded(get_jo
     [
         ("organizerId", f"{ORGANIZER_ID} ", "has a space, tab or line break at its start or end"),
         ("organizerId", f"\t{ORGANIZER_UPN}", "has a space, tab or line break at its start or end"),
-        ("organizerId", "{" + ORGANIZER_ID + "}", "without its braces"),
+        ("organizerId", "{" + ORGANIZER_ID + "}", f"without its braces: {ORGANIZER_ID}."),
         ("meetingId", "MSpkYzE3\n", "has a space, tab or line break at its start or end"),
         ("meetingId", "MSpkYzE3 ", "may also be a '+' the query string decoded"),
         ("meetingId", "MSpkYzE3,MSpkYzE4", "was meetingId sent twice?"),
+        ("organizerId", f"{ORGANIZER_UPN},{ORGANIZER_ID}", "was organizerId sent twice?"),
+        ("organizerId", "adele vance@contoso.example", "holds a space, tab or line break inside it"),
+        ("joinUrl", "http://teams.microsoft.com/meet/123456789", "Teams links are https"),
+        ("joinUrl", "HTTPS://TEAMS.MICROSOFT.COM/meet/123456789", "in lower case"),
+        ("joinUrl", "https://teams.live.com/meet/9876543210123", "Teams free"),
+        (
+            "joinUrl",
+            "https://statics.teams.cdn.office.net/evergreen-assets/safelinks/1/atp-safelinks.html?url=https%3A%2F%2Fx",
+            "a Safe Links address (Outlook's or Teams')",
+        ),
         ("joinUrl", "https://teams.microsoft.com/meet/123456789 ", "has a space, tab or line break at its start"),
         ("joinUrl", "teams.microsoft.com/meet/123456789", "starting https://"),
         (
             "joinUrl",
             "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fteams.microsoft.com%2Fmeet%2F123456789",
-            "an Outlook Safe Links address",
+            "a Safe Links address (Outlook's or Teams')",
         ),
     ],
 )
@@ -374,3 +384,13 @@ def test_a_link_with_no_oid_says_organizer_id_is_missing(get_join_url):
     link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"
     _, _, message = error_of(get_join_url("POST", body={"joinUrl": link}))
     assert message.startswith("organizerId is missing: send")
+
+
+def test_a_space_inside_a_meeting_id_in_a_body_is_named_for_either_way_it_came(get_join_url, emulator):
+    body = {"meetingId": "MSpk YzE3", "organizerId": ORGANIZER_ID}
+    status, code, message = error_of(get_join_url("POST", body=body))
+    assert (status, code) == (400, "InvalidRequest")
+    assert "holds a space, tab or line break inside it" in message and "copy and paste left it" in message
+    status, _, message = error_of(get_join_url(params={"joinMeetingId": "123456,789012", "organizerId": ORGANIZER_ID}))
+    assert status == 400 and "was joinMeetingId sent twice?" in message
+    assert emulator.state.graph_requests == []
