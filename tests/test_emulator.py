@@ -1,4 +1,4 @@
-"""devhost/emulator.py on its own: its tokens carry the claims Entra ID puts in app-only tokens, it answers on the wire
+"""devhost/emulator/ on its own: its tokens carry the claims Entra ID puts in app-only tokens, it answers on the wire
 it is set to (compressed as Accept-Encoding allows), keeps a bounded window of traffic and tells its observer of every
 answer."""
 
