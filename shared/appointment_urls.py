@@ -23,6 +23,7 @@ from .validation import (
     MeetingQuery,
     Organizer,
     OrganizerFrom,
+    default_organizer,
     optional_organizer_id,
     parse_meeting_query,
 )
@@ -34,13 +35,12 @@ Outcome = dict[str, str] | ApiError
 
 class AppointmentUrlService:
     def __init__(self, settings: Settings, graph: GraphClient) -> None:
-        default = settings.default_organizer_id
-        self._default_organizer = Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
+        self.default_organizer = default_organizer(settings.default_organizer_id)
         self._allowed = settings.allowed_organizer_ids
         self._graph = graph
 
     def resolve(self, fields: Mapping[str, Any], invocation: Invocation) -> dict[str, str]:
-        outcome = self._resolve_all([self._query(fields, self._default_organizer)], invocation, batch=False)[0]
+        outcome = self._resolve_all([self._query(fields, self.default_organizer)], invocation, batch=False)[0]
         if isinstance(outcome, ApiError):
             raise outcome
         return outcome
@@ -52,16 +52,16 @@ class AppointmentUrlService:
         if not isinstance(meetings, list) or not 1 <= len(meetings) <= BATCH_MAX_ITEMS:
             raise invalid_request(f"meetings must be a list of 1 to {BATCH_MAX_ITEMS} items.")
         batch_organizer = optional_organizer_id(organizer)
-        default_organizer = self._default_organizer
+        fallback = self.default_organizer
         if batch_organizer is not None:
-            default_organizer = Organizer(batch_organizer, OrganizerFrom.BATCH)
+            fallback = Organizer(batch_organizer, OrganizerFrom.BATCH)
         items: list[MeetingQuery | ApiError] = []
         for item in meetings:
             try:
                 if not isinstance(item, dict):
                     raise invalid_request('Each item of meetings must be an object such as {"meetingId": "..."}.')
                 check_names(item, FIELDS, "This item")
-                items.append(self._query(item, default_organizer))
+                items.append(self._query(item, fallback))
             except ApiError as error:
                 items.append(error)
         invocation.extra_log_fields["items"] = len(items)
@@ -98,8 +98,8 @@ class AppointmentUrlService:
             fix=f"{fix} Only the function's administrator can change the list.",
         )
 
-    def _query(self, fields: Mapping[str, Any], default_organizer: Organizer | None) -> MeetingQuery:
-        query = parse_meeting_query(fields, default_organizer)
+    def _query(self, fields: Mapping[str, Any], fallback: Organizer | None) -> MeetingQuery:
+        query = parse_meeting_query(fields, fallback)
         self.ensure_allowed(query.organizer_id, query.organizer_from)
         return query
 

@@ -25,9 +25,9 @@ from .validation import (
     FIELDS,
     MeetingQuery,
     Organizer,
-    OrganizerFrom,
     Selector,
     has_selector,
+    meeting_query,
     optional_organizer_id,
     parse_selector,
     pick_organizer,
@@ -77,10 +77,7 @@ def _run(
     current = _settings(checks)
     if current is None:
         return None
-    default = current.settings.default_organizer_id
-    organizer = pick_organizer(
-        params, selector, Organizer(default, OrganizerFrom.DEFAULT) if default is not None else None
-    )
+    organizer = pick_organizer(params, selector, current.appointment_urls.default_organizer)
     if organizer is not None:
         checks.append(_allowed(current, organizer))
     identity = _token_identity(checks, current, invocation)
@@ -179,12 +176,7 @@ def _meeting_lookup(
     graph: GraphClient, selector: Selector, organizer: Organizer, invocation: Invocation
 ) -> tuple[Check, str | None]:
     """The lookup GetJoinUrl makes for a link or a number: the meeting ID found, or the error a caller would get."""
-    query = MeetingQuery(
-        organizer.id,
-        teams_link=selector.teams_link,
-        join_meeting_id=selector.join_meeting_id,
-        organizer_from=organizer.source,
-    )
+    query = meeting_query(selector, organizer)
     given = "joinUrl" if selector.teams_link is not None else "joinMeetingId"
     try:
         reply = _ask(graph, meeting_lookup_path(query), invocation)

@@ -253,16 +253,24 @@ def optional_organizer_id(value: Any) -> str | None:
     return validate_organizer_id(value)
 
 
-def parse_meeting_query(fields: Mapping[str, Any], default_organizer: str | Organizer | None) -> MeetingQuery:
-    """One meeting from a query string, a JSON body or a batch item. `default_organizer` serves when the fields
-    and the link name none: a validated organizer ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
-    if isinstance(default_organizer, str):
-        default_organizer = Organizer(default_organizer, OrganizerFrom.DEFAULT)
+def default_organizer(value: str | None) -> Organizer | None:
+    """DEFAULT_ORGANIZER_ID (validated with the settings) as the organizer a call falls back on."""
+    return Organizer(value, OrganizerFrom.DEFAULT) if value is not None else None
+
+
+def parse_meeting_query(fields: Mapping[str, Any], default: str | Organizer | None) -> MeetingQuery:
+    """One meeting from a query string, a JSON body or a batch item. `default` serves when the fields and the link
+    name none: a validated organizer ID (DEFAULT_ORGANIZER_ID, or a batch's organizerId), or None."""
     selector = parse_selector(fields)
-    organizer = pick_organizer(fields, selector, default_organizer)
+    organizer = pick_organizer(fields, selector, default_organizer(default) if isinstance(default, str) else default)
     if organizer is None:
         raise missing_organizer(selector)
-    return MeetingQuery(  # each source was validated: the field, the Oid, the default
+    return meeting_query(selector, organizer)
+
+
+def meeting_query(selector: Selector, organizer: Organizer) -> MeetingQuery:
+    """The meeting to ask Graph about: each part was validated (the field, the link's Oid, the default)."""
+    return MeetingQuery(
         organizer_id=organizer.id,
         meeting_id=selector.meeting_id,
         teams_link=selector.teams_link,
