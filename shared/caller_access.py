@@ -110,7 +110,6 @@ def admit(door: Door, headers: Mapping[str, str], invocation: Invocation) -> Non
             fix="Send an access token for this API in the Authorization header (Bearer); the README's \"Sign in "
             'with Microsoft Entra ID" says how each kind of caller gets one.',
         )
-    invocation.signed_in = True
     invocation.caller_object_id = principal.object_id
     invocation.caller_app_id = principal.app_id
     if door.role is not None and not principal.holds(door.role.value):

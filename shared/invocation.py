@@ -27,7 +27,6 @@ class Invocation:
     # Who called an Entra ID route, as App Service Authentication said (object ID and app's client ID; never a name)
     caller_object_id: str | None = None
     caller_app_id: str | None = None
-    signed_in: bool = False  # an Entra ID route read the caller's principal: the log line names the caller
     _sends: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)  # per Graph request
     _graph_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 

@@ -31,7 +31,7 @@ def log_invocation(invocation: Invocation, status: int, outcome: str) -> None:
     """On an Entra ID route, the caller's object ID and app ID, so an admin can tell which flow or app called."""
     caller = (
         {"callerObjectId": invocation.caller_object_id, "callerAppId": invocation.caller_app_id}
-        if invocation.signed_in
+        if invocation.caller_object_id is not None  # an Entra ID route signed the caller in
         else {}
     )
     _emit(
